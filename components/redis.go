@@ -1,0 +1,201 @@
+package components
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// RedisType is the Pulumi type token of the Redis component.
+const RedisType = "apphub:components:Redis"
+
+// RedisPort is the Redis service port.
+const RedisPort = 6379
+
+// redisPasswordKey is the key in the auth Secret the chart reads.
+const redisPasswordKey = "redis-password"
+
+// RedisArgs configures a standalone Redis for the catalog's queues.
+type RedisArgs struct {
+	Namespace NamespaceRef
+	// ReleaseName is the Helm release name. It must contain "redis" so the
+	// bitnami chart's fullname (and so the Service name) is the release name.
+	ReleaseName string
+	// Chart is an oci:// reference or a local chart directory.
+	Chart   string
+	Version string
+	// AuthEnabled turns on password auth with a generated password kept as
+	// a Pulumi secret and handed to the chart through an existing Secret.
+	AuthEnabled     bool
+	Persistence     bool
+	PersistenceSize string
+	StorageClass    string
+	// Image overrides (empty keeps the chart's value). Bitnami moved most
+	// versioned images to docker.io/bitnamilegacy in 2025.
+	ImageRegistry   string
+	ImageRepository string
+	ImageTag        string
+	// TimeoutSeconds bounds the Helm install/upgrade.
+	TimeoutSeconds int
+}
+
+// Redis is a Helm release of bitnami/redis.
+type Redis struct {
+	pulumi.ResourceState
+
+	// Host is the master Service's cluster DNS name.
+	Host pulumi.StringOutput
+	// URL is REDIS_URL; a Pulumi secret when it carries a password.
+	URL pulumi.StringOutput
+	// Password is the generated password (secret), empty without auth.
+	Password pulumi.StringOutput
+}
+
+// NewRedis installs the release. Values never contain the password: it goes
+// into a Secret the chart reads via auth.existingSecret, so it does not show
+// up in Helm's stored values or the release's plan.
+func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.ResourceOption) (*Redis, error) {
+	if args == nil {
+		return nil, fmt.Errorf("redis %q: %w", name, errNilArgs)
+	}
+	if err := args.Namespace.valid(); err != nil {
+		return nil, fmt.Errorf("redis %q: %w", name, err)
+	}
+	if !strings.Contains(args.ReleaseName, "redis") {
+		return nil, fmt.Errorf("redis %q: release name %q must contain \"redis\"", name, args.ReleaseName)
+	}
+	local := IsLocalChart(args.Chart)
+	if !local && !strings.HasPrefix(args.Chart, "oci://") {
+		return nil, fmt.Errorf("redis %q: chart %q must be an oci:// reference or a local directory", name, args.Chart)
+	}
+	if !local && args.Version == "" {
+		return nil, fmt.Errorf("redis %q: a chart version is required for %s", name, args.Chart)
+	}
+
+	comp := &Redis{}
+	if err := ctx.RegisterComponentResource(RedisType, name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("redis %q: registering component: %w", name, err)
+	}
+	parent := pulumi.Parent(comp)
+
+	auth := pulumi.Map{"enabled": pulumi.Bool(args.AuthEnabled)}
+	var deps []pulumi.Resource
+	comp.Password = pulumi.String("").ToStringOutput()
+	if args.AuthEnabled {
+		pw, err := random.NewRandomPassword(ctx, name+"-password", &random.RandomPasswordArgs{
+			Length: pulumi.Int(32),
+			// Alphanumeric keeps the password safe inside a URL and a shell.
+			Special: pulumi.Bool(false),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("redis %q: creating password: %w", name, err)
+		}
+		comp.Password = pulumi.ToSecret(pw.Result).(pulumi.StringOutput)
+		secretName := args.ReleaseName + "-auth"
+		sec, err := corev1.NewSecret(ctx, name+"-auth", &corev1.SecretArgs{
+			Metadata: &metav1.ObjectMetaArgs{
+				Name:      pulumi.String(secretName),
+				Namespace: args.Namespace.Name,
+				Labels:    commonLabels(args.ReleaseName, "redis", nil),
+			},
+			Type:       pulumi.String("Opaque"),
+			StringData: pulumi.StringMap{redisPasswordKey: comp.Password},
+		}, parent, pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}))
+		if err != nil {
+			return nil, fmt.Errorf("redis %q: creating auth secret: %w", name, err)
+		}
+		deps = append(deps, sec)
+		auth["existingSecret"] = pulumi.String(secretName)
+		auth["existingSecretPasswordKey"] = pulumi.String(redisPasswordKey)
+	}
+
+	persistence := pulumi.Map{"enabled": pulumi.Bool(args.Persistence)}
+	if args.Persistence {
+		persistence["size"] = pulumi.String(args.PersistenceSize)
+		if args.StorageClass != "" {
+			persistence["storageClass"] = pulumi.String(args.StorageClass)
+		}
+	}
+	values := pulumi.Map{
+		"architecture": pulumi.String("standalone"),
+		"auth":         auth,
+		"master": pulumi.Map{
+			"persistence": persistence,
+			"resources": pulumi.Map{
+				"requests": pulumi.Map{"cpu": pulumi.String("100m"), "memory": pulumi.String("128Mi")},
+				"limits":   pulumi.Map{"cpu": pulumi.String("500m"), "memory": pulumi.String("512Mi")},
+			},
+		},
+	}
+	if image := redisImageValues(args); len(image) > 0 {
+		values["image"] = image
+		// Bitnami charts refuse images from other repositories unless told.
+		values["global"] = pulumi.Map{"security": pulumi.Map{"allowInsecureImages": pulumi.Bool(true)}}
+	}
+
+	releaseArgs := &helmv3.ReleaseArgs{
+		Name:          pulumi.String(args.ReleaseName),
+		Namespace:     args.Namespace.Name,
+		Chart:         pulumi.String(args.Chart),
+		Values:        values,
+		Atomic:        pulumi.Bool(true),
+		CleanupOnFail: pulumi.Bool(true),
+		Timeout:       pulumi.Int(args.TimeoutSeconds),
+		MaxHistory:    pulumi.Int(5),
+	}
+	if !local {
+		releaseArgs.Version = pulumi.String(args.Version)
+	}
+	if _, err := helmv3.NewRelease(ctx, name, releaseArgs, parent, pulumi.DependsOn(deps)); err != nil {
+		return nil, fmt.Errorf("redis %q: creating helm release: %w", name, err)
+	}
+
+	comp.Host = pulumi.Sprintf("%s-master.%s.svc.cluster.local", args.ReleaseName, args.Namespace.Name)
+	comp.URL = pulumi.All(comp.Host, comp.Password).ApplyT(func(v []any) string {
+		return RedisURL(v[0].(string), v[1].(string))
+	}).(pulumi.StringOutput)
+	if args.AuthEnabled {
+		comp.URL = pulumi.ToSecret(comp.URL).(pulumi.StringOutput)
+	}
+	if err := finish(ctx, comp, "redis", name, pulumi.Map{
+		"host": comp.Host,
+		"url":  comp.URL,
+	}); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}
+
+// RedisURL builds REDIS_URL for database 0; an empty password means no auth.
+func RedisURL(host, password string) string {
+	u := url.URL{Scheme: "redis", Host: fmt.Sprintf("%s:%d", host, RedisPort), Path: "/0"}
+	if password != "" {
+		u.User = url.UserPassword("", password)
+	}
+	return u.String()
+}
+
+// IsLocalChart reports whether a chart reference is a directory path.
+func IsLocalChart(chart string) bool {
+	return strings.HasPrefix(chart, "/") || strings.HasPrefix(chart, "./") || strings.HasPrefix(chart, "../")
+}
+
+func redisImageValues(args *RedisArgs) pulumi.Map {
+	image := pulumi.Map{}
+	if args.ImageRegistry != "" {
+		image["registry"] = pulumi.String(args.ImageRegistry)
+	}
+	if args.ImageRepository != "" {
+		image["repository"] = pulumi.String(args.ImageRepository)
+	}
+	if args.ImageTag != "" {
+		image["tag"] = pulumi.String(args.ImageTag)
+	}
+	return image
+}

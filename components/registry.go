@@ -1,0 +1,166 @@
+package components
+
+import (
+	"fmt"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// RegistryType is the Pulumi type token of the Registry component.
+const RegistryType = "apphub:components:Registry"
+
+// RegistryPort is the port the registry listens on inside the cluster.
+const RegistryPort = 5000
+
+// RegistryArgs configures an in-cluster OCI registry for clusters that have
+// none (k3d and external registries need no such thing).
+type RegistryArgs struct {
+	Namespace NamespaceRef
+	// Name is the Kubernetes name of the Deployment, Service and claim.
+	Name  string
+	Image string
+	// StorageSize is the claim size, e.g. 10Gi.
+	StorageSize string
+	// StorageClass is empty for the cluster default.
+	StorageClass string
+	// NodePort exposes the registry on every node so the kubelet, which does
+	// not resolve cluster DNS, can pull from localhost:NodePort.
+	NodePort int
+}
+
+// Registry is a single-replica registry with a persistent volume.
+type Registry struct {
+	pulumi.ResourceState
+
+	// PushAddress is where in-cluster builds push (cluster DNS).
+	PushAddress pulumi.StringOutput
+	// PullAddress is what image references in pod specs use.
+	PullAddress pulumi.StringOutput
+}
+
+// NewRegistry creates the claim, the Deployment and the NodePort Service.
+func NewRegistry(ctx *pulumi.Context, name string, args *RegistryArgs, opts ...pulumi.ResourceOption) (*Registry, error) {
+	if args == nil {
+		return nil, fmt.Errorf("registry %q: %w", name, errNilArgs)
+	}
+	if err := args.Namespace.valid(); err != nil {
+		return nil, fmt.Errorf("registry %q: %w", name, err)
+	}
+	if args.Name == "" || args.Image == "" || args.StorageSize == "" {
+		return nil, fmt.Errorf("registry %q: name, image and storage size are required", name)
+	}
+	if args.NodePort < 30000 || args.NodePort > 32767 {
+		return nil, fmt.Errorf("registry %q: node port %d is outside 30000-32767", name, args.NodePort)
+	}
+	comp := &Registry{}
+	if err := ctx.RegisterComponentResource(RegistryType, name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("registry %q: registering component: %w", name, err)
+	}
+	parent := pulumi.Parent(comp)
+	labels := commonLabels(args.Name, "registry", nil)
+	selector := pulumi.StringMap{LabelName: pulumi.String(args.Name), LabelComponent: pulumi.String("registry")}
+	meta := &metav1.ObjectMetaArgs{Name: pulumi.String(args.Name), Namespace: args.Namespace.Name, Labels: labels}
+
+	pvcSpec := &corev1.PersistentVolumeClaimSpecArgs{
+		AccessModes: pulumi.ToStringArray([]string{"ReadWriteOnce"}),
+		Resources: &corev1.VolumeResourceRequirementsArgs{
+			Requests: pulumi.StringMap{"storage": pulumi.String(args.StorageSize)},
+		},
+	}
+	if args.StorageClass != "" {
+		pvcSpec.StorageClassName = pulumi.String(args.StorageClass)
+	}
+	pvc, err := corev1.NewPersistentVolumeClaim(ctx, name, &corev1.PersistentVolumeClaimArgs{
+		Metadata: meta,
+		Spec:     pvcSpec,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("registry %q: creating volume claim: %w", name, err)
+	}
+
+	_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+		Metadata: meta,
+		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas: pulumi.Int(1),
+			// The volume is ReadWriteOnce: never run two registries at once.
+			Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("Recreate")},
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
+				Spec: &corev1.PodSpecArgs{
+					AutomountServiceAccountToken: pulumi.Bool(false),
+					SecurityContext: &corev1.PodSecurityContextArgs{
+						RunAsNonRoot:   pulumi.Bool(true),
+						RunAsUser:      pulumi.Int(1000),
+						RunAsGroup:     pulumi.Int(1000),
+						FsGroup:        pulumi.Int(1000),
+						SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+					},
+					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
+						Name:  pulumi.String("registry"),
+						Image: pulumi.String(args.Image),
+						Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
+							Name: pulumi.String("registry"), ContainerPort: pulumi.Int(RegistryPort),
+						}},
+						Env: corev1.EnvVarArray{
+							&corev1.EnvVarArgs{Name: pulumi.String("REGISTRY_STORAGE_DELETE_ENABLED"), Value: pulumi.String("true")},
+						},
+						ReadinessProbe: &corev1.ProbeArgs{
+							HttpGet: &corev1.HTTPGetActionArgs{Path: pulumi.String("/v2/"), Port: pulumi.Int(RegistryPort)},
+						},
+						Resources: &corev1.ResourceRequirementsArgs{
+							Requests: pulumi.StringMap{"cpu": pulumi.String("50m"), "memory": pulumi.String("64Mi")},
+							Limits:   pulumi.StringMap{"cpu": pulumi.String("500m"), "memory": pulumi.String("256Mi")},
+						},
+						SecurityContext: &corev1.SecurityContextArgs{
+							AllowPrivilegeEscalation: pulumi.Bool(false),
+							Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.ToStringArray([]string{"ALL"})},
+						},
+						VolumeMounts: corev1.VolumeMountArray{&corev1.VolumeMountArgs{
+							Name: pulumi.String("data"), MountPath: pulumi.String("/var/lib/registry"),
+						}},
+					}},
+					Volumes: corev1.VolumeArray{&corev1.VolumeArgs{
+						Name: pulumi.String("data"),
+						PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{
+							ClaimName: pvc.Metadata.Name().Elem(),
+						},
+					}},
+				},
+			},
+		},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("registry %q: creating deployment: %w", name, err)
+	}
+
+	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
+		Metadata: meta,
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("NodePort"),
+			Selector: selector,
+			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
+				Name:       pulumi.String("registry"),
+				Port:       pulumi.Int(RegistryPort),
+				TargetPort: pulumi.Int(RegistryPort),
+				NodePort:   pulumi.Int(args.NodePort),
+			}},
+		},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("registry %q: creating service: %w", name, err)
+	}
+
+	comp.PushAddress = pulumi.Sprintf("%s.%s.svc.cluster.local:%d", svc.Metadata.Name().Elem(), svc.Metadata.Namespace().Elem(), RegistryPort)
+	comp.PullAddress = pulumi.Sprintf("localhost:%d", args.NodePort)
+	if err := finish(ctx, comp, "registry", name, pulumi.Map{
+		"pushAddress": comp.PushAddress,
+		"pullAddress": comp.PullAddress,
+	}); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}
