@@ -1,0 +1,270 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/apphub/apphub-infra/components"
+)
+
+// Platform is the platform stack program (`pulumi up -s dev|prod`).
+func Platform(ctx *pulumi.Context) error { return PlatformWithEnv(OSEnv)(ctx) }
+
+// PlatformWithEnv is Platform with an explicit environment for the
+// catalog's APPHUB_* overrides (tests pass a fixed one).
+func PlatformWithEnv(env EnvLookup) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		cfg, err := LoadPlatformConfig(ctx, env)
+		if err != nil {
+			return fmt.Errorf("platform stack %q: invalid config: %w", ctx.Stack(), err)
+		}
+		out, err := NewPlatform(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("platform stack %q: %w", ctx.Stack(), err)
+		}
+		for k, v := range out.Exports {
+			ctx.Export(k, v)
+		}
+		return nil
+	}
+}
+
+// PlatformResult is what a platform deployment produced.
+type PlatformResult struct {
+	// Exports are the stack outputs, keyed by the Out* names.
+	Exports pulumi.Map
+}
+
+// NewPlatform registers the platform's resources for a validated config.
+func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	k8s, err := newKubernetesProvider(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	withK8s := pulumi.Provider(k8s)
+
+	previews, builds, system, err := newPlatformNamespaces(ctx, cfg, withK8s)
+	if err != nil {
+		return nil, err
+	}
+
+	push, pull, host := cfg.staticRegistryAddresses()
+	pushOut, pullOut := pulumi.String(push).ToStringOutput(), pulumi.String(pull).ToStringOutput()
+	if cfg.Registry.Kind == RegistryInCluster {
+		reg, err := components.NewRegistry(ctx, "registry", &components.RegistryArgs{
+			Namespace:    system.Ref(),
+			Name:         "apphub-registry",
+			Image:        cfg.Registry.Image,
+			StorageSize:  cfg.Registry.StorageSize,
+			StorageClass: cfg.Registry.StorageClass,
+			NodePort:     cfg.Registry.NodePort,
+		}, withK8s)
+		if err != nil {
+			return nil, err
+		}
+		pushOut, pullOut = reg.PushAddress, reg.PullAddress
+	}
+
+	// Without credentials there is no Secret, and previews pull anonymously.
+	registrySecret := ""
+	if cfg.Registry.Username != "" {
+		registrySecret = cfg.Registry.SecretName
+		login := registryLoginHost(push)
+		if cfg.Registry.Kind == RegistryExternal {
+			login = registryLoginHost(cfg.Registry.Server)
+		}
+		if _, err := components.NewRegistryCredentials(ctx, "registry-credentials", &components.RegistryCredentialsArgs{
+			SecretName: registrySecret,
+			Namespaces: []components.NamespaceRef{previews.Ref(), builds.Ref()},
+			Server:     login,
+			Username:   pulumi.String(cfg.Registry.Username),
+			Password:   cfg.Registry.Password.Output(),
+		}, withK8s); err != nil {
+			return nil, err
+		}
+	}
+
+	if err := newPlatformAccess(ctx, cfg, previews, builds, system, registrySecret, withK8s); err != nil {
+		return nil, err
+	}
+
+	redis, err := components.NewRedis(ctx, "redis", &components.RedisArgs{
+		Namespace:       system.Ref(),
+		ReleaseName:     "apphub-redis",
+		Chart:           cfg.Redis.Chart,
+		Version:         cfg.Redis.ChartVersion,
+		AuthEnabled:     cfg.Redis.Auth,
+		Persistence:     cfg.Redis.Persistence,
+		PersistenceSize: cfg.Redis.PersistenceSize,
+		StorageClass:    cfg.Registry.StorageClass,
+		ImageRegistry:   cfg.Redis.ImageRegistry,
+		ImageRepository: cfg.Redis.ImageRepository,
+		ImageTag:        cfg.Redis.ImageTag,
+		TimeoutSeconds:  600,
+	}, withK8s)
+	if err != nil {
+		return nil, err
+	}
+
+	exports := pulumi.Map{
+		OutNamespace:              previews.Name,
+		OutBuildNamespace:         builds.Name,
+		OutSystemNamespace:        system.Name,
+		OutIngressNamespace:       pulumi.String(cfg.Namespaces.Ingress),
+		OutBuilderServiceAccount:  pulumi.String(cfg.ServiceAccounts.Builder),
+		OutPreviewServiceAccount:  pulumi.String(cfg.ServiceAccounts.Preview),
+		OutDeployerServiceAccount: pulumi.String(cfg.ServiceAccounts.Deployer),
+		OutBuilderImage:           pulumi.String(cfg.Build.BuilderImage),
+		OutBuildTimeoutSeconds:    pulumi.Int(cfg.Build.TimeoutSeconds),
+		OutBuildJobTTLSeconds:     pulumi.Int(cfg.Build.JobTTLSeconds),
+		OutIngressClass:           pulumi.String(cfg.Preview.IngressClass),
+		OutRegistryPushAddress:    pushOut,
+		OutRegistryPullAddress:    pullOut,
+		OutRedisURL:               redis.URL,
+		OutKubeContext:            pulumi.String(kubeContext(cfg)),
+	}
+	if cfg.Preview.URLTemplate != "" {
+		exports[OutPreviewURLTemplate] = pulumi.String(cfg.Preview.URLTemplate)
+	} else {
+		exports[OutPreviewHostTemplate] = pulumi.String(cfg.Preview.HostTemplate)
+		exports[OutPreviewScheme] = pulumi.String(cfg.Preview.Scheme)
+	}
+	if cfg.Preview.TLSSecret != "" {
+		exports[OutPreviewTLSSecret] = pulumi.String(cfg.Preview.TLSSecret)
+	}
+	if host != "" {
+		exports[OutRegistryHostAddress] = pulumi.String(host)
+	}
+	if registrySecret != "" {
+		exports[OutRegistrySecret] = pulumi.String(registrySecret)
+	}
+	return &PlatformResult{Exports: exports}, nil
+}
+
+// kubeContext is the kubeconfig context of the target cluster.
+func kubeContext(cfg *PlatformConfig) string {
+	switch cfg.Cluster.Kind {
+	case ClusterK3d:
+		return "k3d-" + cfg.Cluster.Name
+	case ClusterMinikube:
+		return cfg.Cluster.Name
+	}
+	return cfg.Cluster.Context
+}
+
+// newKubernetesProvider is the one explicit provider every platform resource
+// uses, so nothing ever falls back to the ambient kubeconfig context.
+func newKubernetesProvider(ctx *pulumi.Context, cfg *PlatformConfig) (*kubernetes.Provider, error) {
+	args := &kubernetes.ProviderArgs{
+		Context:               pulumi.String(kubeContext(cfg)),
+		EnableServerSideApply: pulumi.Bool(true),
+	}
+	if cfg.Cluster.Kubeconfig.IsSet() {
+		args.Kubeconfig = cfg.Cluster.Kubeconfig.Output()
+	}
+	p, err := kubernetes.NewProvider(ctx, "k8s", args)
+	if err != nil {
+		return nil, fmt.Errorf("creating kubernetes provider: %w", err)
+	}
+	return p, nil
+}
+
+func newPlatformNamespaces(ctx *pulumi.Context, cfg *PlatformConfig, opts ...pulumi.ResourceOption) (previews, builds, system *components.Namespace, err error) {
+	limits := &components.LimitsArgs{
+		DefaultRequestCPU: cfg.Limits.DefaultRequestCPU, DefaultRequestMemory: cfg.Limits.DefaultRequestMemory,
+		DefaultCPU: cfg.Limits.DefaultCPU, DefaultMemory: cfg.Limits.DefaultMemory,
+		MaxCPU: cfg.Limits.MaxCPU, MaxMemory: cfg.Limits.MaxMemory,
+	}
+	previews, err = components.NewNamespace(ctx, "previews", &components.NamespaceArgs{
+		Name:    cfg.Namespaces.Previews,
+		Enforce: components.PodSecurityRestricted,
+		Labels:  map[string]string{"apphub.io/role": "previews"},
+		Quota: &components.QuotaArgs{
+			RequestsCPU: cfg.PreviewQuota.RequestsCPU, RequestsMemory: cfg.PreviewQuota.RequestsMemory,
+			LimitsCPU: cfg.PreviewQuota.LimitsCPU, LimitsMemory: cfg.PreviewQuota.LimitsMemory,
+			Pods: cfg.PreviewQuota.Pods,
+			// Previews are stateless; claims would outlive their launch.
+			PersistentVolumeClaims: 0,
+		},
+		Limits: limits,
+	}, opts...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// Rootless BuildKit needs seccomp and AppArmor "Unconfined", which even
+	// "baseline" forbids. Builds get their own namespace that enforces
+	// "privileged" but warns and audits at "baseline", so anything beyond
+	// BuildKit's needs is visible, and no preview ever runs there.
+	builds, err = components.NewNamespace(ctx, "builds", &components.NamespaceArgs{
+		Name:    cfg.Namespaces.Builds,
+		Enforce: components.PodSecurityPrivileged,
+		Warn:    components.PodSecurityBaseline,
+		Labels:  map[string]string{"apphub.io/role": "builds"},
+		Quota: &components.QuotaArgs{
+			RequestsCPU: cfg.BuildQuota.RequestsCPU, RequestsMemory: cfg.BuildQuota.RequestsMemory,
+			LimitsCPU: cfg.BuildQuota.LimitsCPU, LimitsMemory: cfg.BuildQuota.LimitsMemory,
+			Pods: cfg.BuildQuota.Pods,
+		},
+		Limits: limits,
+	}, opts...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// Redis and the registry run as non-root but the bitnami chart's init
+	// containers and volume permissions are outside our control: baseline.
+	system, err = components.NewNamespace(ctx, "system", &components.NamespaceArgs{
+		Name:    cfg.Namespaces.System,
+		Enforce: components.PodSecurityBaseline,
+		Warn:    components.PodSecurityRestricted,
+		Labels:  map[string]string{"apphub.io/role": "system"},
+	}, opts...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return previews, builds, system, nil
+}
+
+func newPlatformAccess(ctx *pulumi.Context, cfg *PlatformConfig, previews, builds, system *components.Namespace, registrySecret string, opts ...pulumi.ResourceOption) error {
+	var pullSecrets []string
+	if registrySecret != "" {
+		pullSecrets = []string{registrySecret}
+	}
+	identities := []struct {
+		name string
+		args *components.AccessArgs
+	}{
+		{"preview-identity", &components.AccessArgs{
+			ServiceAccount:   cfg.ServiceAccounts.Preview,
+			Namespace:        previews.Ref(),
+			ImagePullSecrets: pullSecrets,
+			Grants:           []components.Grant{{Namespace: previews.Ref(), Rules: previewRules()}},
+		}},
+		{"builder-identity", &components.AccessArgs{
+			ServiceAccount:   cfg.ServiceAccounts.Builder,
+			Namespace:        builds.Ref(),
+			ImagePullSecrets: pullSecrets,
+			Grants:           []components.Grant{{Namespace: builds.Ref(), Rules: builderRules(registrySecret)}},
+		}},
+		{"deployer-identity", &components.AccessArgs{
+			ServiceAccount: cfg.ServiceAccounts.Deployer,
+			Namespace:      system.Ref(),
+			// apphubctl serve runs as this identity and talks to the API.
+			AutomountToken: true,
+			Grants: []components.Grant{
+				{Namespace: previews.Ref(), Rules: deployerPreviewRules()},
+				{Namespace: builds.Ref(), Rules: deployerBuildRules()},
+			},
+		}},
+	}
+	for _, id := range identities {
+		if _, err := components.NewAccess(ctx, id.name, id.args, opts...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,188 @@
+package stacks
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/apphub/apphub-infra/internal/validate"
+)
+
+// Cluster kinds.
+const (
+	ClusterK3d      = "k3d"
+	ClusterMinikube = "minikube"
+	ClusterExisting = "existing"
+)
+
+// Registry kinds: provided by the local cluster (k3d, minikube), run by this
+// stack (in-cluster), or someone else's (external).
+const (
+	RegistryK3d       = "k3d"
+	RegistryMinikube  = "minikube"
+	RegistryInCluster = "in-cluster"
+	RegistryExternal  = "external"
+)
+
+// PlatformConfig is the typed config of a platform stack. Field tags name
+// the Pulumi config key, its default and the catalog variable that
+// overrides it (see config_loader.go).
+type PlatformConfig struct {
+	Cluster         ClusterConfig
+	Namespaces      NamespacesConfig
+	ServiceAccounts ServiceAccountsConfig
+	PreviewQuota    PreviewQuotaConfig
+	BuildQuota      BuildQuotaConfig
+	Limits          LimitsConfig
+	Registry        RegistryConfig
+	Redis           RedisConfig
+	Preview         PreviewConfig
+	Build           BuildConfig
+}
+
+// ClusterConfig says which cluster the platform goes to and, for local
+// clusters, how to create it.
+type ClusterConfig struct {
+	Kind string `key:"clusterKind" default:"k3d"`
+	// Name of the local cluster; the k3d kubeconfig context is k3d-<name>.
+	Name string `key:"clusterName" default:"apphub"`
+	// Kubeconfig is a path or the file's contents (existing clusters).
+	Kubeconfig Secret `key:"kubeconfig"`
+	// Context must be named for existing clusters: applying a platform to
+	// whatever context happens to be current is how production gets hurt.
+	Context        string `key:"kubeContext"`
+	K3dServers     int    `key:"k3dServers" default:"1"`
+	K3dAgents      int    `key:"k3dAgents" default:"2"`
+	K3dHTTPPort    int    `key:"k3dHttpPort" default:"80"`
+	K3dHTTPSPort   int    `key:"k3dHttpsPort" default:"443"`
+	MinikubeCPUs   int    `key:"minikubeCpus" default:"4"`
+	MinikubeMemory string `key:"minikubeMemory" default:"8g"`
+}
+
+// NamespacesConfig names the platform's namespaces.
+type NamespacesConfig struct {
+	// Previews is the launch namespace the catalog knows as
+	// APPHUB_K8S_NAMESPACE; it enforces Pod Security "restricted".
+	Previews string `key:"namespace" default:"apphub" env:"APPHUB_K8S_NAMESPACE"`
+	// Builds runs rootless BuildKit, which needs unconfined seccomp.
+	Builds string `key:"buildNamespace" default:"apphub-builds"`
+	// System holds Redis and the in-cluster registry.
+	System string `key:"systemNamespace" default:"apphub-system"`
+	// Ingress is where the ingress controller runs; previews admit traffic
+	// only from there.
+	Ingress string `key:"ingressNamespace" default:"kube-system"`
+}
+
+// ServiceAccountsConfig names the workload identities.
+type ServiceAccountsConfig struct {
+	Builder  string `key:"builderServiceAccount" default:"apphub-builder" env:"APPHUB_K8S_BUILDER_SERVICE_ACCOUNT"`
+	Preview  string `key:"previewServiceAccount" default:"apphub-preview" env:"APPHUB_K8S_LAUNCH_SERVICE_ACCOUNT"`
+	Deployer string `key:"deployerServiceAccount" default:"apphub-deployer"`
+}
+
+// PreviewQuotaConfig caps the preview namespace.
+type PreviewQuotaConfig struct {
+	RequestsCPU    string `key:"previewQuotaCpu" default:"4"`
+	RequestsMemory string `key:"previewQuotaMemory" default:"8Gi"`
+	LimitsCPU      string `key:"previewQuotaCpuLimit" default:"8"`
+	LimitsMemory   string `key:"previewQuotaMemoryLimit" default:"16Gi"`
+	Pods           int    `key:"previewQuotaPods" default:"50"`
+}
+
+// BuildQuotaConfig caps the build namespace.
+type BuildQuotaConfig struct {
+	RequestsCPU    string `key:"buildQuotaCpu" default:"4"`
+	RequestsMemory string `key:"buildQuotaMemory" default:"8Gi"`
+	LimitsCPU      string `key:"buildQuotaCpuLimit" default:"8"`
+	LimitsMemory   string `key:"buildQuotaMemoryLimit" default:"16Gi"`
+	Pods           int    `key:"buildQuotaPods" default:"10"`
+}
+
+// LimitsConfig is the LimitRange of both workload namespaces.
+type LimitsConfig struct {
+	DefaultRequestCPU    string `key:"containerCpuRequest" default:"100m"`
+	DefaultRequestMemory string `key:"containerMemoryRequest" default:"128Mi"`
+	DefaultCPU           string `key:"containerCpuLimit" default:"500m"`
+	DefaultMemory        string `key:"containerMemoryLimit" default:"512Mi"`
+	MaxCPU               string `key:"containerMaxCpu" default:"4"`
+	MaxMemory            string `key:"containerMaxMemory" default:"8Gi"`
+}
+
+// RegistryConfig says where images are pushed and pulled.
+type RegistryConfig struct {
+	Kind string `key:"registryKind" default:"k3d"`
+	// Server is host[:port][/namespace] of an external registry.
+	Server   string `key:"registryServer"`
+	Username string `key:"registryUsername"`
+	Password Secret `key:"registryPassword"`
+	// SecretName is the dockerconfigjson Secret (APPHUB_K8S_REGISTRY_SECRET).
+	SecretName  string `key:"registrySecretName" default:"apphub-registry" env:"APPHUB_K8S_REGISTRY_SECRET"`
+	HostPort    int    `key:"registryHostPort" default:"5050"`
+	Image       string `key:"registryImage" default:"registry:2.8.3"`
+	StorageSize string `key:"registryStorageSize" default:"10Gi"`
+	NodePort    int    `key:"registryNodePort" default:"30500"`
+	// StorageClass applies to the registry and Redis volumes; empty is the
+	// cluster default.
+	StorageClass string `key:"storageClass"`
+}
+
+// RedisConfig configures the catalog's Redis.
+type RedisConfig struct {
+	Chart           string `key:"redisChart" default:"oci://registry-1.docker.io/bitnamicharts/redis"`
+	ChartVersion    string `key:"redisChartVersion" default:"20.13.4"`
+	Auth            bool   `key:"redisAuth" default:"false"`
+	Persistence     bool   `key:"redisPersistence" default:"false"`
+	PersistenceSize string `key:"redisPersistenceSize" default:"8Gi"`
+	ImageRegistry   string `key:"redisImageRegistry"`
+	ImageRepository string `key:"redisImageRepository" default:"bitnamilegacy/redis"`
+	ImageTag        string `key:"redisImageTag"`
+}
+
+// PreviewConfig is how preview URLs are formed and routed.
+type PreviewConfig struct {
+	IngressClass string `key:"ingressClass" default:"traefik" env:"APPHUB_K8S_INGRESS_CLASS"`
+	URLTemplate  string `key:"previewUrlTemplate" env:"APPHUB_K8S_PREVIEW_URL_TEMPLATE"`
+	HostTemplate string `key:"previewHostTemplate" env:"APPHUB_K8S_PREVIEW_HOST_TEMPLATE"`
+	Scheme       string `key:"previewScheme" default:"http" env:"APPHUB_K8S_PREVIEW_SCHEME"`
+	TLSSecret    string `key:"previewTlsSecret"`
+}
+
+// BuildConfig is how build Jobs run.
+type BuildConfig struct {
+	BuilderImage   string `key:"builderImage" default:"moby/buildkit:v0.23.2-rootless" env:"APPHUB_K8S_BUILDER_IMAGE"`
+	TimeoutSeconds int    `key:"buildTimeoutSeconds" default:"900" env:"APPHUB_K8S_BUILD_TIMEOUT_SECONDS"`
+	JobTTLSeconds  int    `key:"buildJobTtlSeconds" default:"3600" env:"APPHUB_K8S_BUILD_JOB_TTL_SECONDS"`
+}
+
+// PlatformConfigKeys lists every key the platform stack reads.
+func PlatformConfigKeys() []ConfigKey { return keysOf(&PlatformConfig{}) }
+
+// LoadPlatformConfig reads the running stack's config with the catalog's
+// environment overrides and validates it.
+func LoadPlatformConfig(ctx *pulumi.Context, env EnvLookup) (*PlatformConfig, error) {
+	return ParsePlatformConfig(PulumiConfig(ctx), env)
+}
+
+// ParsePlatformConfig builds and validates a PlatformConfig from any source.
+// The error, if any, is a validate.Errors listing every problem.
+func ParsePlatformConfig(src ConfigSource, env EnvLookup) (*PlatformConfig, error) {
+	var p validate.Problems
+	cfg := &PlatformConfig{}
+	loadInto(cfg, src, env, &p)
+	// The preview URL settings are one choice: when the catalog's
+	// environment names one style, it replaces the stack's, whichever
+	// style the stack used.
+	if env != nil {
+		_, urlEnv := env("APPHUB_K8S_PREVIEW_URL_TEMPLATE")
+		_, hostEnv := env("APPHUB_K8S_PREVIEW_HOST_TEMPLATE")
+		if urlEnv && !hostEnv {
+			cfg.Preview.HostTemplate = ""
+		}
+		if hostEnv && !urlEnv {
+			cfg.Preview.URLTemplate = ""
+		}
+	}
+	cfg.validate(&p)
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}

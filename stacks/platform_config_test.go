@@ -1,0 +1,243 @@
+package stacks
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/apphub/apphub-infra/internal/validate"
+)
+
+func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
+	var project struct {
+		Name   string `yaml:"name"`
+		Config map[string]struct {
+			Type        string `yaml:"type"`
+			Default     any    `yaml:"default"`
+			Description string `yaml:"description"`
+		} `yaml:"config"`
+	}
+	require.NoError(t, yaml.Unmarshal(projectFile(t, "Pulumi.yaml"), &project))
+	assert.Equal(t, "apphub", project.Name)
+
+	read := map[string]bool{}
+	for _, k := range AllConfigKeys() {
+		read[k.Name] = true
+		decl, ok := project.Config[k.Name]
+		if !assert.True(t, ok, "Pulumi.yaml must declare %q", k.Name) {
+			continue
+		}
+		assert.Equal(t, k.Type, decl.Type, "type of %q", k.Name)
+		assert.Equal(t, k.Default, yamlScalar(decl.Default), "default of %q must match the Go default", k.Name)
+		assert.NotEmpty(t, decl.Description, "description of %q", k.Name)
+		if k.Env != "" {
+			assert.Contains(t, decl.Description, k.Env, "description of %q names its override", k.Name)
+		}
+	}
+	var extra []string
+	for k := range project.Config {
+		if !read[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	assert.Empty(t, extra, "Pulumi.yaml declares keys no stack reads")
+}
+
+func yamlScalar(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	case int:
+		return fmt.Sprint(x)
+	}
+	return fmt.Sprintf("unsupported default %T", v)
+}
+
+func TestStackFilesAreValid(t *testing.T) {
+	declared := map[string]bool{}
+	for _, k := range AllConfigKeys() {
+		declared[k.Name] = true
+	}
+	prod, secrets := prodValues(t)
+	for name, values := range map[string]map[string]string{"dev": devValues(t), "prod": prod} {
+		t.Run(name, func(t *testing.T) {
+			for k := range values {
+				assert.True(t, declared[k], "Pulumi.%s.yaml sets undeclared key %q", name, k)
+			}
+			cfg, err := ParsePlatformConfig(MapSource{Values: values, Secrets: secrets}, noEnv)
+			require.NoError(t, err)
+			if name == "dev" {
+				assert.Equal(t, ClusterK3d, cfg.Cluster.Kind)
+				assert.Equal(t, 900, cfg.Build.TimeoutSeconds, "default build timeout")
+				assert.False(t, cfg.Redis.Auth)
+			} else {
+				assert.Equal(t, ClusterExisting, cfg.Cluster.Kind)
+				assert.Equal(t, 1200, cfg.Build.TimeoutSeconds)
+				assert.True(t, cfg.Redis.Auth)
+				assert.Equal(t, "[secret]", cfg.Registry.Password.String())
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := ParsePlatformConfig(MapSource{Values: map[string]string{"previewUrlTemplate": "https://{launch}.preview.local"}}, noEnv)
+	require.NoError(t, err)
+	assert.Equal(t, "apphub", cfg.Namespaces.Previews)
+	assert.Equal(t, "apphub-builds", cfg.Namespaces.Builds)
+	assert.Equal(t, 900, cfg.Build.TimeoutSeconds)
+	assert.Equal(t, 3600, cfg.Build.JobTTLSeconds)
+	assert.Equal(t, "moby/buildkit:v0.23.2-rootless", cfg.Build.BuilderImage)
+	assert.Equal(t, 1, cfg.Cluster.K3dServers)
+	assert.Equal(t, 2, cfg.Cluster.K3dAgents)
+	assert.Equal(t, "oci://registry-1.docker.io/bitnamicharts/redis", cfg.Redis.Chart)
+}
+
+func TestCatalogVariablesOverrideConfig(t *testing.T) {
+	base := map[string]string{"previewUrlTemplate": "https://{launch}.preview.local"}
+	tests := []struct {
+		env   string
+		value string
+		get   func(*PlatformConfig) any
+		want  any
+	}{
+		{"APPHUB_K8S_NAMESPACE", "launches", func(c *PlatformConfig) any { return c.Namespaces.Previews }, "launches"},
+		{"APPHUB_K8S_BUILDER_IMAGE", "ghcr.io/acme/buildkit:v1", func(c *PlatformConfig) any { return c.Build.BuilderImage }, "ghcr.io/acme/buildkit:v1"},
+		{"APPHUB_K8S_BUILDER_SERVICE_ACCOUNT", "builder-x", func(c *PlatformConfig) any { return c.ServiceAccounts.Builder }, "builder-x"},
+		{"APPHUB_K8S_LAUNCH_SERVICE_ACCOUNT", "launch-x", func(c *PlatformConfig) any { return c.ServiceAccounts.Preview }, "launch-x"},
+		{"APPHUB_K8S_BUILD_TIMEOUT_SECONDS", "1800", func(c *PlatformConfig) any { return c.Build.TimeoutSeconds }, 1800},
+		{"APPHUB_K8S_BUILD_JOB_TTL_SECONDS", "600", func(c *PlatformConfig) any { return c.Build.JobTTLSeconds }, 600},
+		{"APPHUB_K8S_PREVIEW_URL_TEMPLATE", "http://preview.minikube.local/{launch}", func(c *PlatformConfig) any { return c.Preview.URLTemplate }, "http://preview.minikube.local/{launch}"},
+		{"APPHUB_K8S_INGRESS_CLASS", "nginx", func(c *PlatformConfig) any { return c.Preview.IngressClass }, "nginx"},
+		{"APPHUB_K8S_REGISTRY_SECRET", "pull-creds", func(c *PlatformConfig) any { return c.Registry.SecretName }, "pull-creds"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			cfg, err := ParsePlatformConfig(MapSource{Values: base}, envOf(map[string]string{tt.env: tt.value}))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, tt.get(cfg))
+		})
+	}
+}
+
+func TestHostTemplateFromEnvReplacesConfiguredURLTemplate(t *testing.T) {
+	cfg, err := ParsePlatformConfig(
+		MapSource{Values: map[string]string{"previewUrlTemplate": "http://{launch}.apphub.localhost"}},
+		envOf(map[string]string{"APPHUB_K8S_PREVIEW_HOST_TEMPLATE": "{launch}.preview.example.com", "APPHUB_K8S_PREVIEW_SCHEME": "https"}))
+	require.NoError(t, err)
+	assert.Empty(t, cfg.Preview.URLTemplate)
+	tpl, err := cfg.Preview.Template()
+	require.NoError(t, err)
+	assert.Equal(t, "https://{launch}.preview.example.com", tpl.String())
+}
+
+func TestInvalidConfigNamesFieldAndRule(t *testing.T) {
+	base := devValues(t)
+	tests := []struct {
+		name      string
+		overrides map[string]string
+		env       map[string]string
+		field     string
+		rule      string
+	}{
+		{"unknown cluster kind", map[string]string{"clusterKind": "kind"}, nil, "clusterKind", "must be one of"},
+		{"existing without context", map[string]string{"clusterKind": "existing", "registryKind": "in-cluster"}, nil, "kubeContext", "is required"},
+		{"k3d registry on existing cluster", map[string]string{"clusterKind": "existing", "kubeContext": "x"}, nil, "registryKind", "needs clusterKind k3d"},
+		{"no servers", map[string]string{"k3dServers": "0"}, nil, "k3dServers", "between 1 and 7"},
+		{"non-numeric agents", map[string]string{"k3dAgents": "two"}, nil, "k3dAgents", "must be an integer"},
+		{"same lb ports", map[string]string{"k3dHttpPort": "8080", "k3dHttpsPort": "8080"}, nil, "k3dHttpsPort", "must differ"},
+		{"uppercase namespace", map[string]string{"namespace": "AppHub"}, nil, "namespace", "RFC 1123"},
+		{"namespace from env", nil, map[string]string{"APPHUB_K8S_NAMESPACE": "bad_ns"}, "namespace", "RFC 1123"},
+		{"shared namespaces", map[string]string{"buildNamespace": "apphub"}, nil, "buildNamespace", "must differ from namespace"},
+		{"reserved namespace", map[string]string{"systemNamespace": "kube-system"}, nil, "systemNamespace", "reserved"},
+		{"same identity", map[string]string{"previewServiceAccount": "apphub-builder"}, nil, "previewServiceAccount", "must differ"},
+		{"bad quantity", map[string]string{"previewQuotaMemory": "lots"}, nil, "previewQuotaMemory", "quantity"},
+		{"request above limit", map[string]string{"containerCpuRequest": "2", "containerCpuLimit": "1"}, nil, "containerCpuRequest", "must not exceed containerCpuLimit"},
+		{"max above quota", map[string]string{"containerMaxMemory": "64Gi"}, nil, "containerMaxMemory", "must not exceed previewQuotaMemoryLimit"},
+		{"zero pods", map[string]string{"previewQuotaPods": "0"}, nil, "previewQuotaPods", "between 1 and"},
+		{"external without server", map[string]string{"clusterKind": "existing", "kubeContext": "x", "registryKind": "external"}, nil, "registryServer", "is required"},
+		{"external with scheme", map[string]string{"clusterKind": "existing", "kubeContext": "x", "registryKind": "external", "registryServer": "https://ghcr.io", "registryUsername": "u"}, nil, "registryServer", "without a scheme"},
+		{"username without password", map[string]string{"registryUsername": "bot"}, nil, "registryUsername", "go together"},
+		{"in-cluster bad node port", map[string]string{"clusterKind": "existing", "kubeContext": "x", "registryKind": "in-cluster", "registryNodePort": "5000"}, nil, "registryNodePort", "between 30000 and 32767"},
+		{"https chart repo", map[string]string{"redisChart": "https://charts.bitnami.com/bitnami"}, nil, "redisChart", "oci://"},
+		{"oci chart without version", map[string]string{"redisChartVersion": ""}, nil, "redisChartVersion", "is required"},
+		{"tag without repository", map[string]string{"redisImageRepository": "", "redisImageTag": "7.4"}, nil, "redisImageTag", "needs redisImageRepository"},
+		{"bad redis bool", map[string]string{"redisAuth": "yes please"}, nil, "redisAuth", "true or false"},
+		{"template without placeholder", map[string]string{"previewUrlTemplate": "https://preview.local"}, nil, "previewUrlTemplate", "{launch}"},
+		{"no template", map[string]string{"previewUrlTemplate": ""}, nil, "previewUrlTemplate", "is required"},
+		{"both templates", map[string]string{"previewHostTemplate": "{launch}.x.local"}, nil, "previewUrlTemplate", "not both"},
+		{"bad scheme", map[string]string{"previewUrlTemplate": "", "previewHostTemplate": "{launch}.x.local", "previewScheme": "ftp"}, nil, "previewHostTemplate", "scheme must be http or https"},
+		{"tls on http", map[string]string{"previewTlsSecret": "wildcard"}, nil, "previewTlsSecret", "not https"},
+		{"bad ingress class", map[string]string{"ingressClass": "Traefik!"}, nil, "ingressClass", "RFC 1123"},
+		{"bad builder image", nil, map[string]string{"APPHUB_K8S_BUILDER_IMAGE": "Moby/BuildKit"}, "builderImage", "image reference"},
+		{"timeout too short", nil, map[string]string{"APPHUB_K8S_BUILD_TIMEOUT_SECONDS": "5"}, "buildTimeoutSeconds", "between 60 and"},
+		{"timeout not a number", nil, map[string]string{"APPHUB_K8S_BUILD_TIMEOUT_SECONDS": "15m"}, "APPHUB_K8S_BUILD_TIMEOUT_SECONDS", "must be an integer"},
+		{"ttl zero", map[string]string{"buildJobTtlSeconds": "0"}, nil, "buildJobTtlSeconds", "between 60 and"},
+		{"minikube memory", map[string]string{"clusterKind": "minikube", "registryKind": "minikube", "minikubeMemory": "lots"}, nil, "minikubeMemory", "such as 8g"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParsePlatformConfig(MapSource{Values: with(base, tt.overrides)}, envOf(tt.env))
+			require.Error(t, err)
+			var errs validate.Errors
+			require.True(t, errors.As(err, &errs), "error is a validate.Errors: %v", err)
+			found := false
+			for _, fe := range errs {
+				if fe.Field == tt.field && strings.Contains(fe.Rule, tt.rule) {
+					found = true
+				}
+			}
+			assert.True(t, found, "want %s: ...%s..., got %v", tt.field, tt.rule, err)
+		})
+	}
+}
+
+func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
+	_, err := ParsePlatformConfig(MapSource{Values: map[string]string{
+		"clusterKind":         "existing",
+		"namespace":           "Bad",
+		"buildTimeoutSeconds": "1",
+		"previewUrlTemplate":  "nope",
+		"registryKind":        "external",
+	}}, noEnv)
+	var errs validate.Errors
+	require.True(t, errors.As(err, &errs))
+	assert.Subset(t, errs.Fields(), []string{"kubeContext", "namespace", "buildTimeoutSeconds", "previewUrlTemplate", "registryServer", "registryUsername", "registryPassword"})
+}
+
+func TestSecretsMustBeEncrypted(t *testing.T) {
+	values, _ := prodValues(t)
+	_, err := ParsePlatformConfig(MapSource{Values: values}, noEnv)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "registryPassword: must be set as a secret")
+	assert.NotContains(t, err.Error(), "ghp_prodtoken", "a secret never appears in an error")
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := NewSecret("hunter2")
+	for _, f := range []string{"%v", "%s", "%+v", "%#v"} {
+		assert.NotContains(t, fmt.Sprintf(f, s), "hunter2")
+		assert.NotContains(t, fmt.Sprintf(f, struct{ P Secret }{s}), "hunter2")
+	}
+}
+
+func TestReadmeDocumentsEveryKey(t *testing.T) {
+	readme := string(projectFile(t, "README.md"))
+	for _, k := range AllConfigKeys() {
+		assert.Contains(t, readme, "| `"+k.Name+"` |", "README's config table lists %q", k.Name)
+	}
+}

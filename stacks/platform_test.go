@@ -1,0 +1,358 @@
+package stacks
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apphub/apphub-infra/components"
+	"github.com/apphub/apphub-infra/internal/testmocks"
+)
+
+const (
+	tProvider       = "pulumi:providers:kubernetes"
+	tNamespace      = "kubernetes:core/v1:Namespace"
+	tQuota          = "kubernetes:core/v1:ResourceQuota"
+	tLimitRange     = "kubernetes:core/v1:LimitRange"
+	tServiceAccount = "kubernetes:core/v1:ServiceAccount"
+	tSecret         = "kubernetes:core/v1:Secret"
+	tDeployment     = "kubernetes:apps/v1:Deployment"
+	tRole           = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+	tRoleBinding    = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+	tRelease        = "kubernetes:helm.sh/v3:Release"
+	tPassword       = "random:index/randomPassword:RandomPassword"
+)
+
+type platformRun struct {
+	mocks   *testmocks.Mocks
+	outputs map[string]testmocks.Value
+}
+
+// runPlatform runs the platform program under mocks with stack config
+// values (plain keys) and returns what it registered and exported.
+func runPlatform(t *testing.T, stack string, values map[string]string, secrets map[string]bool, env EnvLookup) (platformRun, error) {
+	t.Helper()
+	cfg := map[string]string{}
+	var secretKeys []string
+	for k, v := range values {
+		cfg["apphub:"+k] = v
+		if secrets[k] {
+			secretKeys = append(secretKeys, "apphub:"+k)
+		}
+	}
+	run := platformRun{mocks: testmocks.New(), outputs: map[string]testmocks.Value{}}
+	err := run.mocks.Run(t, "apphub", stack, cfg, secretKeys, func(ctx *pulumi.Context) error {
+		c, err := LoadPlatformConfig(ctx, env)
+		if err != nil {
+			return err
+		}
+		res, err := NewPlatform(ctx, c)
+		if err != nil {
+			return err
+		}
+		for k, o := range res.Exports {
+			v, err := testmocks.Await(ctx.Context(), pulumi.ToOutput(o))
+			if err != nil {
+				return err
+			}
+			run.outputs[k] = v
+		}
+		return nil
+	})
+	return run, err
+}
+
+func (r platformRun) out(key string) any { return r.outputs[key].Value }
+
+func TestPlatformDev(t *testing.T) {
+	run, err := runPlatform(t, "dev", devValues(t), nil, noEnv)
+	require.NoError(t, err)
+	m := run.mocks
+
+	prov := m.Find(t, tProvider, "k8s")
+	assert.Equal(t, "k3d-apphub", prov.Str("context"))
+	assert.False(t, prov.Has("kubeconfig"), "the default kubeconfig holds the k3d context")
+	for _, r := range m.Resources() {
+		if strings.HasPrefix(r.Type, "kubernetes:") {
+			assert.Contains(t, r.Provider, "pulumi:providers:kubernetes::k8s", "%s %s must use the explicit provider", r.Type, r.Name)
+		}
+	}
+
+	levels := map[string]string{}
+	for _, ns := range m.ByType(tNamespace) {
+		labels := ns.Plain("metadata.labels").(map[string]any)
+		levels[ns.Str("metadata.name")] = labels["pod-security.kubernetes.io/enforce"].(string) + "/" + labels["pod-security.kubernetes.io/warn"].(string)
+	}
+	assert.Equal(t, map[string]string{
+		"apphub":        "restricted/restricted",
+		"apphub-builds": "privileged/baseline",
+		"apphub-system": "baseline/restricted",
+	}, levels)
+
+	quota := m.Find(t, tQuota, "previews-quota")
+	assert.Equal(t, map[string]any{"requests.cpu": "2", "requests.memory": "4Gi", "limits.cpu": "4", "limits.memory": "8Gi", "pods": "50"}, quota.Plain("spec.hard"))
+	assert.Equal(t, "apphub", quota.Str("metadata.namespace"))
+	buildQuota := m.Find(t, tQuota, "builds-quota")
+	assert.Equal(t, "10", buildQuota.Str("spec.hard.pods"))
+	lr := m.Find(t, tLimitRange, "builds-limits")
+	assert.Equal(t, map[string]any{"cpu": "2", "memory": "4Gi"}, lr.Plain("spec.limits.0.max"))
+
+	// k3d brings its own registry and dev has no credentials.
+	assert.False(t, m.Has(tDeployment, "registry"))
+	assert.Empty(t, m.ByType(tSecret))
+
+	rel := m.Find(t, tRelease, "redis")
+	assert.Equal(t, "apphub-system", rel.Str("namespace"))
+	assert.Equal(t, map[string]any{"enabled": false}, rel.Plain("values.auth"))
+	assert.Equal(t, "bitnamilegacy/redis", rel.Str("values.image.repository"))
+	assert.Empty(t, m.ByType(tPassword))
+
+	assert.Equal(t, map[string]any{
+		OutNamespace:              "apphub",
+		OutBuildNamespace:         "apphub-builds",
+		OutSystemNamespace:        "apphub-system",
+		OutIngressNamespace:       "kube-system",
+		OutBuilderServiceAccount:  "apphub-builder",
+		OutPreviewServiceAccount:  "apphub-preview",
+		OutDeployerServiceAccount: "apphub-deployer",
+		OutBuilderImage:           "moby/buildkit:v0.23.2-rootless",
+		OutBuildTimeoutSeconds:    900,
+		OutBuildJobTTLSeconds:     3600,
+		OutPreviewURLTemplate:     "http://{launch}.apphub.localhost",
+		OutIngressClass:           "traefik",
+		OutRegistryPushAddress:    "apphub-registry:5000",
+		OutRegistryPullAddress:    "apphub-registry:5000",
+		OutRegistryHostAddress:    "apphub-registry.localhost:5050",
+		OutRedisURL:               "redis://apphub-redis-master.apphub-system.svc.cluster.local:6379/0",
+		OutKubeContext:            "k3d-apphub",
+	}, plainOutputs(run))
+	assert.False(t, run.outputs[OutRedisURL].Secret)
+}
+
+func plainOutputs(r platformRun) map[string]any {
+	out := map[string]any{}
+	for k, v := range r.outputs {
+		out[k] = v.Value
+	}
+	return out
+}
+
+func TestPlatformProd(t *testing.T) {
+	values, secrets := prodValues(t)
+	run, err := runPlatform(t, "prod", values, secrets, noEnv)
+	require.NoError(t, err)
+	m := run.mocks
+
+	assert.Equal(t, "apphub-prod", m.Find(t, tProvider, "k8s").Str("context"))
+
+	secretsByNS := map[string]testmocks.Resource{}
+	for _, s := range m.ByType(tSecret) {
+		if s.Str("type") == "kubernetes.io/dockerconfigjson" {
+			secretsByNS[s.Str("metadata.namespace")] = s
+		}
+	}
+	require.Len(t, secretsByNS, 2, "pull secret in previews, push secret in builds")
+	for _, ns := range []string{"apphub", "apphub-builds"} {
+		s := secretsByNS[ns]
+		assert.Equal(t, "apphub-registry", s.Str("metadata.name"))
+		assert.True(t, s.Secret("stringData[.dockerconfigjson]"))
+		var doc map[string]map[string]map[string]string
+		require.NoError(t, json.Unmarshal([]byte(s.Str("stringData[.dockerconfigjson]")), &doc))
+		assert.Equal(t, "apphub-ci", doc["auths"]["ghcr.io"]["username"], "logs in to the registry host, not the namespace path")
+	}
+
+	preview := m.Find(t, tServiceAccount, "preview-identity")
+	assert.Equal(t, "apphub-registry", preview.Str("imagePullSecrets.0.name"))
+
+	builderRole := m.Find(t, tRole, "builder-identity-builds")
+	rules := builderRole.Plain("rules").([]any)
+	assert.Contains(t, rules, map[string]any{"apiGroups": []any{""}, "resources": []any{"secrets"}, "verbs": []any{"get"}, "resourceNames": []any{"apphub-registry"}})
+
+	rel := m.Find(t, tRelease, "redis")
+	assert.Equal(t, true, rel.Plain("values.auth.enabled"))
+	assert.Equal(t, map[string]any{"enabled": true, "size": "20Gi", "storageClass": "standard-rwo"}, rel.Plain("values.master.persistence"))
+	m.Find(t, tPassword, "redis-password")
+
+	assert.True(t, run.outputs[OutRedisURL].Secret, "REDIS_URL with a password is a secret output")
+	assert.Contains(t, run.out(OutRedisURL), ":mock-password-redis-password@")
+	assert.Equal(t, "https://{launch}.preview.apphub.example.com", run.out(OutPreviewURLTemplate))
+	assert.Equal(t, "preview-wildcard-tls", run.out(OutPreviewTLSSecret))
+	assert.Equal(t, "ghcr.io/acme-apphub", run.out(OutRegistryPushAddress))
+	assert.Equal(t, "apphub-registry", run.out(OutRegistrySecret))
+	assert.Equal(t, 1200, run.out(OutBuildTimeoutSeconds))
+	assert.Equal(t, "nginx", run.out(OutIngressClass))
+}
+
+func TestPlatformRBACRules(t *testing.T) {
+	run, err := runPlatform(t, "dev", devValues(t), nil, noEnv)
+	require.NoError(t, err)
+	m := run.mocks
+	ro := []any{"get", "list", "watch"}
+	rw := []any{"get", "list", "watch", "create", "update", "patch", "delete"}
+	rule := func(groups []any, resources []any, verbs []any) map[string]any {
+		return map[string]any{"apiGroups": groups, "resources": resources, "verbs": verbs}
+	}
+	core := []any{""}
+	tests := []struct {
+		role, namespace string
+		rules           []any
+	}{
+		{"preview-identity-previews", "apphub", []any{rule(core, []any{"configmaps"}, ro)}},
+		{"builder-identity-builds", "apphub-builds", []any{
+			rule(core, []any{"configmaps"}, ro),
+			rule([]any{"batch"}, []any{"jobs"}, ro),
+			rule(core, []any{"pods"}, ro),
+			rule(core, []any{"pods/log"}, []any{"get"}),
+		}},
+		{"deployer-identity-previews", "apphub", []any{
+			rule([]any{"apps"}, []any{"deployments"}, rw),
+			rule([]any{"apps"}, []any{"replicasets"}, ro),
+			rule(core, []any{"services", "configmaps"}, rw),
+			rule(core, []any{"pods", "endpoints", "events"}, ro),
+			rule(core, []any{"pods/log"}, []any{"get"}),
+			rule([]any{"discovery.k8s.io"}, []any{"endpointslices"}, ro),
+			rule([]any{"networking.k8s.io"}, []any{"ingresses", "networkpolicies"}, rw),
+		}},
+		{"deployer-identity-builds", "apphub-builds", []any{
+			rule([]any{"batch"}, []any{"jobs"}, rw),
+			rule(core, []any{"pods", "events"}, ro),
+			rule(core, []any{"pods/log"}, []any{"get"}),
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.role, func(t *testing.T) {
+			role := m.Find(t, tRole, tt.role)
+			assert.Equal(t, tt.namespace, role.Str("metadata.namespace"))
+			assert.Equal(t, tt.rules, role.Plain("rules"))
+			rb := m.Find(t, tRoleBinding, tt.role)
+			assert.Equal(t, role.Str("metadata.name"), rb.Str("roleRef.name"))
+		})
+	}
+	assert.Len(t, m.ByType(tRole), len(tests), "no other roles exist")
+	for _, r := range m.ByType(tRole) {
+		for _, rr := range r.Plain("rules").([]any) {
+			res := rr.(map[string]any)["resources"].([]any)
+			assert.NotContains(t, res, "pods/exec")
+			if strings.HasPrefix(r.Name, "preview") {
+				assert.NotContains(t, res, "secrets", "previews never read Secrets")
+			}
+		}
+	}
+	deployer := m.Find(t, tServiceAccount, "deployer-identity")
+	assert.Equal(t, "apphub-system", deployer.Str("metadata.namespace"))
+	auto, _ := deployer.Bool("automountServiceAccountToken")
+	assert.True(t, auto)
+	preview := m.Find(t, tServiceAccount, "preview-identity")
+	auto, _ = preview.Bool("automountServiceAccountToken")
+	assert.False(t, auto)
+}
+
+func TestPlatformInClusterRegistry(t *testing.T) {
+	values := with(devValues(t), map[string]string{
+		"clusterKind": "existing", "kubeContext": "lab", "registryKind": "in-cluster",
+		"registryNodePort": "31000", "storageClass": "local-path", "kubeconfig": "/etc/lab/kubeconfig",
+	})
+	run, err := runPlatform(t, "lab", values, map[string]bool{"kubeconfig": true}, noEnv)
+	require.NoError(t, err)
+	m := run.mocks
+	dep := m.Find(t, tDeployment, "registry")
+	assert.Equal(t, "apphub-system", dep.Str("metadata.namespace"))
+	assert.Contains(t, dep.Parent, components.RegistryType+"::registry")
+	assert.Equal(t, "local-path", m.Find(t, "kubernetes:core/v1:PersistentVolumeClaim", "registry").Str("spec.storageClassName"))
+	assert.Equal(t, "apphub-registry.apphub-system.svc.cluster.local:5000", run.out(OutRegistryPushAddress))
+	assert.Equal(t, "localhost:31000", run.out(OutRegistryPullAddress))
+	_, hasHost := run.outputs[OutRegistryHostAddress]
+	assert.False(t, hasHost)
+	prov := m.Find(t, tProvider, "k8s")
+	assert.Equal(t, "lab", prov.Str("context"))
+	assert.True(t, prov.Secret("kubeconfig"), "a kubeconfig may hold credentials: keep it secret")
+}
+
+func TestPlatformCatalogOverridesReachResources(t *testing.T) {
+	env := envOf(map[string]string{
+		"APPHUB_K8S_NAMESPACE":               "launches",
+		"APPHUB_K8S_LAUNCH_SERVICE_ACCOUNT":  "launcher",
+		"APPHUB_K8S_BUILDER_SERVICE_ACCOUNT": "buildbot",
+		"APPHUB_K8S_PREVIEW_HOST_TEMPLATE":   "{launch}.preview.test",
+		"APPHUB_K8S_PREVIEW_SCHEME":          "https",
+	})
+	run, err := runPlatform(t, "dev", devValues(t), nil, env)
+	require.NoError(t, err)
+	m := run.mocks
+	assert.Equal(t, "launches", m.Find(t, tNamespace, "previews").Str("metadata.name"))
+	sa := m.Find(t, tServiceAccount, "preview-identity")
+	assert.Equal(t, "launcher", sa.Str("metadata.name"))
+	assert.Equal(t, "launches", sa.Str("metadata.namespace"))
+	assert.Equal(t, "buildbot", m.Find(t, tRoleBinding, "builder-identity-builds").Str("subjects.0.name"))
+	assert.Equal(t, "{launch}.preview.test", run.out(OutPreviewHostTemplate))
+	assert.Equal(t, "https", run.out(OutPreviewScheme))
+	_, hasURL := run.outputs[OutPreviewURLTemplate]
+	assert.False(t, hasURL, "one preview URL style is exported, the one in force")
+}
+
+func TestPlatformInvalidConfigRegistersNothing(t *testing.T) {
+	tests := map[string]map[string]string{
+		"bad namespace":        with(devValues(t), map[string]string{"namespace": "-bad-"}),
+		"bad template":         with(devValues(t), map[string]string{"previewUrlTemplate": "http://preview.local"}),
+		"plaintext password":   with(devValues(t), map[string]string{"registryUsername": "u", "registryPassword": "p"}),
+		"existing w/o context": with(devValues(t), map[string]string{"clusterKind": "existing", "registryKind": "in-cluster"}),
+	}
+	for name, values := range tests {
+		t.Run(name, func(t *testing.T) {
+			m := testmocks.New()
+			cfg := map[string]string{}
+			for k, v := range values {
+				cfg["apphub:"+k] = v
+			}
+			err := m.Run(t, "apphub", "dev", cfg, nil, PlatformWithEnv(noEnv))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "invalid config")
+			assert.Zero(t, m.Count(), "no resource may be registered: %v", m.Resources())
+		})
+	}
+}
+
+func TestCatalogEnv(t *testing.T) {
+	vars, err := CatalogEnv(map[string]any{
+		OutNamespace:             "apphub",
+		OutBuilderImage:          "moby/buildkit:v0.23.2-rootless",
+		OutBuilderServiceAccount: "apphub-builder",
+		OutPreviewServiceAccount: "apphub-preview",
+		OutBuildTimeoutSeconds:   float64(900),
+		OutBuildJobTTLSeconds:    float64(3600),
+		OutPreviewURLTemplate:    "https://{launch}.preview.local",
+		OutIngressClass:          "traefik",
+		OutRegistrySecret:        "apphub-registry",
+		OutRedisURL:              "redis://:p'w@apphub-redis-master.apphub-system.svc.cluster.local:6379/0",
+		OutRegistryPushAddress:   "not-a-catalog-setting:5000",
+	})
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, v := range vars {
+		got[v.Name] = v.Value
+	}
+	assert.Equal(t, map[string]string{
+		"APPHUB_BUILD_EXECUTION_MODE":        "kubernetes",
+		"APPHUB_LAUNCH_EXECUTION_MODE":       "kubernetes",
+		"APPHUB_K8S_NAMESPACE":               "apphub",
+		"APPHUB_K8S_BUILDER_IMAGE":           "moby/buildkit:v0.23.2-rootless",
+		"APPHUB_K8S_BUILDER_SERVICE_ACCOUNT": "apphub-builder",
+		"APPHUB_K8S_LAUNCH_SERVICE_ACCOUNT":  "apphub-preview",
+		"APPHUB_K8S_BUILD_TIMEOUT_SECONDS":   "900",
+		"APPHUB_K8S_BUILD_JOB_TTL_SECONDS":   "3600",
+		"APPHUB_K8S_PREVIEW_URL_TEMPLATE":    "https://{launch}.preview.local",
+		"APPHUB_K8S_INGRESS_CLASS":           "traefik",
+		"APPHUB_K8S_REGISTRY_SECRET":         "apphub-registry",
+		"REDIS_URL":                          "redis://:p'w@apphub-redis-master.apphub-system.svc.cluster.local:6379/0",
+	}, got)
+	lines := ExportLines(vars)
+	assert.Contains(t, lines, "export APPHUB_K8S_NAMESPACE='apphub'\n")
+	assert.Contains(t, lines, `export REDIS_URL='redis://:p'\''w@apphub-redis-master`)
+
+	_, err = CatalogEnv(map[string]any{})
+	assert.ErrorContains(t, err, "has it been deployed")
+}

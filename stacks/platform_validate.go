@@ -1,0 +1,275 @@
+package stacks
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/distribution/reference"
+
+	"github.com/apphub/apphub-infra/components"
+	"github.com/apphub/apphub-infra/internal/previewurl"
+	"github.com/apphub/apphub-infra/internal/validate"
+)
+
+// Validate checks the whole config and reports every problem at once.
+func (c *PlatformConfig) Validate() error {
+	var p validate.Problems
+	c.validate(&p)
+	return p.Err()
+}
+
+func (c *PlatformConfig) validate(p *validate.Problems) {
+	c.Cluster.validate(p)
+	c.validateNamespaces(p)
+	c.validateServiceAccounts(p)
+	c.validateQuotaAndLimits(p)
+	c.validateRegistry(p)
+	c.Redis.validate(p)
+	c.Preview.validate(p)
+	c.Build.validate(p)
+}
+
+func (c *ClusterConfig) validate(p *validate.Problems) {
+	if !p.OneOf("clusterKind", c.Kind, ClusterK3d, ClusterMinikube, ClusterExisting) {
+		return
+	}
+	switch c.Kind {
+	case ClusterK3d:
+		// k3d prefixes node container names and the context with the name.
+		p.DNSLabelBudget("clusterName", c.Name, len("k3d--server-0")+len("-registry"))
+		p.Range("k3dServers", c.K3dServers, 1, 7)
+		p.Range("k3dAgents", c.K3dAgents, 0, 10)
+		p.Port("k3dHttpPort", c.K3dHTTPPort)
+		p.Port("k3dHttpsPort", c.K3dHTTPSPort)
+		if c.K3dHTTPPort == c.K3dHTTPSPort {
+			p.Add("k3dHttpsPort", "must differ from k3dHttpPort (%d)", c.K3dHTTPPort)
+		}
+	case ClusterMinikube:
+		p.DNSLabel("clusterName", c.Name)
+		p.Range("minikubeCpus", c.MinikubeCPUs, 2, 64)
+		if mib, ok := minikubeMemoryMiB(c.MinikubeMemory); !ok {
+			p.Add("minikubeMemory", "must be a size such as 8g or 8192m, got %q", c.MinikubeMemory)
+		} else if mib < 2048 {
+			p.Add("minikubeMemory", "must be at least 2g for the ingress and registry addons, got %q", c.MinikubeMemory)
+		}
+	case ClusterExisting:
+		if c.Context == "" {
+			p.Add("kubeContext", "is required for an existing cluster: name the context so the platform never lands on whatever context is current")
+		}
+	}
+}
+
+// minikubeMemoryMiB parses minikube's --memory forms: 8g, 8gb, 8192m, 8192mb.
+func minikubeMemoryMiB(v string) (int, bool) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	factor := 0
+	for _, s := range []struct {
+		suffix string
+		mib    int
+	}{{"gb", 1024}, {"g", 1024}, {"mb", 1}, {"m", 1}} {
+		if strings.HasSuffix(v, s.suffix) {
+			v, factor = strings.TrimSuffix(v, s.suffix), s.mib
+			break
+		}
+	}
+	n, err := strconv.Atoi(v)
+	if factor == 0 || err != nil || n <= 0 {
+		return 0, false
+	}
+	return n * factor, true
+}
+
+func (c *PlatformConfig) validateNamespaces(p *validate.Problems) {
+	n := c.Namespaces
+	p.DNSLabel("namespace", n.Previews)
+	p.DNSLabel("buildNamespace", n.Builds)
+	p.DNSLabel("systemNamespace", n.System)
+	p.DNSLabel("ingressNamespace", n.Ingress)
+	seen := map[string]string{}
+	for _, kv := range [][2]string{{"namespace", n.Previews}, {"buildNamespace", n.Builds}, {"systemNamespace", n.System}} {
+		if other, dup := seen[kv[1]]; dup && kv[1] != "" {
+			p.Add(kv[0], "must differ from %s (%q): each namespace has its own Pod Security level", other, kv[1])
+		}
+		seen[kv[1]] = kv[0]
+	}
+	for _, reserved := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
+		for _, kv := range [][2]string{{"namespace", n.Previews}, {"buildNamespace", n.Builds}, {"systemNamespace", n.System}} {
+			if kv[1] == reserved {
+				p.Add(kv[0], "must not be the reserved namespace %q", reserved)
+			}
+		}
+	}
+}
+
+func (c *PlatformConfig) validateServiceAccounts(p *validate.Problems) {
+	s := c.ServiceAccounts
+	p.DNSSubdomain("builderServiceAccount", s.Builder)
+	p.DNSSubdomain("previewServiceAccount", s.Preview)
+	p.DNSSubdomain("deployerServiceAccount", s.Deployer)
+	if s.Builder != "" && s.Builder == s.Preview {
+		p.Add("previewServiceAccount", "must differ from builderServiceAccount: previews must not hold build permissions")
+	}
+}
+
+func (c *PlatformConfig) validateQuotaAndLimits(p *validate.Problems) {
+	l := c.Limits
+	reqCPU, ok1 := p.Quantity("containerCpuRequest", l.DefaultRequestCPU)
+	reqMem, ok2 := p.Quantity("containerMemoryRequest", l.DefaultRequestMemory)
+	defCPU, ok3 := p.Quantity("containerCpuLimit", l.DefaultCPU)
+	defMem, ok4 := p.Quantity("containerMemoryLimit", l.DefaultMemory)
+	maxCPU, ok5 := p.Quantity("containerMaxCpu", l.MaxCPU)
+	maxMem, ok6 := p.Quantity("containerMaxMemory", l.MaxMemory)
+	if ok1 && ok3 {
+		p.NotAbove("containerCpuRequest", reqCPU, "containerCpuLimit", defCPU)
+	}
+	if ok2 && ok4 {
+		p.NotAbove("containerMemoryRequest", reqMem, "containerMemoryLimit", defMem)
+	}
+	if ok3 && ok5 {
+		p.NotAbove("containerCpuLimit", defCPU, "containerMaxCpu", maxCPU)
+	}
+	if ok4 && ok6 {
+		p.NotAbove("containerMemoryLimit", defMem, "containerMaxMemory", maxMem)
+	}
+	for _, q := range []struct {
+		prefix                         string
+		reqCPU, reqMem, limCPU, limMem string
+		pods                           int
+	}{
+		{"previewQuota", c.PreviewQuota.RequestsCPU, c.PreviewQuota.RequestsMemory, c.PreviewQuota.LimitsCPU, c.PreviewQuota.LimitsMemory, c.PreviewQuota.Pods},
+		{"buildQuota", c.BuildQuota.RequestsCPU, c.BuildQuota.RequestsMemory, c.BuildQuota.LimitsCPU, c.BuildQuota.LimitsMemory, c.BuildQuota.Pods},
+	} {
+		rc, okRC := p.Quantity(q.prefix+"Cpu", q.reqCPU)
+		rm, okRM := p.Quantity(q.prefix+"Memory", q.reqMem)
+		lc, okLC := p.Quantity(q.prefix+"CpuLimit", q.limCPU)
+		lm, okLM := p.Quantity(q.prefix+"MemoryLimit", q.limMem)
+		p.Range(q.prefix+"Pods", q.pods, 1, 10000)
+		if okRC && okLC {
+			p.NotAbove(q.prefix+"Cpu", rc, q.prefix+"CpuLimit", lc)
+		}
+		if okRM && okLM {
+			p.NotAbove(q.prefix+"Memory", rm, q.prefix+"MemoryLimit", lm)
+		}
+		// One container at the LimitRange maximum must fit in the quota.
+		if ok5 && okLC {
+			p.NotAbove("containerMaxCpu", maxCPU, q.prefix+"CpuLimit", lc)
+		}
+		if ok6 && okLM {
+			p.NotAbove("containerMaxMemory", maxMem, q.prefix+"MemoryLimit", lm)
+		}
+	}
+}
+
+func (c *PlatformConfig) validateRegistry(p *validate.Problems) {
+	r := c.Registry
+	p.DNSSubdomain("registrySecretName", r.SecretName)
+	if !p.OneOf("registryKind", r.Kind, RegistryK3d, RegistryMinikube, RegistryInCluster, RegistryExternal) {
+		return
+	}
+	switch {
+	case r.Kind == RegistryK3d && c.Cluster.Kind != ClusterK3d:
+		p.Add("registryKind", "k3d needs clusterKind k3d (got %q): use in-cluster or external", c.Cluster.Kind)
+	case r.Kind == RegistryMinikube && c.Cluster.Kind != ClusterMinikube:
+		p.Add("registryKind", "minikube needs clusterKind minikube (got %q): use in-cluster or external", c.Cluster.Kind)
+	}
+	if r.Kind == RegistryK3d {
+		p.Port("registryHostPort", r.HostPort)
+	}
+	if r.Kind == RegistryInCluster {
+		if _, err := reference.ParseNormalizedNamed(r.Image); err != nil {
+			p.Add("registryImage", "must be an image reference: %v", err)
+		}
+		p.Quantity("registryStorageSize", r.StorageSize)
+		p.Range("registryNodePort", r.NodePort, 30000, 32767)
+	}
+	if r.StorageClass != "" {
+		p.DNSSubdomain("storageClass", r.StorageClass)
+	}
+	if r.Kind == RegistryExternal {
+		if p.Required("registryServer", r.Server) {
+			if _, err := reference.ParseNormalizedNamed(r.Server + "/probe"); err != nil || strings.Contains(r.Server, "://") {
+				p.Add("registryServer", "must be host[:port][/namespace] without a scheme, got %q", r.Server)
+			}
+		}
+		p.Required("registryUsername", r.Username)
+		if !r.Password.IsSet() {
+			p.Add("registryPassword", "is required for an external registry: pulumi config set --secret registryPassword <token>")
+		}
+	}
+	if (r.Username != "") != r.Password.IsSet() {
+		p.Add("registryUsername", "registryUsername and registryPassword go together")
+	}
+}
+
+func (r *RedisConfig) validate(p *validate.Problems) {
+	local := components.IsLocalChart(r.Chart)
+	switch {
+	case r.Chart == "":
+		p.Add("redisChart", "is required")
+	case !local && !strings.HasPrefix(r.Chart, "oci://"):
+		p.Add("redisChart", "must be an oci:// reference or a local directory (./, ../ or /), got %q", r.Chart)
+	case !local && r.ChartVersion == "":
+		p.Add("redisChartVersion", "is required for an OCI chart so that upgrades are deliberate")
+	}
+	if r.Persistence {
+		p.Quantity("redisPersistenceSize", r.PersistenceSize)
+	}
+	if r.ImageTag != "" && r.ImageRepository == "" {
+		p.Add("redisImageTag", "needs redisImageRepository: a tag alone points at the chart's default repository")
+	}
+	if r.ImageRepository != "" {
+		ref := r.ImageRepository
+		if r.ImageRegistry != "" {
+			ref = r.ImageRegistry + "/" + ref
+		}
+		if r.ImageTag != "" {
+			ref += ":" + r.ImageTag
+		}
+		if _, err := reference.ParseNormalizedNamed(ref); err != nil {
+			p.Add("redisImageRepository", "registry, repository and tag must form an image reference (%q): %v", ref, err)
+		}
+	}
+}
+
+func (c *PreviewConfig) validate(p *validate.Problems) {
+	p.DNSSubdomain("ingressClass", c.IngressClass)
+	if _, err := c.Template(); err != nil {
+		field := "previewUrlTemplate"
+		if c.URLTemplate == "" && c.HostTemplate != "" {
+			field = "previewHostTemplate"
+		}
+		p.Add(field, "%v", err)
+	}
+	if c.TLSSecret != "" {
+		p.DNSSubdomain("previewTlsSecret", c.TLSSecret)
+		if t, err := c.Template(); err == nil && !strings.HasPrefix(t.String(), "https://") {
+			p.Add("previewTlsSecret", "is set but preview URLs are not https (%s)", t.String())
+		}
+	}
+}
+
+// Template returns the parsed preview URL template, from the URL template
+// or from the host template and scheme.
+func (c *PreviewConfig) Template() (previewurl.Template, error) {
+	switch {
+	case c.URLTemplate != "" && c.HostTemplate != "":
+		return previewurl.Template{}, fmt.Errorf("set previewUrlTemplate or previewHostTemplate, not both")
+	case c.URLTemplate != "":
+		return previewurl.Parse(c.URLTemplate)
+	case c.HostTemplate != "":
+		return previewurl.FromHost(c.HostTemplate, c.Scheme)
+	default:
+		return previewurl.Template{}, fmt.Errorf("is required (or previewHostTemplate with previewScheme), e.g. https://{launch}.preview.example.com")
+	}
+}
+
+func (b *BuildConfig) validate(p *validate.Problems) {
+	if _, err := reference.ParseNormalizedNamed(b.BuilderImage); err != nil {
+		p.Add("builderImage", "must be an image reference such as moby/buildkit:v0.23.2-rootless: %v", err)
+	}
+	p.Range("buildTimeoutSeconds", b.TimeoutSeconds, 60, 6*3600)
+	// The Job must outlive its completion long enough for the update to
+	// observe it and for someone to read its logs.
+	p.Range("buildJobTtlSeconds", b.JobTTLSeconds, 60, 7*24*3600)
+}
