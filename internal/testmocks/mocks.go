@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -123,7 +124,8 @@ func (m *Mocks) Resources() []Resource {
 	return out
 }
 
-// ByType returns the resources of one type token, in registration order.
+// ByType returns the resources of one type token sorted by logical name:
+// the SDK registers resources concurrently, so arrival order means nothing.
 func (m *Mocks) ByType(token string) []Resource {
 	var out []Resource
 	for _, r := range m.Resources() {
@@ -131,6 +133,7 @@ func (m *Mocks) ByType(token string) []Resource {
 			out = append(out, r)
 		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
