@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -139,7 +138,7 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 		values["global"] = pulumi.Map{"security": pulumi.Map{"allowInsecureImages": pulumi.Bool(true)}}
 	}
 
-	releaseArgs := &helmv3.ReleaseArgs{
+	releaseArgs := &HelmReleaseArgs{
 		Name:          pulumi.String(args.ReleaseName),
 		Namespace:     args.Namespace.Name,
 		Chart:         pulumi.String(args.Chart),
@@ -152,7 +151,7 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 	if !local {
 		releaseArgs.Version = pulumi.String(args.Version)
 	}
-	if _, err := helmv3.NewRelease(ctx, name, releaseArgs, parent, pulumi.DependsOn(deps)); err != nil {
+	if _, err := newHelmRelease(ctx, name, releaseArgs, parent, pulumi.DependsOn(deps)); err != nil {
 		return nil, fmt.Errorf("redis %q: creating helm release: %w", name, err)
 	}
 
