@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,3 +68,7 @@ func prodValues(t *testing.T) (map[string]string, map[string]bool) {
 	v["registryPassword"] = "ghp_prodtoken"
 	return v, map[string]bool{"registryPassword": true}
 }
+
+// allTools finds every command; noTools finds none.
+func allTools(name string) (string, error) { return "/usr/local/bin/" + name, nil }
+func noTools(name string) (string, error)  { return "", fmt.Errorf("%s: not found", name) }

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"os/exec"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -10,15 +11,33 @@ import (
 )
 
 // Platform is the platform stack program (`pulumi up -s dev|prod`).
-func Platform(ctx *pulumi.Context) error { return PlatformWithEnv(OSEnv)(ctx) }
+func Platform(ctx *pulumi.Context) error { return NewPlatformProgram(PlatformOptions{})(ctx) }
 
-// PlatformWithEnv is Platform with an explicit environment for the
-// catalog's APPHUB_* overrides (tests pass a fixed one).
-func PlatformWithEnv(env EnvLookup) pulumi.RunFunc {
+// PlatformOptions are the program's dependencies on its host.
+type PlatformOptions struct {
+	// Env supplies the catalog's APPHUB_* overrides; nil means the process
+	// environment.
+	Env EnvLookup
+	// LookPath finds the local-cluster tools; nil means exec.LookPath.
+	LookPath func(string) (string, error)
+}
+
+// NewPlatformProgram returns the platform RunFunc with explicit host
+// dependencies (tests pass fixed ones).
+func NewPlatformProgram(o PlatformOptions) pulumi.RunFunc {
+	if o.Env == nil {
+		o.Env = OSEnv
+	}
+	if o.LookPath == nil {
+		o.LookPath = exec.LookPath
+	}
 	return func(ctx *pulumi.Context) error {
-		cfg, err := LoadPlatformConfig(ctx, env)
+		cfg, err := LoadPlatformConfig(ctx, o.Env)
 		if err != nil {
 			return fmt.Errorf("platform stack %q: invalid config: %w", ctx.Stack(), err)
+		}
+		if err := cfg.CheckTools(o.LookPath); err != nil {
+			return fmt.Errorf("platform stack %q: %w", ctx.Stack(), err)
 		}
 		out, err := NewPlatform(ctx, cfg)
 		if err != nil {
@@ -42,7 +61,21 @@ func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformResult, err
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	k8s, err := newKubernetesProvider(ctx, cfg)
+	var local *components.LocalCluster
+	if cfg.Cluster.Kind == ClusterK3d || cfg.Cluster.Kind == ClusterMinikube {
+		var err error
+		local, err = components.NewLocalCluster(ctx, "cluster", &components.LocalClusterArgs{
+			Kind: cfg.Cluster.Kind, Name: cfg.Cluster.Name,
+			Servers: cfg.Cluster.K3dServers, Agents: cfg.Cluster.K3dAgents,
+			HTTPPort: cfg.Cluster.K3dHTTPPort, HTTPSPort: cfg.Cluster.K3dHTTPSPort,
+			RegistryHostPort: cfg.Registry.HostPort,
+			CPUs:             cfg.Cluster.MinikubeCPUs, Memory: cfg.Cluster.MinikubeMemory,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	k8s, kubeconfig, err := newKubernetesProvider(ctx, cfg, local)
 	if err != nil {
 		return nil, err
 	}
@@ -53,9 +86,15 @@ func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformResult, err
 		return nil, err
 	}
 
-	push, pull, host := cfg.staticRegistryAddresses()
+	push, pull, host := cfg.externalRegistryAddresses()
 	pushOut, pullOut := pulumi.String(push).ToStringOutput(), pulumi.String(pull).ToStringOutput()
-	if cfg.Registry.Kind == RegistryInCluster {
+	hostOut := pulumi.String(host).ToStringOutput()
+	switch cfg.Registry.Kind {
+	case RegistryK3d, RegistryMinikube:
+		// Validation ties these kinds to the matching local cluster.
+		pushOut, pullOut, hostOut = local.RegistryPushAddress, local.RegistryPullAddress, local.RegistryHostAddress
+		push = cfg.localRegistryPushAddress()
+	case RegistryInCluster:
 		reg, err := components.NewRegistry(ctx, "registry", &components.RegistryArgs{
 			Namespace:    system.Ref(),
 			Name:         "apphub-registry",
@@ -91,6 +130,29 @@ func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformResult, err
 
 	if err := newPlatformAccess(ctx, cfg, previews, builds, system, registrySecret, withK8s); err != nil {
 		return nil, err
+	}
+
+	var arcScaleSet string
+	if cfg.ARC.Enabled() {
+		a := cfg.ARC
+		if _, err := components.NewARC(ctx, "arc", &components.ARCArgs{
+			ControllerNamespace: a.ControllerNamespace,
+			RunnersNamespace:    a.RunnersNamespace,
+			ControllerRelease:   a.ControllerRelease,
+			ChartVersion:        a.ChartVersion,
+			GitHubConfigURL:     a.GitHubConfigURL,
+			AppID:               a.AppID.Output(),
+			InstallationID:      a.AppInstallationID.Output(),
+			PrivateKey:          a.AppPrivateKey.Output(),
+			ScaleSetName:        a.ScaleSetName,
+			MinRunners:          a.MinRunners,
+			MaxRunners:          a.MaxRunners,
+			RunnerImage:         a.RunnerImage,
+			BuildkitImage:       a.BuildkitImage,
+		}, withK8s); err != nil {
+			return nil, err
+		}
+		arcScaleSet = a.ScaleSetName
 	}
 
 	redis, err := components.NewRedis(ctx, "redis", &components.RedisArgs{
@@ -137,8 +199,14 @@ func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformResult, err
 	if cfg.Preview.TLSSecret != "" {
 		exports[OutPreviewTLSSecret] = pulumi.String(cfg.Preview.TLSSecret)
 	}
-	if host != "" {
-		exports[OutRegistryHostAddress] = pulumi.String(host)
+	if host != "" || local != nil {
+		exports[OutRegistryHostAddress] = hostOut
+	}
+	if kubeconfig != nil {
+		exports[OutKubeconfig] = *kubeconfig
+	}
+	if arcScaleSet != "" {
+		exports[OutRunnerScaleSet] = pulumi.String(arcScaleSet)
 	}
 	if registrySecret != "" {
 		exports[OutRegistrySecret] = pulumi.String(registrySecret)
@@ -158,20 +226,32 @@ func kubeContext(cfg *PlatformConfig) string {
 }
 
 // newKubernetesProvider is the one explicit provider every platform resource
-// uses, so nothing ever falls back to the ambient kubeconfig context.
-func newKubernetesProvider(ctx *pulumi.Context, cfg *PlatformConfig) (*kubernetes.Provider, error) {
+// uses, so nothing ever falls back to the ambient kubeconfig context. A
+// local cluster's kubeconfig (a secret) configures it, which also makes
+// every Kubernetes resource wait for the cluster. The kubeconfig it used, if
+// any, is returned for the stack's outputs.
+func newKubernetesProvider(ctx *pulumi.Context, cfg *PlatformConfig, local *components.LocalCluster) (*kubernetes.Provider, *pulumi.StringOutput, error) {
 	args := &kubernetes.ProviderArgs{
 		Context:               pulumi.String(kubeContext(cfg)),
 		EnableServerSideApply: pulumi.Bool(true),
 	}
-	if cfg.Cluster.Kubeconfig.IsSet() {
-		args.Kubeconfig = cfg.Cluster.Kubeconfig.Output()
+	var kubeconfig *pulumi.StringOutput
+	switch {
+	case local != nil:
+		kubeconfig = &local.Kubeconfig
+		args.Context = local.Context
+	case cfg.Cluster.Kubeconfig.IsSet():
+		k := cfg.Cluster.Kubeconfig.Output()
+		kubeconfig = &k
+	}
+	if kubeconfig != nil {
+		args.Kubeconfig = *kubeconfig
 	}
 	p, err := kubernetes.NewProvider(ctx, "k8s", args)
 	if err != nil {
-		return nil, fmt.Errorf("creating kubernetes provider: %w", err)
+		return nil, nil, fmt.Errorf("creating kubernetes provider: %w", err)
 	}
-	return p, nil
+	return p, kubeconfig, nil
 }
 
 func newPlatformNamespaces(ctx *pulumi.Context, cfg *PlatformConfig, opts ...pulumi.ResourceOption) (previews, builds, system *components.Namespace, err error) {

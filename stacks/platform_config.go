@@ -36,6 +36,7 @@ type PlatformConfig struct {
 	Redis           RedisConfig
 	Preview         PreviewConfig
 	Build           BuildConfig
+	ARC             ARCConfig
 }
 
 // ClusterConfig says which cluster the platform goes to and, for local
@@ -150,6 +151,29 @@ type BuildConfig struct {
 	BuilderImage   string `key:"builderImage" default:"moby/buildkit:v0.23.2-rootless" env:"APPHUB_K8S_BUILDER_IMAGE"`
 	TimeoutSeconds int    `key:"buildTimeoutSeconds" default:"900" env:"APPHUB_K8S_BUILD_TIMEOUT_SECONDS"`
 	JobTTLSeconds  int    `key:"buildJobTtlSeconds" default:"3600" env:"APPHUB_K8S_BUILD_JOB_TTL_SECONDS"`
+}
+
+// ARCConfig configures the GitHub Actions Runner Controller. It is off
+// unless GitHub settings are given, and then all four are required.
+type ARCConfig struct {
+	GitHubConfigURL     string `key:"arcGithubConfigUrl"`
+	AppID               Secret `key:"arcGithubAppId"`
+	AppInstallationID   Secret `key:"arcGithubAppInstallationId"`
+	AppPrivateKey       Secret `key:"arcGithubAppPrivateKey"`
+	ControllerNamespace string `key:"arcControllerNamespace" default:"arc-systems"`
+	RunnersNamespace    string `key:"arcRunnersNamespace" default:"arc-runners"`
+	ControllerRelease   string `key:"arcControllerRelease" default:"arc"`
+	ChartVersion        string `key:"arcChartVersion" default:"0.14.2"`
+	ScaleSetName        string `key:"arcRunnerScaleSetName" default:"apphub-runners"`
+	MinRunners          int    `key:"arcMinRunners" default:"1"`
+	MaxRunners          int    `key:"arcMaxRunners" default:"5"`
+	RunnerImage         string `key:"arcRunnerImage" default:"ghcr.io/actions/actions-runner:2.334.0"`
+	BuildkitImage       string `key:"arcBuildkitImage" default:"moby/buildkit:v0.23.2-rootless"`
+}
+
+// Enabled reports whether any GitHub setting was given.
+func (a *ARCConfig) Enabled() bool {
+	return a.GitHubConfigURL != "" || a.AppID.IsSet() || a.AppInstallationID.IsSet() || a.AppPrivateKey.IsSet()
 }
 
 // PlatformConfigKeys lists every key the platform stack reads.

@@ -30,6 +30,8 @@ const (
 	OutRegistrySecret         = "registrySecret"
 	OutRedisURL               = "redisUrl"
 	OutKubeContext            = "kubeContext"
+	OutKubeconfig             = "kubeconfig"
+	OutRunnerScaleSet         = "runnerScaleSet"
 )
 
 // catalogEnv maps platform outputs to the catalog's settings.

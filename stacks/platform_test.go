@@ -25,6 +25,7 @@ const (
 	tRoleBinding    = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
 	tRelease        = "kubernetes:helm.sh/v3:Release"
 	tPassword       = "random:index/randomPassword:RandomPassword"
+	tCommand        = "command:local:Command"
 )
 
 type platformRun struct {
@@ -73,9 +74,15 @@ func TestPlatformDev(t *testing.T) {
 	require.NoError(t, err)
 	m := run.mocks
 
+	// The provider is configured from the local cluster's kubeconfig, so
+	// every Kubernetes object waits for the cluster to exist.
+	cluster := m.Find(t, tCommand, "cluster")
+	assert.Contains(t, cluster.Str("create"), "k3d cluster create apphub --servers 1 --agents 2")
 	prov := m.Find(t, tProvider, "k8s")
 	assert.Equal(t, "k3d-apphub", prov.Str("context"))
-	assert.False(t, prov.Has("kubeconfig"), "the default kubeconfig holds the k3d context")
+	assert.Equal(t, testmocks.MockKubeconfig("cluster"), prov.Str("kubeconfig"))
+	assert.True(t, prov.Secret("kubeconfig"))
+	assert.Contains(t, prov.Dependencies, cluster.URN)
 	for _, r := range m.Resources() {
 		if strings.HasPrefix(r.Type, "kubernetes:") {
 			assert.Contains(t, r.Provider, "pulumi:providers:kubernetes::k8s", "%s %s must use the explicit provider", r.Type, r.Name)
@@ -129,8 +136,11 @@ func TestPlatformDev(t *testing.T) {
 		OutRegistryHostAddress:    "apphub-registry.localhost:5050",
 		OutRedisURL:               "redis://apphub-redis-master.apphub-system.svc.cluster.local:6379/0",
 		OutKubeContext:            "k3d-apphub",
+		OutKubeconfig:             testmocks.MockKubeconfig("cluster"),
 	}, plainOutputs(run))
 	assert.False(t, run.outputs[OutRedisURL].Secret)
+	assert.True(t, run.outputs[OutKubeconfig].Secret, "the kubeconfig output stays secret")
+	assert.False(t, m.Has(tRelease, "arc-controller"), "ARC is off without GitHub settings")
 }
 
 func plainOutputs(r platformRun) map[string]any {
@@ -148,6 +158,9 @@ func TestPlatformProd(t *testing.T) {
 	m := run.mocks
 
 	assert.Equal(t, "apphub-prod", m.Find(t, tProvider, "k8s").Str("context"))
+	assert.Empty(t, m.ByType(tCommand), "prod uses an existing cluster: nothing to create")
+	_, hasKubeconfig := run.outputs[OutKubeconfig]
+	assert.False(t, hasKubeconfig)
 
 	secretsByNS := map[string]testmocks.Resource{}
 	for _, s := range m.ByType(tSecret) {
@@ -308,7 +321,7 @@ func TestPlatformInvalidConfigRegistersNothing(t *testing.T) {
 			for k, v := range values {
 				cfg["apphub:"+k] = v
 			}
-			err := m.Run(t, "apphub", "dev", cfg, nil, PlatformWithEnv(noEnv))
+			err := m.Run(t, "apphub", "dev", cfg, nil, NewPlatformProgram(PlatformOptions{Env: noEnv, LookPath: allTools}))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "invalid config")
 			assert.Zero(t, m.Count(), "no resource may be registered: %v", m.Resources())
@@ -355,4 +368,94 @@ func TestCatalogEnv(t *testing.T) {
 
 	_, err = CatalogEnv(map[string]any{})
 	assert.ErrorContains(t, err, "has it been deployed")
+}
+
+func TestPlatformMinikube(t *testing.T) {
+	values := with(devValues(t), map[string]string{
+		"clusterKind": "minikube", "registryKind": "minikube", "ingressClass": "nginx", "ingressNamespace": "ingress-nginx",
+		"previewUrlTemplate": "http://preview.minikube.local/{launch}",
+	})
+	run, err := runPlatform(t, "dev", values, nil, noEnv)
+	require.NoError(t, err)
+	cmd := run.mocks.Find(t, tCommand, "cluster")
+	assert.Contains(t, cmd.Str("create"), "minikube start --profile apphub --cpus 4 --memory 8g --addons ingress --addons registry")
+	assert.Equal(t, "apphub", run.mocks.Find(t, tProvider, "k8s").Str("context"))
+	assert.Equal(t, "localhost:5000", run.out(OutRegistryPullAddress))
+	assert.Equal(t, "registry.kube-system.svc.cluster.local:80", run.out(OutRegistryPushAddress))
+}
+
+func arcValues(t *testing.T) (map[string]string, map[string]bool) {
+	v := with(devValues(t), map[string]string{
+		"arcGithubConfigUrl":         "https://github.com/acme",
+		"arcGithubAppId":             "123456",
+		"arcGithubAppInstallationId": "7890123",
+		"arcGithubAppPrivateKey":     "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n",
+		"arcMaxRunners":              "3",
+	})
+	return v, map[string]bool{"arcGithubAppId": true, "arcGithubAppInstallationId": true, "arcGithubAppPrivateKey": true}
+}
+
+func TestPlatformWithARC(t *testing.T) {
+	values, secrets := arcValues(t)
+	run, err := runPlatform(t, "dev", values, secrets, noEnv)
+	require.NoError(t, err)
+	m := run.mocks
+	set := m.Find(t, tRelease, "arc-runners")
+	assert.Equal(t, "apphub-runners", set.Str("values.runnerScaleSetName"))
+	assert.Equal(t, float64(1), set.Num("values.minRunners"))
+	assert.Equal(t, float64(3), set.Num("values.maxRunners"))
+	assert.Contains(t, set.Provider, "pulumi:providers:kubernetes::k8s", "ARC goes to the same cluster")
+	sec := m.Find(t, tSecret, "arc-github-app")
+	assert.True(t, sec.Secret("stringData.github_app_private_key"))
+	assert.Equal(t, "123456", sec.Str("stringData.github_app_id"))
+	assert.Equal(t, "apphub-runners", run.out(OutRunnerScaleSet))
+}
+
+func TestPlatformRejectsPartialARC(t *testing.T) {
+	for _, missing := range []string{"arcGithubConfigUrl", "arcGithubAppId", "arcGithubAppInstallationId", "arcGithubAppPrivateKey"} {
+		t.Run(missing, func(t *testing.T) {
+			values, secrets := arcValues(t)
+			delete(values, missing)
+			_, err := ParsePlatformConfig(MapSource{Values: values, Secrets: secrets}, noEnv)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), missing+": is required when ARC is configured")
+		})
+	}
+	values, secrets := arcValues(t)
+	values["arcGithubAppId"] = "my-app"
+	_, err := ParsePlatformConfig(MapSource{Values: values, Secrets: secrets}, noEnv)
+	assert.ErrorContains(t, err, "arcGithubAppId: must be a positive number")
+	assert.NotContains(t, err.Error(), "my-app", "secret values are not echoed")
+}
+
+func TestPlatformMissingToolsRegisterNothing(t *testing.T) {
+	tests := []struct {
+		name   string
+		values map[string]string
+		want   []string
+	}{
+		{"k3d", devValues(t), []string{`"k3d"`, `"docker"`}},
+		{"minikube", with(devValues(t), map[string]string{"clusterKind": "minikube", "registryKind": "minikube"}), []string{`"minikube"`, `"kubectl"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := testmocks.New()
+			cfg := map[string]string{}
+			for k, v := range tt.values {
+				cfg["apphub:"+k] = v
+			}
+			err := m.Run(t, "apphub", "dev", cfg, nil, NewPlatformProgram(PlatformOptions{Env: noEnv, LookPath: noTools}))
+			require.Error(t, err)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.Contains(t, err.Error(), "not on PATH")
+			assert.Zero(t, m.Count())
+		})
+	}
+	// An existing cluster needs no local tools.
+	prod, secrets := prodValues(t)
+	cfg, err := ParsePlatformConfig(MapSource{Values: prod, Secrets: secrets}, noEnv)
+	require.NoError(t, err)
+	assert.NoError(t, cfg.CheckTools(noTools))
 }

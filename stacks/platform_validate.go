@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -28,6 +29,63 @@ func (c *PlatformConfig) validate(p *validate.Problems) {
 	c.Redis.validate(p)
 	c.Preview.validate(p)
 	c.Build.validate(p)
+	c.validateARC(p)
+}
+
+func (c *PlatformConfig) validateARC(p *validate.Problems) {
+	a := c.ARC
+	if !a.Enabled() {
+		return
+	}
+	// Partial GitHub settings are an error, not a silent "off": name each
+	// missing one.
+	if a.GitHubConfigURL == "" {
+		p.Add("arcGithubConfigUrl", "is required when ARC is configured, e.g. https://github.com/acme")
+	} else if u, err := url.Parse(a.GitHubConfigURL); err != nil || u.Scheme != "https" || u.Host == "" || strings.Trim(u.Path, "/") == "" {
+		p.Add("arcGithubConfigUrl", "must be https://<host>/<org>[/<repo>], got %q", a.GitHubConfigURL)
+	}
+	for _, s := range []struct {
+		key   string
+		value Secret
+	}{{"arcGithubAppId", a.AppID}, {"arcGithubAppInstallationId", a.AppInstallationID}} {
+		if !s.value.IsSet() {
+			p.Add(s.key, "is required when ARC is configured: pulumi config set --secret %s <id>", s.key)
+		} else if n, err := strconv.ParseUint(s.value.value, 10, 64); err != nil || n == 0 {
+			p.Add(s.key, "must be a positive number")
+		}
+	}
+	if !a.AppPrivateKey.IsSet() {
+		p.Add("arcGithubAppPrivateKey", "is required when ARC is configured: pulumi config set --secret arcGithubAppPrivateKey < app.private-key.pem")
+	} else if !strings.Contains(a.AppPrivateKey.value, "-----BEGIN") || !strings.Contains(a.AppPrivateKey.value, "PRIVATE KEY-----") {
+		p.Add("arcGithubAppPrivateKey", "must be the App's PEM private key")
+	}
+	p.DNSLabel("arcControllerNamespace", a.ControllerNamespace)
+	p.DNSLabel("arcRunnersNamespace", a.RunnersNamespace)
+	if a.ControllerNamespace != "" && a.ControllerNamespace == a.RunnersNamespace {
+		p.Add("arcRunnersNamespace", "must differ from arcControllerNamespace: runners need a privileged namespace, the controller does not")
+	}
+	for _, ns := range []string{c.Namespaces.Previews, c.Namespaces.Builds, c.Namespaces.System} {
+		if a.RunnersNamespace == ns || a.ControllerNamespace == ns {
+			p.Add("arcRunnersNamespace", "ARC namespaces must not reuse the platform namespace %q", ns)
+		}
+	}
+	// Helm release names are at most 53 characters; the chart derives
+	// longer names from them.
+	p.DNSLabelBudget("arcControllerRelease", a.ControllerRelease, 63-40)
+	p.DNSLabelBudget("arcRunnerScaleSetName", a.ScaleSetName, 63-40)
+	if a.ChartVersion == "" {
+		p.Add("arcChartVersion", "is required")
+	}
+	p.Range("arcMinRunners", a.MinRunners, 0, 100)
+	p.Range("arcMaxRunners", a.MaxRunners, 1, 100)
+	if a.MinRunners > a.MaxRunners {
+		p.Add("arcMinRunners", "must not exceed arcMaxRunners (%d)", a.MaxRunners)
+	}
+	for _, img := range [][2]string{{"arcRunnerImage", a.RunnerImage}, {"arcBuildkitImage", a.BuildkitImage}} {
+		if _, err := reference.ParseNormalizedNamed(img[1]); err != nil {
+			p.Add(img[0], "must be an image reference: %v", err)
+		}
+	}
 }
 
 func (c *ClusterConfig) validate(p *validate.Problems) {

@@ -31,6 +31,8 @@ type Resource struct {
 	// DeleteBeforeReplace and similar options are read from the raw request.
 	CustomTimeoutCreate string
 	ReplaceOnChanges    []string
+	DeleteBeforeReplace bool
+	AdditionalSecrets   []string
 }
 
 // Mocks implements pulumi.MockResourceMonitor and records every resource.
@@ -61,12 +63,18 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 			r.CustomTimeoutCreate = ct.GetCreate()
 		}
 		r.ReplaceOnChanges = rpc.GetReplaceOnChanges()
+		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+		r.AdditionalSecrets = rpc.GetAdditionalSecretOutputs()
 	}
 	state := args.Inputs.Copy()
 	id := args.Name + "-id"
 	switch {
 	case args.TypeToken == "random:index/randomPassword:RandomPassword":
 		state["result"] = resource.MakeSecret(resource.NewProperty("mock-password-" + args.Name))
+	case args.TypeToken == "command:local:Command":
+		// Commands print their result; ours print a kubeconfig.
+		state["stdout"] = resource.NewProperty(MockKubeconfig(args.Name))
+		state["stderr"] = resource.NewProperty("")
 	case args.TypeToken == "pulumi:pulumi:StackReference":
 		name := args.Inputs["name"].StringValue()
 		outs, ok := m.StackOutputs[name]
@@ -98,6 +106,11 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	m.resources = append(m.resources, r)
 	m.mu.Unlock()
 	return id, state, nil
+}
+
+// MockKubeconfig is what a mocked command prints.
+func MockKubeconfig(name string) string {
+	return "apiVersion: v1\nkind: Config\ncurrent-context: mock-" + name + "\n"
 }
 
 // urn builds the URN the mock monitor hands out, so recorded dependencies
