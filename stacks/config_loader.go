@@ -94,10 +94,6 @@ type ConfigKey struct {
 	Secret  bool
 }
 
-// AllConfigKeys lists every key any stack kind of this project reads; they
-// share one Pulumi.yaml.
-func AllConfigKeys() []ConfigKey { return PlatformConfigKeys() }
-
 // keysOf lists the keys a config struct declares, in field order.
 func keysOf(v any) []ConfigKey {
 	var out []ConfigKey

@@ -187,8 +187,11 @@ func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformResult, err
 		OutIngressClass:           pulumi.String(cfg.Preview.IngressClass),
 		OutRegistryPushAddress:    pushOut,
 		OutRegistryPullAddress:    pullOut,
-		OutRedisURL:               redis.URL,
-		OutKubeContext:            pulumi.String(kubeContext(cfg)),
+		// Only an external registry speaks TLS; the others are plain HTTP
+		// inside the cluster network.
+		OutRegistryInsecure: pulumi.Bool(cfg.Registry.Kind != RegistryExternal),
+		OutRedisURL:         redis.URL,
+		OutKubeContext:      pulumi.String(kubeContext(cfg)),
 	}
 	if cfg.Preview.URLTemplate != "" {
 		exports[OutPreviewURLTemplate] = pulumi.String(cfg.Preview.URLTemplate)

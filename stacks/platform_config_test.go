@@ -15,39 +15,52 @@ import (
 )
 
 func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
-	var project struct {
-		Name   string `yaml:"name"`
-		Config map[string]struct {
-			Type        string `yaml:"type"`
-			Default     any    `yaml:"default"`
-			Description string `yaml:"description"`
-		} `yaml:"config"`
+	projects := []struct {
+		dir, name string
+		keys      []ConfigKey
+	}{
+		{".", "apphub", PlatformConfigKeys()},
+		{"previews", PreviewProject, PreviewConfigKeys()},
+		{"builds", BuildProject, BuildConfigKeys()},
 	}
-	require.NoError(t, yaml.Unmarshal(projectFile(t, "Pulumi.yaml"), &project))
-	assert.Equal(t, "apphub", project.Name)
-
-	read := map[string]bool{}
-	for _, k := range AllConfigKeys() {
-		read[k.Name] = true
-		decl, ok := project.Config[k.Name]
-		if !assert.True(t, ok, "Pulumi.yaml must declare %q", k.Name) {
-			continue
-		}
-		assert.Equal(t, k.Type, decl.Type, "type of %q", k.Name)
-		assert.Equal(t, k.Default, yamlScalar(decl.Default), "default of %q must match the Go default", k.Name)
-		assert.NotEmpty(t, decl.Description, "description of %q", k.Name)
-		if k.Env != "" {
-			assert.Contains(t, decl.Description, k.Env, "description of %q names its override", k.Name)
-		}
+	for _, p := range projects {
+		t.Run(p.name, func(t *testing.T) {
+			var project struct {
+				Name    string `yaml:"name"`
+				Runtime string `yaml:"runtime"`
+				Config  map[string]struct {
+					Type        string `yaml:"type"`
+					Default     any    `yaml:"default"`
+					Description string `yaml:"description"`
+				} `yaml:"config"`
+			}
+			require.NoError(t, yaml.Unmarshal(projectFile(t, p.dir+"/Pulumi.yaml"), &project))
+			assert.Equal(t, p.name, project.Name)
+			assert.Equal(t, "go", project.Runtime)
+			read := map[string]bool{}
+			for _, k := range p.keys {
+				read[k.Name] = true
+				decl, ok := project.Config[k.Name]
+				if !assert.True(t, ok, "Pulumi.yaml must declare %q", k.Name) {
+					continue
+				}
+				assert.Equal(t, k.Type, decl.Type, "type of %q", k.Name)
+				assert.Equal(t, k.Default, yamlScalar(decl.Default), "default of %q must match the Go default", k.Name)
+				assert.NotEmpty(t, decl.Description, "description of %q", k.Name)
+				if k.Env != "" {
+					assert.Contains(t, decl.Description, k.Env, "description of %q names its override", k.Name)
+				}
+			}
+			var extra []string
+			for k := range project.Config {
+				if !read[k] {
+					extra = append(extra, k)
+				}
+			}
+			sort.Strings(extra)
+			assert.Empty(t, extra, "Pulumi.yaml declares keys the program does not read")
+		})
 	}
-	var extra []string
-	for k := range project.Config {
-		if !read[k] {
-			extra = append(extra, k)
-		}
-	}
-	sort.Strings(extra)
-	assert.Empty(t, extra, "Pulumi.yaml declares keys no stack reads")
 }
 
 func yamlScalar(v any) string {
@@ -69,7 +82,7 @@ func yamlScalar(v any) string {
 
 func TestStackFilesAreValid(t *testing.T) {
 	declared := map[string]bool{}
-	for _, k := range AllConfigKeys() {
+	for _, k := range PlatformConfigKeys() {
 		declared[k.Name] = true
 	}
 	prod, secrets := prodValues(t)
@@ -238,7 +251,7 @@ func TestSecretNeverPrints(t *testing.T) {
 func TestReadmeDocumentsEveryKey(t *testing.T) {
 	readme := string(projectFile(t, "README.md"))
 	var missing []string
-	for _, k := range AllConfigKeys() {
+	for _, k := range PlatformConfigKeys() {
 		if !strings.Contains(readme, "| `"+k.Name+"` |") {
 			missing = append(missing, k.Name)
 		}

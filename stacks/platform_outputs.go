@@ -32,6 +32,7 @@ const (
 	OutKubeContext            = "kubeContext"
 	OutKubeconfig             = "kubeconfig"
 	OutRunnerScaleSet         = "runnerScaleSet"
+	OutRegistryInsecure       = "registryInsecure"
 )
 
 // catalogEnv maps platform outputs to the catalog's settings.

@@ -134,6 +134,7 @@ func TestPlatformDev(t *testing.T) {
 		OutRegistryPushAddress:    "apphub-registry:5000",
 		OutRegistryPullAddress:    "apphub-registry:5000",
 		OutRegistryHostAddress:    "apphub-registry.localhost:5050",
+		OutRegistryInsecure:       true,
 		OutRedisURL:               "redis://apphub-redis-master.apphub-system.svc.cluster.local:6379/0",
 		OutKubeContext:            "k3d-apphub",
 		OutKubeconfig:             testmocks.MockKubeconfig("cluster"),
@@ -195,6 +196,7 @@ func TestPlatformProd(t *testing.T) {
 	assert.Equal(t, "https://{launch}.preview.apphub.example.com", run.out(OutPreviewURLTemplate))
 	assert.Equal(t, "preview-wildcard-tls", run.out(OutPreviewTLSSecret))
 	assert.Equal(t, "ghcr.io/acme-apphub", run.out(OutRegistryPushAddress))
+	assert.Equal(t, false, run.out(OutRegistryInsecure), "an external registry is reached over TLS")
 	assert.Equal(t, "apphub-registry", run.out(OutRegistrySecret))
 	assert.Equal(t, 1200, run.out(OutBuildTimeoutSeconds))
 	assert.Equal(t, "nginx", run.out(OutIngressClass))

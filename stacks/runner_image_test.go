@@ -19,7 +19,7 @@ func TestRunnerDockerfileMatchesDefaults(t *testing.T) {
 		return m[1]
 	}
 	keys := map[string]string{}
-	for _, k := range AllConfigKeys() {
+	for _, k := range PlatformConfigKeys() {
 		keys[k.Name] = k.Default
 	}
 	assert.True(t, strings.HasSuffix(keys["arcRunnerImage"], ":"+arg("RUNNER_VERSION")),

@@ -1,0 +1,219 @@
+package components
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// BuildJobType is the Pulumi type token of the BuildJob component.
+const BuildJobType = "apphub:components:BuildJob"
+
+// Build labels and names.
+const (
+	LabelBuild       = "apphub.io/build"
+	BuildNamePrefix  = "build-"
+	buildkitHome     = "/home/user"
+	buildMetadataLog = "/dev/termination-log"
+)
+
+// BuildAwaitGrace is added to the Job's deadline for Pulumi's own timeout, so
+// the Job's DeadlineExceeded reason reaches the update before Pulumi gives up.
+const BuildAwaitGrace = 60 * time.Second
+
+// BuildJobArgs is one BuildKit build.
+type BuildJobArgs struct {
+	BuildID   string
+	Namespace string
+	// BuilderImage is a rootless BuildKit image with buildctl-daemonless.sh.
+	BuilderImage   string
+	ServiceAccount string
+	// Context is a git URL with an optional #ref[:subdir] fragment, or a
+	// tarball URL: BuildKit fetches it itself.
+	Context string
+	// Dockerfile is the path of the Dockerfile inside the context.
+	Dockerfile string
+	BuildArgs  map[string]string
+	// PushRef is where the image is pushed; ImageRef is how pods pull it
+	// (the two differ for in-cluster registries).
+	PushRef  string
+	ImageRef string
+	// InsecureRegistry pushes over plain HTTP (k3d and in-cluster registries).
+	InsecureRegistry bool
+	// RegistrySecret is a dockerconfigjson Secret with push credentials.
+	RegistrySecret string
+	TimeoutSeconds int
+	TTLSeconds     int
+	BackoffLimit   int
+	Resources      PreviewResources
+}
+
+// BuildJob is a Job the update waits on until it completes or fails.
+type BuildJob struct {
+	pulumi.ResourceState
+
+	// ImageRef is the pulled reference of the pushed image.
+	ImageRef pulumi.StringOutput
+	JobName  pulumi.StringOutput
+}
+
+// BuildName is the Job name of a build.
+func BuildName(id string) string { return BuildNamePrefix + id }
+
+// NewBuildJob creates the Job. Pulumi's Job await makes the update succeed
+// only on Complete and fail at once on Failed (BackoffLimitExceeded,
+// DeadlineExceeded) with that reason; pulumi.com/replaceUnready replaces a
+// Job that failed last time instead of waiting on it again.
+func NewBuildJob(ctx *pulumi.Context, name string, args *BuildJobArgs, opts ...pulumi.ResourceOption) (*BuildJob, error) {
+	if args == nil {
+		return nil, fmt.Errorf("build %q: %w", name, errNilArgs)
+	}
+	a := *args
+	if a.BuildID == "" || a.Namespace == "" || a.BuilderImage == "" || a.Context == "" || a.PushRef == "" || a.ServiceAccount == "" {
+		return nil, fmt.Errorf("build %q: build id, namespace, builder image, context, push reference and service account are required", name)
+	}
+	if a.TimeoutSeconds <= 0 || a.TTLSeconds < 0 || a.BackoffLimit < 0 {
+		return nil, fmt.Errorf("build %q: timeout must be positive, TTL and backoff limit non-negative", name)
+	}
+	if a.ImageRef == "" {
+		a.ImageRef = a.PushRef
+	}
+	comp := &BuildJob{}
+	if err := ctx.RegisterComponentResource(BuildJobType, name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("build %q: registering component: %w", name, err)
+	}
+	objName := BuildName(a.BuildID)
+	labels := commonLabels("build", "build", map[string]string{LabelBuild: a.BuildID})
+	timeout := time.Duration(a.TimeoutSeconds)*time.Second + BuildAwaitGrace
+
+	job, err := batchv1.NewJob(ctx, name, &batchv1.JobArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:      pulumi.String(objName),
+			Namespace: pulumi.String(a.Namespace),
+			Labels:    labels,
+			Annotations: pulumi.StringMap{
+				"pulumi.com/replaceUnready": pulumi.String("true"),
+				"apphub.io/image":           pulumi.String(a.ImageRef),
+			},
+		},
+		Spec: &batchv1.JobSpecArgs{
+			ActiveDeadlineSeconds:   pulumi.Int(a.TimeoutSeconds),
+			TtlSecondsAfterFinished: pulumi.Int(a.TTLSeconds),
+			BackoffLimit:            pulumi.Int(a.BackoffLimit),
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
+				Spec:     buildPodSpec(&a),
+			},
+		},
+	}, pulumi.Parent(comp), pulumi.Timeouts(&pulumi.CustomTimeouts{
+		Create: timeout.String(), Update: timeout.String(),
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("build %q: creating job: %w", name, err)
+	}
+	// Derive the reference from the Job so readers wait for the build.
+	comp.JobName = job.Metadata.Name().Elem()
+	comp.ImageRef = comp.JobName.ApplyT(func(string) string { return a.ImageRef }).(pulumi.StringOutput)
+	if err := finish(ctx, comp, "build", name, pulumi.Map{"imageRef": comp.ImageRef, "jobName": comp.JobName}); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}
+
+// BuildScript runs one daemonless rootless BuildKit build. Inputs arrive as
+// environment variables and positional arguments, never spliced into the
+// script, so a ref or build argument cannot inject shell. The image digest
+// from BuildKit's metadata goes to the termination message, where the
+// Automation API reads it (kubectl: .status.containerStatuses[0].state
+// .terminated.message).
+const BuildScript = `set -eu
+buildctl-daemonless.sh build \
+  --frontend dockerfile.v0 \
+  --opt "context=${BUILD_CONTEXT}" \
+  --opt "filename=${BUILD_DOCKERFILE}" \
+  --output "type=image,name=${BUILD_PUSH_REF},push=true${BUILD_INSECURE}" \
+  --metadata-file /tmp/build-metadata.json \
+  "$@"
+sed -n 's/.*"containerimage.digest": *"\(sha256:[0-9a-f]*\)".*/\1/p' /tmp/build-metadata.json | head -n 1 > ` + buildMetadataLog + `
+`
+
+func buildPodSpec(a *BuildJobArgs) *corev1.PodSpecArgs {
+	insecure := ""
+	if a.InsecureRegistry {
+		insecure = ",registry.insecure=true"
+	}
+	args := []string{"sh"} // $0 for sh -c
+	keys := make([]string, 0, len(a.BuildArgs))
+	for k := range a.BuildArgs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "--opt", "build-arg:"+k+"="+a.BuildArgs[k])
+	}
+	dockerfile := a.Dockerfile
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
+	}
+	env := corev1.EnvVarArray{
+		&corev1.EnvVarArgs{Name: pulumi.String("BUILD_CONTEXT"), Value: pulumi.String(a.Context)},
+		&corev1.EnvVarArgs{Name: pulumi.String("BUILD_DOCKERFILE"), Value: pulumi.String(dockerfile)},
+		&corev1.EnvVarArgs{Name: pulumi.String("BUILD_PUSH_REF"), Value: pulumi.String(a.PushRef)},
+		&corev1.EnvVarArgs{Name: pulumi.String("BUILD_INSECURE"), Value: pulumi.String(insecure)},
+		// Rootless BuildKit cannot create a process sandbox without privileges.
+		&corev1.EnvVarArgs{Name: pulumi.String("BUILDKITD_FLAGS"), Value: pulumi.String("--oci-worker-no-process-sandbox")},
+	}
+	mounts := corev1.VolumeMountArray{&corev1.VolumeMountArgs{
+		Name: pulumi.String("buildkitd"), MountPath: pulumi.String(buildkitHome + "/.local/share/buildkit"),
+	}}
+	volumes := corev1.VolumeArray{&corev1.VolumeArgs{Name: pulumi.String("buildkitd"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}}}
+	if a.RegistrySecret != "" {
+		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String("DOCKER_CONFIG"), Value: pulumi.String(buildkitHome + "/.docker")})
+		mounts = append(mounts, &corev1.VolumeMountArgs{
+			Name: pulumi.String("registry-auth"), MountPath: pulumi.String(buildkitHome + "/.docker"), ReadOnly: pulumi.Bool(true),
+		})
+		volumes = append(volumes, &corev1.VolumeArgs{
+			Name: pulumi.String("registry-auth"),
+			Secret: &corev1.SecretVolumeSourceArgs{
+				SecretName: pulumi.String(a.RegistrySecret),
+				Items: corev1.KeyToPathArray{&corev1.KeyToPathArgs{
+					Key: pulumi.String(".dockerconfigjson"), Path: pulumi.String("config.json"),
+				}},
+			},
+		})
+	}
+	unconfined := &corev1.SeccompProfileArgs{Type: pulumi.String("Unconfined")}
+	return &corev1.PodSpecArgs{
+		RestartPolicy:                pulumi.String("Never"),
+		ServiceAccountName:           pulumi.String(a.ServiceAccount),
+		AutomountServiceAccountToken: pulumi.Bool(false),
+		EnableServiceLinks:           pulumi.Bool(false),
+		Containers: corev1.ContainerArray{&corev1.ContainerArgs{
+			Name:                     pulumi.String("buildkit"),
+			Image:                    pulumi.String(a.BuilderImage),
+			Command:                  pulumi.ToStringArray([]string{"sh", "-c", BuildScript}),
+			Args:                     pulumi.ToStringArray(args),
+			Env:                      env,
+			TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
+			Resources: &corev1.ResourceRequirementsArgs{
+				Requests: pulumi.StringMap{"cpu": pulumi.String(a.Resources.CPURequest), "memory": pulumi.String(a.Resources.MemoryRequest)},
+				Limits:   pulumi.StringMap{"cpu": pulumi.String(a.Resources.CPULimit), "memory": pulumi.String(a.Resources.MemoryLimit)},
+			},
+			// Rootless BuildKit: UID 1000 and unconfined seccomp/AppArmor
+			// (user namespaces); the build namespace admits this, previews' does not.
+			SecurityContext: &corev1.SecurityContextArgs{
+				RunAsUser:       pulumi.Int(1000),
+				RunAsGroup:      pulumi.Int(1000),
+				SeccompProfile:  unconfined,
+				AppArmorProfile: &corev1.AppArmorProfileArgs{Type: pulumi.String("Unconfined")},
+			},
+			VolumeMounts: mounts,
+		}},
+		Volumes: volumes,
+	}
+}

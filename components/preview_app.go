@@ -1,0 +1,289 @@
+package components
+
+import (
+	"fmt"
+	"sort"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// PreviewAppType is the Pulumi type token of the PreviewApp component.
+const PreviewAppType = "apphub:components:PreviewApp"
+
+// Preview labels and annotations.
+const (
+	LabelInstance        = "app.kubernetes.io/instance"
+	LabelLaunch          = "apphub.io/launch"
+	AnnotationExpiresAt  = "apphub.io/expires-at"
+	PreviewNamePrefix    = "preview-"
+	previewServicePort   = 80
+	defaultPreviewUserID = 10001
+)
+
+// PreviewResources are container requests and limits (Kubernetes quantities).
+type PreviewResources struct {
+	CPURequest, MemoryRequest, CPULimit, MemoryLimit string
+}
+
+// EgressRule allows preview pods to reach one CIDR on one TCP port.
+type EgressRule struct {
+	CIDR string
+	Port int
+}
+
+// PreviewAppArgs is one launch's preview. Values are validated by the
+// preview stack; the component only assembles objects.
+type PreviewAppArgs struct {
+	Launch    string
+	Namespace string
+	Image     string
+	Port      int
+	Replicas  int
+	Env       map[string]string
+	Resources PreviewResources
+	// HealthPath is the readiness probe's HTTP path; empty probes the TCP port.
+	HealthPath     string
+	ServiceAccount string
+	// MountToken mounts the service account token; previews do not need
+	// the API, so it is off unless asked for.
+	MountToken      bool
+	RunAsUser       int
+	ImagePullSecret string
+	IngressClass    string
+	// URL, Host and Path come from the rendered preview URL template.
+	URL, Host, Path string
+	TLSSecret       string
+	// IngressNamespace is the only namespace allowed to reach the pods.
+	IngressNamespace string
+	Egress           []EgressRule
+	// ExpiresAt (RFC 3339) becomes the apphub.io/expires-at annotation.
+	ExpiresAt string
+}
+
+// PreviewApp is a Deployment, Service, Ingress and NetworkPolicy for one launch.
+type PreviewApp struct {
+	pulumi.ResourceState
+
+	URL         pulumi.StringOutput
+	Host        pulumi.StringOutput
+	ServiceName pulumi.StringOutput
+	Namespace   pulumi.StringOutput
+}
+
+// PreviewName is the Kubernetes name of every object of a launch.
+func PreviewName(launch string) string { return PreviewNamePrefix + launch }
+
+// NewPreviewApp creates the objects. The Ingress names its backend by the
+// known Service name instead of the Service's output, so it is created in
+// parallel with the Service rather than behind the Service's endpoint await;
+// its own await still waits for the backend's endpoints.
+func NewPreviewApp(ctx *pulumi.Context, name string, args *PreviewAppArgs, opts ...pulumi.ResourceOption) (*PreviewApp, error) {
+	if args == nil {
+		return nil, fmt.Errorf("preview %q: %w", name, errNilArgs)
+	}
+	a := *args
+	if a.Launch == "" || a.Namespace == "" || a.Image == "" || a.Host == "" || a.Path == "" || a.ServiceAccount == "" || a.IngressNamespace == "" {
+		return nil, fmt.Errorf("preview %q: launch, namespace, image, host, path, service account and ingress namespace are required", name)
+	}
+	if a.Port < 1 || a.Port > 65535 || a.Replicas < 0 {
+		return nil, fmt.Errorf("preview %q: invalid port %d or replicas %d", name, a.Port, a.Replicas)
+	}
+	if a.RunAsUser == 0 {
+		a.RunAsUser = defaultPreviewUserID
+	}
+	comp := &PreviewApp{}
+	if err := ctx.RegisterComponentResource(PreviewAppType, name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("preview %q: registering component: %w", name, err)
+	}
+	parent := pulumi.Parent(comp)
+	objName := PreviewName(a.Launch)
+	selector := pulumi.StringMap{LabelInstance: pulumi.String(objName)}
+	labels := commonLabels("preview", "preview", map[string]string{LabelInstance: objName, LabelLaunch: a.Launch})
+	annotations := pulumi.StringMap{}
+	if a.ExpiresAt != "" {
+		annotations[AnnotationExpiresAt] = pulumi.String(a.ExpiresAt)
+	}
+	meta := func() *metav1.ObjectMetaArgs {
+		return &metav1.ObjectMetaArgs{
+			Name: pulumi.String(objName), Namespace: pulumi.String(a.Namespace),
+			Labels: labels, Annotations: annotations,
+		}
+	}
+
+	dep, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+		Metadata: meta(),
+		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas: pulumi.Int(a.Replicas),
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
+				Spec:     previewPodSpec(&a),
+			},
+		},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("preview %q: creating deployment: %w", name, err)
+	}
+
+	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
+		Metadata: meta(),
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("ClusterIP"),
+			Selector: selector,
+			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
+				Name: pulumi.String("http"), Port: pulumi.Int(previewServicePort),
+				TargetPort: pulumi.String("http"), Protocol: pulumi.String("TCP"),
+			}},
+		},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("preview %q: creating service: %w", name, err)
+	}
+
+	ingressSpec := &networkingv1.IngressSpecArgs{
+		IngressClassName: pulumi.String(a.IngressClass),
+		Rules: networkingv1.IngressRuleArray{&networkingv1.IngressRuleArgs{
+			Host: pulumi.String(a.Host),
+			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: networkingv1.HTTPIngressPathArray{
+				&networkingv1.HTTPIngressPathArgs{
+					Path:     pulumi.String(a.Path),
+					PathType: pulumi.String("Prefix"),
+					Backend: &networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
+						Name: pulumi.String(objName),
+						Port: &networkingv1.ServiceBackendPortArgs{Number: pulumi.Int(previewServicePort)},
+					}},
+				},
+			}},
+		}},
+	}
+	if a.TLSSecret != "" {
+		ingressSpec.Tls = networkingv1.IngressTLSArray{&networkingv1.IngressTLSArgs{
+			Hosts: pulumi.ToStringArray([]string{a.Host}), SecretName: pulumi.String(a.TLSSecret),
+		}}
+	}
+	if _, err := networkingv1.NewIngress(ctx, name, &networkingv1.IngressArgs{Metadata: meta(), Spec: ingressSpec}, parent); err != nil {
+		return nil, fmt.Errorf("preview %q: creating ingress: %w", name, err)
+	}
+
+	if _, err := networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
+		Metadata: meta(),
+		Spec:     previewNetworkPolicy(&a, selector),
+	}, parent); err != nil {
+		return nil, fmt.Errorf("preview %q: creating network policy: %w", name, err)
+	}
+
+	comp.URL = pulumi.String(a.URL).ToStringOutput()
+	comp.Host = pulumi.String(a.Host).ToStringOutput()
+	comp.ServiceName = svc.Metadata.Name().Elem()
+	comp.Namespace = dep.Metadata.Namespace().Elem()
+	if err := finish(ctx, comp, "preview", name, pulumi.Map{
+		"url": comp.URL, "host": comp.Host, "serviceName": comp.ServiceName, "namespace": comp.Namespace,
+	}); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}
+
+// previewPodSpec passes Pod Security "restricted": non-root with a fixed
+// UID (so images built to run as root still start), no privilege
+// escalation, all capabilities dropped, RuntimeDefault seccomp.
+func previewPodSpec(a *PreviewAppArgs) *corev1.PodSpecArgs {
+	env := corev1.EnvVarArray{
+		&corev1.EnvVarArgs{Name: pulumi.String("PORT"), Value: pulumi.Sprintf("%d", a.Port)},
+		&corev1.EnvVarArgs{Name: pulumi.String("APPHUB_LAUNCH_ID"), Value: pulumi.String(a.Launch)},
+		&corev1.EnvVarArgs{Name: pulumi.String("APPHUB_PUBLIC_URL"), Value: pulumi.String(a.URL)},
+		// Path-style previews are served under a prefix the app must know.
+		&corev1.EnvVarArgs{Name: pulumi.String("APPHUB_BASE_PATH"), Value: pulumi.String(a.Path)},
+	}
+	keys := make([]string, 0, len(a.Env))
+	for k := range a.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // a stable order keeps updates free of spurious diffs
+	for _, k := range keys {
+		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(a.Env[k])})
+	}
+	probe := &corev1.ProbeArgs{PeriodSeconds: pulumi.Int(5), FailureThreshold: pulumi.Int(6)}
+	if a.HealthPath != "" {
+		probe.HttpGet = &corev1.HTTPGetActionArgs{Path: pulumi.String(a.HealthPath), Port: pulumi.String("http")}
+	} else {
+		probe.TcpSocket = &corev1.TCPSocketActionArgs{Port: pulumi.String("http")}
+	}
+	spec := &corev1.PodSpecArgs{
+		ServiceAccountName:           pulumi.String(a.ServiceAccount),
+		AutomountServiceAccountToken: pulumi.Bool(a.MountToken),
+		EnableServiceLinks:           pulumi.Bool(false),
+		SecurityContext: &corev1.PodSecurityContextArgs{
+			RunAsNonRoot:   pulumi.Bool(true),
+			RunAsUser:      pulumi.Int(a.RunAsUser),
+			RunAsGroup:     pulumi.Int(a.RunAsUser),
+			FsGroup:        pulumi.Int(a.RunAsUser),
+			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+		},
+		Containers: corev1.ContainerArray{&corev1.ContainerArgs{
+			Name:  pulumi.String("app"),
+			Image: pulumi.String(a.Image),
+			Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
+				Name: pulumi.String("http"), ContainerPort: pulumi.Int(a.Port), Protocol: pulumi.String("TCP"),
+			}},
+			Env:            env,
+			ReadinessProbe: probe,
+			Resources: &corev1.ResourceRequirementsArgs{
+				Requests: pulumi.StringMap{"cpu": pulumi.String(a.Resources.CPURequest), "memory": pulumi.String(a.Resources.MemoryRequest)},
+				Limits:   pulumi.StringMap{"cpu": pulumi.String(a.Resources.CPULimit), "memory": pulumi.String(a.Resources.MemoryLimit)},
+			},
+			SecurityContext: &corev1.SecurityContextArgs{
+				AllowPrivilegeEscalation: pulumi.Bool(false),
+				RunAsNonRoot:             pulumi.Bool(true),
+				Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.ToStringArray([]string{"ALL"})},
+				SeccompProfile:           &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+			},
+		}},
+	}
+	if a.ImagePullSecret != "" {
+		spec.ImagePullSecrets = corev1.LocalObjectReferenceArray{&corev1.LocalObjectReferenceArgs{Name: pulumi.String(a.ImagePullSecret)}}
+	}
+	return spec
+}
+
+// previewNetworkPolicy isolates a preview: traffic in only from the ingress
+// controller's namespace on the app port; traffic out only to cluster DNS
+// and to what the launch explicitly allows.
+func previewNetworkPolicy(a *PreviewAppArgs, selector pulumi.StringMap) *networkingv1.NetworkPolicySpecArgs {
+	dnsPorts := networkingv1.NetworkPolicyPortArray{
+		&networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("UDP"), Port: pulumi.Int(53)},
+		&networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(53)},
+	}
+	egress := networkingv1.NetworkPolicyEgressRuleArray{&networkingv1.NetworkPolicyEgressRuleArgs{
+		To: networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{
+			NamespaceSelector: &metav1.LabelSelectorArgs{},
+			PodSelector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"k8s-app": pulumi.String("kube-dns")}},
+		}},
+		Ports: dnsPorts,
+	}}
+	for _, e := range a.Egress {
+		egress = append(egress, &networkingv1.NetworkPolicyEgressRuleArgs{
+			To:    networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{IpBlock: &networkingv1.IPBlockArgs{Cidr: pulumi.String(e.CIDR)}}},
+			Ports: networkingv1.NetworkPolicyPortArray{&networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(e.Port)}},
+		})
+	}
+	return &networkingv1.NetworkPolicySpecArgs{
+		PodSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+		PolicyTypes: pulumi.ToStringArray([]string{"Ingress", "Egress"}),
+		Ingress: networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
+			From: networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{
+				NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
+					"kubernetes.io/metadata.name": pulumi.String(a.IngressNamespace),
+				}},
+			}},
+			Ports: networkingv1.NetworkPolicyPortArray{&networkingv1.NetworkPolicyPortArgs{
+				Protocol: pulumi.String("TCP"), Port: pulumi.Int(a.Port),
+			}},
+		}},
+		Egress: egress,
+	}
+}

@@ -1,0 +1,186 @@
+package validate
+
+import (
+	"encoding/json"
+	"net"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/distribution/reference"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// ImageRef checks a pullable image reference that names a tag or digest:
+// an untagged reference means "latest", which changes under a running
+// preview and makes updates non-repeatable.
+func (p *Problems) ImageRef(field, value string) {
+	if !p.Required(field, value) {
+		return
+	}
+	ref, err := reference.ParseNormalizedNamed(value)
+	if err != nil {
+		p.Add(field, "must be an image reference such as registry.example.com/team/app:1.2.3: %v", err)
+		return
+	}
+	if reference.IsNameOnly(ref) {
+		p.Add(field, "must name a tag or digest (%q would mean :latest)", value)
+	}
+}
+
+// Repository checks an image repository path such as "apps/web" (no
+// registry host, tag or digest: the platform supplies the registry).
+func (p *Problems) Repository(field, value string) {
+	if !p.Required(field, value) {
+		return
+	}
+	ref, err := reference.ParseNamed("registry.invalid/" + value)
+	if err != nil || !reference.IsNameOnly(ref) {
+		p.Add(field, "must be a lowercase repository path such as apps/web, without registry, tag or digest")
+	}
+}
+
+// ImageTag checks a tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.
+func (p *Problems) ImageTag(field, value string) {
+	if !p.Required(field, value) {
+		return
+	}
+	if m := reference.TagRegexp.FindString(value); m != value || len(value) > 128 {
+		p.Add(field, "must be a tag of letters, digits, '_', '.', '-' (at most 128, not starting with '.' or '-'), got %q", value)
+	}
+}
+
+// HTTPSURL checks a URL BuildKit can fetch anonymously: https, a host, no
+// credentials (they would sit in plaintext config and in the Job spec).
+func (p *Problems) HTTPSURL(field, value string) *url.URL {
+	if !p.Required(field, value) {
+		return nil
+	}
+	u, err := url.Parse(value)
+	switch {
+	case err != nil:
+		p.Add(field, "must be a URL: %v", err)
+		return nil
+	case u.Scheme != "https":
+		p.Add(field, "must use https://, got %q", value)
+	case u.Host == "":
+		p.Add(field, "must name a host")
+	case u.User != nil:
+		p.Add(field, "must not carry credentials; use a public repository or a registry-side mirror")
+	case u.Fragment != "":
+		p.Add(field, "must not carry a #fragment; set the ref and directory separately")
+	default:
+		return u
+	}
+	return nil
+}
+
+// GitRef checks a branch, tag or commit the way `git check-ref-format`
+// would reject it, plus characters that would break BuildKit's
+// URL#ref:dir syntax.
+func (p *Problems) GitRef(field, value string) {
+	if value == "" {
+		return
+	}
+	bad := ""
+	switch {
+	case len(value) > 255:
+		bad = "is longer than 255 characters"
+	case strings.HasPrefix(value, "-"), strings.HasPrefix(value, "/"), strings.HasSuffix(value, "/"):
+		bad = "must not start with '-' or '/', or end with '/'"
+	case strings.HasSuffix(value, ".lock"), strings.HasSuffix(value, "."):
+		bad = "must not end with '.lock' or '.'"
+	case strings.Contains(value, ".."), strings.Contains(value, "//"), strings.Contains(value, "@{"):
+		bad = "must not contain '..', '//' or '@{'"
+	case strings.ContainsAny(value, " ~^:?*[\\#"):
+		bad = "must not contain spaces or any of ~ ^ : ? * [ \\ #"
+	}
+	for _, r := range value {
+		if r < 0x20 || r == 0x7f {
+			bad = "must not contain control characters"
+		}
+	}
+	if bad != "" {
+		p.Add(field, "%s (got %q)", bad, value)
+	}
+}
+
+// RelativePath checks a path inside a build context: relative, clean, not
+// escaping the context.
+func (p *Problems) RelativePath(field, value string) {
+	if value == "" {
+		return
+	}
+	clean := path.Clean(value)
+	if strings.HasPrefix(value, "/") || clean == ".." || strings.HasPrefix(clean, "../") || strings.ContainsAny(value, "\\:#\x00") {
+		p.Add(field, "must be a relative path inside the build context, got %q", value)
+	}
+}
+
+// StringMap parses a JSON object of strings (env, build args) and checks
+// every key with keyRule.
+func (p *Problems) StringMap(field, raw string, keyRule func(string) []string) map[string]string {
+	if strings.TrimSpace(raw) == "" {
+		return nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		p.Add(field, `must be a JSON object of strings such as {"KEY":"value"}: %v`, err)
+		return nil
+	}
+	for k := range m {
+		if msgs := keyRule(k); len(msgs) > 0 {
+			p.Add(field, "key %q: %s", k, strings.Join(msgs, "; "))
+		}
+	}
+	return m
+}
+
+// EnvName is the rule for environment variable names.
+func EnvName(k string) []string { return validation.IsEnvVarName(k) }
+
+// Egress is "CIDR:port" — one allowed destination.
+type Egress struct {
+	CIDR string
+	Port int
+}
+
+// EgressList parses "10.0.0.0/8:5432,0.0.0.0/0:443".
+func (p *Problems) EgressList(field, raw string) []Egress {
+	var out []Egress
+	for _, item := range strings.Split(raw, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		i := strings.LastIndex(item, ":")
+		if i < 0 {
+			p.Add(field, "entry %q must be CIDR:port", item)
+			continue
+		}
+		cidr, portStr := item[:i], item[i+1:]
+		_, ipnet, err := net.ParseCIDR(cidr)
+		if err != nil {
+			p.Add(field, "entry %q: %q is not a CIDR such as 10.0.0.0/8", item, cidr)
+			continue
+		}
+		port, err := strconv.Atoi(portStr)
+		if err != nil || port < 1 || port > 65535 {
+			p.Add(field, "entry %q: port must be 1-65535", item)
+			continue
+		}
+		out = append(out, Egress{CIDR: ipnet.String(), Port: port})
+	}
+	return out
+}
+
+// RequestWithinLimit checks a request and a limit quantity and that the
+// request does not exceed the limit.
+func (p *Problems) RequestWithinLimit(reqField, req, limField, lim string) {
+	rq, ok1 := p.Quantity(reqField, req)
+	lq, ok2 := p.Quantity(limField, lim)
+	if ok1 && ok2 {
+		p.NotAbove(reqField, rq, limField, lq)
+	}
+}

@@ -1,0 +1,173 @@
+package stacks
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/apphub/apphub-infra/components"
+	"github.com/apphub/apphub-infra/internal/validate"
+)
+
+// BuildProject is the Pulumi project of build stacks (builds/).
+const BuildProject = "apphub-build"
+
+// buildBudget reserves room for the "build-" prefix and Pulumi's
+// 9-character auto-name suffix (more than the Job controller's 6-character
+// pod suffix), keeping the Job name a DNS label, as its job-name label needs.
+const buildBudget = len(components.BuildNamePrefix) + 9
+
+// BuildStackConfig is what the catalog passes for one build.
+type BuildStackConfig struct {
+	PlatformStack string `key:"platformStack" default:"organization/apphub/dev"`
+	BuildID       string `key:"buildId"`
+	// GitURL (https) with GitRef and ContextDir, or ContextURL (a tarball).
+	GitURL          string `key:"gitUrl"`
+	GitRef          string `key:"gitRef"`
+	ContextDir      string `key:"contextDir"`
+	ContextURL      string `key:"contextUrl"`
+	Dockerfile      string `key:"dockerfile" default:"Dockerfile"`
+	ImageRepository string `key:"imageRepository"`
+	ImageTag        string `key:"imageTag"`
+	// BuildArgs is a JSON object of strings.
+	BuildArgs     string `key:"buildArgs"`
+	BackoffLimit  int    `key:"backoffLimit" default:"1"`
+	CPURequest    string `key:"cpuRequest" default:"500m"`
+	MemoryRequest string `key:"memoryRequest" default:"1Gi"`
+	CPULimit      string `key:"cpuLimit" default:"2"`
+	MemoryLimit   string `key:"memoryLimit" default:"4Gi"`
+
+	buildArgs map[string]string
+}
+
+// BuildConfigKeys lists the build project's keys.
+func BuildConfigKeys() []ConfigKey { return keysOf(&BuildStackConfig{}) }
+
+// ParseBuildConfig reads and validates a build stack's own config.
+func ParseBuildConfig(src ConfigSource) (*BuildStackConfig, error) {
+	var p validate.Problems
+	c := &BuildStackConfig{}
+	loadInto(c, src, nil, &p)
+	c.validate(&p)
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *BuildStackConfig) validate(p *validate.Problems) {
+	p.Required("platformStack", c.PlatformStack)
+	p.DNSLabelBudget("buildId", c.BuildID, buildBudget)
+	switch {
+	case c.GitURL == "" && c.ContextURL == "":
+		p.Add("gitUrl", "gitUrl or contextUrl is required")
+	case c.GitURL != "" && c.ContextURL != "":
+		p.Add("contextUrl", "set gitUrl or contextUrl, not both")
+	case c.GitURL != "":
+		p.HTTPSURL("gitUrl", c.GitURL)
+		p.GitRef("gitRef", c.GitRef)
+		p.RelativePath("contextDir", c.ContextDir)
+	default:
+		p.HTTPSURL("contextUrl", c.ContextURL)
+		if c.GitRef != "" || c.ContextDir != "" {
+			p.Add("contextUrl", "gitRef and contextDir apply to gitUrl only")
+		}
+	}
+	if p.Required("dockerfile", c.Dockerfile) {
+		p.RelativePath("dockerfile", c.Dockerfile)
+	}
+	p.Repository("imageRepository", c.ImageRepository)
+	p.ImageTag("imageTag", c.ImageTag)
+	c.buildArgs = p.StringMap("buildArgs", c.BuildArgs, validate.EnvName)
+	p.Range("backoffLimit", c.BackoffLimit, 0, 5)
+	p.RequestWithinLimit("cpuRequest", c.CPURequest, "cpuLimit", c.CPULimit)
+	p.RequestWithinLimit("memoryRequest", c.MemoryRequest, "memoryLimit", c.MemoryLimit)
+}
+
+// BuildContext is the context BuildKit fetches: URL#ref:dir for git.
+func (c *BuildStackConfig) BuildContext() string {
+	if c.ContextURL != "" {
+		return c.ContextURL
+	}
+	if c.GitRef == "" && c.ContextDir == "" {
+		return c.GitURL
+	}
+	frag := c.GitRef
+	if c.ContextDir != "" {
+		frag += ":" + strings.Trim(c.ContextDir, "/")
+	}
+	return c.GitURL + "#" + frag
+}
+
+// Build is the build stack program (`pulumi up -s build-<id>` in builds/,
+// or inline through the Automation API).
+func Build(ctx *pulumi.Context) error {
+	cfg, err := ParseBuildConfig(PulumiConfig(ctx))
+	if err != nil {
+		return fmt.Errorf("build stack %q: invalid config: %w", ctx.Stack(), err)
+	}
+	res, err := NewBuild(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("build stack %q: %w", ctx.Stack(), err)
+	}
+	for k, v := range res {
+		ctx.Export(k, v)
+	}
+	return nil
+}
+
+// Build stack outputs.
+const (
+	OutImage   = "image"
+	OutPushRef = "pushRef"
+	OutJobName = "jobName"
+	OutBuildID = "buildId"
+)
+
+// NewBuild reads the platform and creates the build Job; the update returns
+// when the Job has completed, or fails with its reason.
+func NewBuild(ctx *pulumi.Context, cfg *BuildStackConfig) (pulumi.Map, error) {
+	pv, err := ReadPlatform(ctx, cfg.PlatformStack)
+	if err != nil {
+		return nil, err
+	}
+	if pv.BuildTimeoutSeconds <= 0 || pv.BuildJobTTLSeconds <= 0 {
+		return nil, fmt.Errorf("platform stack %q: build timeout and TTL must be positive", cfg.PlatformStack)
+	}
+	k8s, err := pv.Provider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	suffix := "/" + cfg.ImageRepository + ":" + cfg.ImageTag
+	job, err := components.NewBuildJob(ctx, "build", &components.BuildJobArgs{
+		BuildID:          cfg.BuildID,
+		Namespace:        pv.BuildNamespace,
+		BuilderImage:     pv.BuilderImage,
+		ServiceAccount:   pv.BuilderServiceAccount,
+		Context:          cfg.BuildContext(),
+		Dockerfile:       cfg.Dockerfile,
+		BuildArgs:        cfg.buildArgs,
+		PushRef:          pv.RegistryPushAddress + suffix,
+		ImageRef:         pv.RegistryPullAddress + suffix,
+		InsecureRegistry: pv.RegistryInsecure,
+		RegistrySecret:   pv.RegistrySecret,
+		TimeoutSeconds:   pv.BuildTimeoutSeconds,
+		TTLSeconds:       pv.BuildJobTTLSeconds,
+		BackoffLimit:     cfg.BackoffLimit,
+		Resources: components.PreviewResources{
+			CPURequest: cfg.CPURequest, MemoryRequest: cfg.MemoryRequest,
+			CPULimit: cfg.CPULimit, MemoryLimit: cfg.MemoryLimit,
+		},
+	}, pulumi.Provider(k8s))
+	if err != nil {
+		return nil, err
+	}
+	return pulumi.Map{
+		OutImage:     job.ImageRef,
+		OutPushRef:   pulumi.String(pv.RegistryPushAddress + suffix),
+		OutJobName:   job.JobName,
+		OutNamespace: pulumi.String(pv.BuildNamespace),
+		OutBuildID:   pulumi.String(cfg.BuildID),
+	}, nil
+}

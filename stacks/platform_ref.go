@@ -1,0 +1,145 @@
+package stacks
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/apphub/apphub-infra/internal/previewurl"
+)
+
+// PlatformValues are the platform outputs preview and build stacks use, read
+// once as plain values so they can be validated before anything is created.
+type PlatformValues struct {
+	Namespace             string
+	BuildNamespace        string
+	IngressNamespace      string
+	PreviewServiceAccount string
+	BuilderServiceAccount string
+	IngressClass          string
+	URLTemplate           previewurl.Template
+	TLSSecret             string
+	RegistryPushAddress   string
+	RegistryPullAddress   string
+	RegistryInsecure      bool
+	RegistrySecret        string
+	BuilderImage          string
+	BuildTimeoutSeconds   int
+	BuildJobTTLSeconds    int
+	KubeContext           string
+	// kubeconfig stays a secret; only the provider sees it.
+	kubeconfig *pulumi.StringOutput
+}
+
+// platformOutputs reads outputs by name; the StackReference in programs,
+// a map in tests of the conversion.
+type platformOutputs func(name string) (value any, secret bool, err error)
+
+// ReadPlatform reads the platform stack through a StackReference.
+func ReadPlatform(ctx *pulumi.Context, stack string) (*PlatformValues, error) {
+	ref, err := pulumi.NewStackReference(ctx, stack, nil)
+	if err != nil {
+		return nil, fmt.Errorf("platform stack %q: %w", stack, err)
+	}
+	return platformValues(stack, func(name string) (any, bool, error) {
+		d, err := ref.GetOutputDetails(name)
+		if err != nil {
+			return nil, false, err
+		}
+		if d.SecretValue != nil {
+			return d.SecretValue, true, nil
+		}
+		return d.Value, false, nil
+	})
+}
+
+func platformValues(stack string, get platformOutputs) (*PlatformValues, error) {
+	var missing []string
+	str := func(name string, required bool) string {
+		v, _, err := get(name)
+		s, ok := v.(string)
+		if err != nil || !ok || s == "" {
+			if required {
+				missing = append(missing, name)
+			}
+			return ""
+		}
+		return s
+	}
+	num := func(name string) int {
+		v, _, err := get(name)
+		switch n := v.(type) {
+		case float64:
+			return int(n)
+		case int:
+			return n
+		}
+		if err == nil {
+			missing = append(missing, name)
+		}
+		return 0
+	}
+	pv := &PlatformValues{
+		Namespace:             str(OutNamespace, true),
+		BuildNamespace:        str(OutBuildNamespace, true),
+		IngressNamespace:      str(OutIngressNamespace, true),
+		PreviewServiceAccount: str(OutPreviewServiceAccount, true),
+		BuilderServiceAccount: str(OutBuilderServiceAccount, true),
+		IngressClass:          str(OutIngressClass, true),
+		TLSSecret:             str(OutPreviewTLSSecret, false),
+		RegistryPushAddress:   str(OutRegistryPushAddress, true),
+		RegistryPullAddress:   str(OutRegistryPullAddress, true),
+		RegistrySecret:        str(OutRegistrySecret, false),
+		BuilderImage:          str(OutBuilderImage, true),
+		BuildTimeoutSeconds:   num(OutBuildTimeoutSeconds),
+		BuildJobTTLSeconds:    num(OutBuildJobTTLSeconds),
+		KubeContext:           str(OutKubeContext, false),
+	}
+	if v, _, _ := get(OutRegistryInsecure); v == true {
+		pv.RegistryInsecure = true
+	}
+	if v, _, err := get(OutKubeconfig); err == nil {
+		if s, ok := v.(string); ok && s != "" {
+			k := pulumi.ToSecret(pulumi.String(s)).(pulumi.StringOutput)
+			pv.kubeconfig = &k
+		}
+	}
+	urlTpl, hostTpl, scheme := str(OutPreviewURLTemplate, false), str(OutPreviewHostTemplate, false), str(OutPreviewScheme, false)
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("platform stack %q lacks outputs %s: deploy (or update) the platform first", stack, strings.Join(missing, ", "))
+	}
+	var err error
+	if urlTpl != "" {
+		pv.URLTemplate, err = previewurl.Parse(urlTpl)
+	} else {
+		pv.URLTemplate, err = previewurl.FromHost(hostTpl, scheme)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("platform stack %q: preview URL template: %w", stack, err)
+	}
+	return pv, nil
+}
+
+// Provider is the Kubernetes provider for stacks built on the platform: the
+// platform's kubeconfig (or context), server-side apply, and upsert so that
+// re-creating a preview after a half-finished destroy adopts what is left
+// instead of failing with AlreadyExists (provider v4.29 change).
+func (pv *PlatformValues) Provider(ctx *pulumi.Context) (*kubernetes.Provider, error) {
+	args := &kubernetes.ProviderArgs{
+		EnableServerSideApply: pulumi.Bool(true),
+		UpsertExistingObjects: pulumi.Bool(true),
+	}
+	if pv.KubeContext != "" {
+		args.Context = pulumi.String(pv.KubeContext)
+	}
+	if pv.kubeconfig != nil {
+		args.Kubeconfig = *pv.kubeconfig
+	}
+	p, err := kubernetes.NewProvider(ctx, "k8s", args)
+	if err != nil {
+		return nil, fmt.Errorf("creating kubernetes provider: %w", err)
+	}
+	return p, nil
+}
