@@ -1,0 +1,154 @@
+package components
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func buildArgs(mod func(*BuildJobArgs)) *BuildJobArgs {
+	a := &BuildJobArgs{
+		BuildID: "b-7", Namespace: "apphub-builds", BuilderImage: "moby/buildkit:v0.23.2-rootless",
+		ServiceAccount: "apphub-builder", Context: "https://github.com/acme/web.git#main:app",
+		Dockerfile: "Dockerfile", BuildArgs: map[string]string{"B": "2", "A": "1"},
+		PushRef: "apphub-registry:5000/apps/web:abc", ImageRef: "apphub-registry:5000/apps/web:abc",
+		InsecureRegistry: true, TimeoutSeconds: 900, TTLSeconds: 3600, BackoffLimit: 1,
+		Resources: PreviewResources{CPURequest: "500m", MemoryRequest: "1Gi", CPULimit: "2", MemoryLimit: "4Gi"},
+	}
+	if mod != nil {
+		mod(a)
+	}
+	return a
+}
+
+func TestBuildJobSpec(t *testing.T) {
+	m, err := run(t, func(ctx *pulumi.Context) error {
+		b, err := NewBuildJob(ctx, "build", buildArgs(nil))
+		if err != nil {
+			return err
+		}
+		assert.Equal(t, "apphub-registry:5000/apps/web:abc", await(t, ctx, b.ImageRef).Value)
+		assert.Equal(t, "build-b-7", await(t, ctx, b.JobName).Value)
+		return nil
+	})
+	require.NoError(t, err)
+	job := m.Find(t, tJob, "build")
+	assertParent(t, job, BuildJobType, "build")
+	assert.Equal(t, "build-b-7", job.Str("metadata.name"))
+	assert.Equal(t, "apphub-builds", job.Str("metadata.namespace"))
+	assert.Equal(t, "b-7", job.Str("metadata.labels[apphub.io/build]"))
+	assert.Equal(t, "true", job.Str("metadata.annotations[pulumi.com/replaceUnready]"))
+	assert.Equal(t, float64(900), job.Num("spec.activeDeadlineSeconds"))
+	assert.Equal(t, float64(3600), job.Num("spec.ttlSecondsAfterFinished"))
+	assert.Equal(t, float64(1), job.Num("spec.backoffLimit"))
+	assert.Equal(t, "16m0s", job.CustomTimeoutCreate, "Pulumi waits the Job's deadline plus a minute")
+
+	pod := "spec.template.spec."
+	assert.Equal(t, "Never", job.Str(pod+"restartPolicy"))
+	assert.Equal(t, "apphub-builder", job.Str(pod+"serviceAccountName"))
+	automount, _ := job.Bool(pod + "automountServiceAccountToken")
+	assert.False(t, automount)
+	c := pod + "containers.0."
+	assert.Equal(t, "moby/buildkit:v0.23.2-rootless", job.Str(c+"image"))
+	assert.Equal(t, []string{"sh", "-c", BuildScript}, job.Strings(c+"command"))
+	assert.Equal(t, []string{"sh", "--opt", "build-arg:A=1", "--opt", "build-arg:B=2"}, job.Strings(c+"args"))
+	env := map[string]string{}
+	for _, e := range job.Plain(c + "env").([]any) {
+		env[e.(map[string]any)["name"].(string)] = e.(map[string]any)["value"].(string)
+	}
+	assert.Equal(t, map[string]string{
+		"BUILD_CONTEXT": "https://github.com/acme/web.git#main:app", "BUILD_DOCKERFILE": "Dockerfile",
+		"BUILD_PUSH_REF": "apphub-registry:5000/apps/web:abc", "BUILD_INSECURE": ",registry.insecure=true",
+		"BUILDKITD_FLAGS": "--oci-worker-no-process-sandbox",
+	}, env)
+	assert.Equal(t, "Unconfined", job.Str(c+"securityContext.seccompProfile.type"))
+	assert.Equal(t, "Unconfined", job.Str(c+"securityContext.appArmorProfile.type"))
+	assert.Equal(t, float64(1000), job.Num(c+"securityContext.runAsUser"))
+	assert.Equal(t, "FallbackToLogsOnError", job.Str(c+"terminationMessagePolicy"))
+	assert.Len(t, job.Plain(pod+"volumes"), 1, "no registry secret configured: no credentials volume")
+}
+
+func TestBuildJobPushCredentials(t *testing.T) {
+	m, err := run(t, func(ctx *pulumi.Context) error {
+		_, err := NewBuildJob(ctx, "build", buildArgs(func(a *BuildJobArgs) {
+			a.RegistrySecret, a.InsecureRegistry = "apphub-registry", false
+			a.PushRef, a.ImageRef = "ghcr.io/acme/apps/web:abc", "ghcr.io/acme/apps/web:abc"
+		}))
+		return err
+	})
+	require.NoError(t, err)
+	job := m.Find(t, tJob, "build")
+	pod := "spec.template.spec."
+	assert.Equal(t, map[string]any{
+		"name": "registry-auth",
+		"secret": map[string]any{"secretName": "apphub-registry", "items": []any{map[string]any{"key": ".dockerconfigjson", "path": "config.json"}}},
+	}, job.Plain(pod+"volumes.1"))
+	assert.Contains(t, job.Plain(pod+"containers.0.env"), map[string]any{"name": "DOCKER_CONFIG", "value": "/home/user/.docker"})
+	assert.Contains(t, job.Plain(pod+"containers.0.env"), map[string]any{"name": "BUILD_INSECURE", "value": ""})
+}
+
+func TestBuildJobRejects(t *testing.T) {
+	for name, args := range map[string]*BuildJobArgs{
+		"nil":        nil,
+		"no context": buildArgs(func(a *BuildJobArgs) { a.Context = "" }),
+		"no timeout": buildArgs(func(a *BuildJobArgs) { a.TimeoutSeconds = 0 }),
+	} {
+		t.Run(name, func(t *testing.T) {
+			m, err := run(t, func(ctx *pulumi.Context) error {
+				_, err := NewBuildJob(ctx, "build", args)
+				return err
+			})
+			require.Error(t, err)
+			assert.Zero(t, m.Count())
+		})
+	}
+}
+
+// TestBuildScript runs the Job's script with a stand-in for
+// buildctl-daemonless.sh: arguments arrive intact (no shell injection from
+// build arguments) and the digest reaches the termination message.
+func TestBuildScript(t *testing.T) {
+	dir := t.TempDir()
+	logFile, termLog := filepath.Join(dir, "args"), filepath.Join(dir, "termination-log")
+	fake := `#!/bin/sh
+for a in "$@"; do echo "$a" >> "$ARGS_LOG"; done
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--metadata-file" ]; then
+    echo '{"buildx.build.ref":"x","containerimage.digest": "sha256:0123abcd","image.name":"r/a:b"}' > "$2"
+  fi
+  shift
+done
+`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "buildctl-daemonless.sh"), []byte(fake), 0o755))
+	script := strings.ReplaceAll(BuildScript, "/dev/termination-log", termLog)
+	script = strings.ReplaceAll(script, "/tmp/build-metadata.json", filepath.Join(dir, "metadata.json"))
+	cmd := exec.Command("/bin/sh", "-c", script, "sh", "--opt", "build-arg:X=$(touch "+dir+"/pwned)")
+	cmd.Env = []string{
+		"PATH=" + dir + ":/usr/bin:/bin", "ARGS_LOG=" + logFile,
+		"BUILD_CONTEXT=https://github.com/acme/web.git#main", "BUILD_DOCKERFILE=Dockerfile",
+		"BUILD_PUSH_REF=r/a:b", "BUILD_INSECURE=,registry.insecure=true",
+	}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	args, err := os.ReadFile(logFile)
+	require.NoError(t, err)
+	assert.Equal(t, strings.Join([]string{
+		"build", "--frontend", "dockerfile.v0",
+		"--opt", "context=https://github.com/acme/web.git#main",
+		"--opt", "filename=Dockerfile",
+		"--output", "type=image,name=r/a:b,push=true,registry.insecure=true",
+		"--metadata-file", filepath.Join(dir, "metadata.json"),
+		"--opt", "build-arg:X=$(touch " + dir + "/pwned)",
+	}, "\n")+"\n", string(args))
+	assert.NoFileExists(t, filepath.Join(dir, "pwned"), "build arguments are data, not shell")
+	digest, err := os.ReadFile(termLog)
+	require.NoError(t, err)
+	assert.Equal(t, "sha256:0123abcd\n", string(digest))
+}
