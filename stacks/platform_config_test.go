@@ -251,7 +251,8 @@ func TestSecretNeverPrints(t *testing.T) {
 func TestReadmeDocumentsEveryKey(t *testing.T) {
 	readme := string(projectFile(t, "README.md"))
 	var missing []string
-	for _, k := range PlatformConfigKeys() {
+	keys := append(append(PlatformConfigKeys(), PreviewConfigKeys()...), BuildConfigKeys()...)
+	for _, k := range keys {
 		if !strings.Contains(readme, "| `"+k.Name+"` |") {
 			missing = append(missing, k.Name)
 		}
