@@ -1,0 +1,166 @@
+package automation
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/apphub/apphub-infra/stacks"
+)
+
+// BuildSpec is the catalog's request for one image build.
+type BuildSpec struct {
+	ID              string            `json:"id"`
+	GitURL          string            `json:"gitUrl,omitempty"`
+	GitRef          string            `json:"gitRef,omitempty"`
+	ContextDir      string            `json:"contextDir,omitempty"`
+	ContextURL      string            `json:"contextUrl,omitempty"`
+	Dockerfile      string            `json:"dockerfile,omitempty"`
+	ImageRepository string            `json:"imageRepository"`
+	ImageTag        string            `json:"imageTag"`
+	BuildArgs       map[string]string `json:"buildArgs,omitempty"`
+	BackoffLimit    *int              `json:"backoffLimit,omitempty"`
+	CPURequest      string            `json:"cpuRequest,omitempty"`
+	MemoryRequest   string            `json:"memoryRequest,omitempty"`
+	CPULimit        string            `json:"cpuLimit,omitempty"`
+	MemoryLimit     string            `json:"memoryLimit,omitempty"`
+}
+
+// BuildResult is a build's outcome.
+type BuildResult struct {
+	ID    string `json:"id"`
+	Stack string `json:"stack"`
+	State string `json:"state"`
+	// Image is how pods pull the result; with Digest known it is pinned
+	// (repo:tag@sha256:…).
+	Image      string         `json:"image,omitempty"`
+	Digest     string         `json:"digest,omitempty"`
+	PushRef    string         `json:"pushRef,omitempty"`
+	JobName    string         `json:"jobName,omitempty"`
+	Namespace  string         `json:"namespace,omitempty"`
+	Outputs    map[string]any `json:"outputs,omitempty"`
+	LastUpdate *Update        `json:"lastUpdate,omitempty"`
+	Recovered  []string       `json:"recovered,omitempty"`
+	Stub       bool           `json:"stub,omitempty"`
+}
+
+// BuildStack is the stack name of a build.
+func BuildStack(id string) string { return "build-" + id }
+
+func (s BuildSpec) config(platformRef string) (map[string]string, error) {
+	cfg := map[string]string{"platformStack": platformRef, "buildId": s.ID,
+		"imageRepository": s.ImageRepository, "imageTag": s.ImageTag}
+	for k, v := range map[string]string{
+		"gitUrl": s.GitURL, "gitRef": s.GitRef, "contextDir": s.ContextDir, "contextUrl": s.ContextURL,
+		"dockerfile": s.Dockerfile, "cpuRequest": s.CPURequest, "memoryRequest": s.MemoryRequest,
+		"cpuLimit": s.CPULimit, "memoryLimit": s.MemoryLimit,
+	} {
+		if v != "" {
+			cfg[k] = v
+		}
+	}
+	if len(s.BuildArgs) > 0 {
+		cfg["buildArgs"] = jsonString(s.BuildArgs)
+	}
+	if s.BackoffLimit != nil {
+		cfg["backoffLimit"] = strconv.Itoa(*s.BackoffLimit)
+	}
+	if _, err := stacks.ParseBuildConfig(stacks.MapSource{Values: cfg}); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// BuildRun runs a build and waits for its Job. On success the result holds
+// the image reference (pinned by digest when the build pod reported one);
+// a failed Job is a Failed error whose Reason is the Job's.
+func (m *Manager) BuildRun(ctx context.Context, spec BuildSpec) (*BuildResult, error) {
+	const op = "build run"
+	stack := BuildStack(spec.ID)
+	cfg, err := spec.config(m.opts.platformRef())
+	if err != nil {
+		return nil, invalid(op, stack, err)
+	}
+	if m.opts.BuildMode == ModeStub {
+		return m.stubBuildRun(spec, cfg)
+	}
+	res, err := m.up(ctx, op, stacks.BuildProject, stack, m.opts.BuildProgram, cfg, nil)
+	if err != nil {
+		r := &BuildResult{ID: spec.ID, Stack: stack, State: StateFailed}
+		if res != nil {
+			r.Recovered = res.Recovered
+		}
+		return r, err
+	}
+	r := buildFromOutputs(spec.ID, res.Outputs, res.Secrets)
+	r.State, r.LastUpdate, r.Recovered = StateSucceeded, res.Update, res.Recovered
+	m.pinDigest(ctx, r)
+	return r, nil
+}
+
+// pinDigest reads the digest the build pod wrote; without one (no kubectl,
+// no access, TTL already expired) the tag reference stands.
+func (m *Manager) pinDigest(ctx context.Context, r *BuildResult) {
+	if r.JobName == "" || r.Namespace == "" {
+		return
+	}
+	kubeconfig, kubeContext, err := m.platformConnection(ctx)
+	if err != nil {
+		m.opts.Logger.Warn("build digest: platform connection unavailable", "build", r.ID, "err", err)
+		return
+	}
+	d, err := m.opts.DigestReader.Digest(ctx, kubeconfig, kubeContext, r.Namespace, r.JobName)
+	if err != nil || d == "" {
+		m.opts.Logger.Warn("build digest unavailable", "build", r.ID, "err", err)
+		return
+	}
+	r.Digest = d
+	if !strings.Contains(r.Image, "@") {
+		r.Image += "@" + d
+	}
+}
+
+func buildFromOutputs(id string, vals map[string]any, secrets map[string]bool) *BuildResult {
+	str := func(k string) string { s, _ := vals[k].(string); return s }
+	return &BuildResult{
+		ID: id, Stack: BuildStack(id),
+		Image: str(stacks.OutImage), PushRef: str(stacks.OutPushRef),
+		JobName: str(stacks.OutJobName), Namespace: str(stacks.OutNamespace),
+		Outputs: masked(vals, secrets),
+	}
+}
+
+// BuildGet returns a build's last result.
+func (m *Manager) BuildGet(ctx context.Context, id string) (*BuildResult, error) {
+	const op = "build get"
+	stack := BuildStack(id)
+	if _, err := (BuildSpec{ID: id, GitURL: "https://placeholder.invalid/x.git", ImageRepository: "x", ImageTag: "x"}).config("x"); err != nil {
+		return nil, invalid(op, stack, err)
+	}
+	if m.opts.BuildMode == ModeStub {
+		return m.stubBuildGet(id)
+	}
+	info, err := m.get(ctx, op, stacks.BuildProject, stack, m.opts.BuildProgram)
+	if err != nil {
+		return nil, err
+	}
+	r := buildFromOutputs(id, info.Outputs, info.Secrets)
+	r.LastUpdate = info.LastUpdate
+	switch {
+	case info.Running != "":
+		r.State = StateBuilding
+	case info.LastUpdate != nil && info.LastUpdate.Result == "failed":
+		r.State = StateFailed
+	case r.Image != "":
+		r.State = StateSucceeded
+	default:
+		r.State = StateUnknown
+	}
+	return r, nil
+}
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v) // maps of strings always encode
+	return string(b)
+}

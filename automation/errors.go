@@ -1,0 +1,130 @@
+package automation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+
+	"github.com/apphub/apphub-infra/internal/validate"
+)
+
+// Kind classifies an operation's failure.
+type Kind string
+
+// Error kinds, each with its HTTP status and CLI exit code.
+const (
+	KindInvalid  Kind = "invalid"   // bad input: nothing was touched
+	KindNotFound Kind = "not-found" // no such stack
+	KindConflict Kind = "conflict"  // another operation holds the stack
+	KindTimeout  Kind = "timeout"   // the deadline passed
+	KindCanceled Kind = "canceled"  // the caller gave up
+	KindFailed   Kind = "failed"    // the update ran and failed (Reason says why)
+)
+
+// Error is a typed operation error.
+type Error struct {
+	Kind  Kind
+	Op    string // e.g. "preview up"
+	Stack string
+	// Reason is the human cause: for a failed update, the engine's error
+	// diagnostics (a build Job's BackoffLimitExceeded, an image pull error).
+	Reason string
+	// Fields lists invalid inputs for KindInvalid.
+	Fields validate.Errors
+	Err    error
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("%s %s: %s", e.Op, e.Stack, e.Kind)
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	} else if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the kind of err, or "" when it is not an *Error.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return ""
+}
+
+// IsNotFound, IsConflict, IsInvalid, IsTimeout and IsFailed test an error's kind.
+func IsNotFound(err error) bool { return KindOf(err) == KindNotFound }
+func IsConflict(err error) bool { return KindOf(err) == KindConflict }
+func IsInvalid(err error) bool  { return KindOf(err) == KindInvalid }
+func IsTimeout(err error) bool  { return KindOf(err) == KindTimeout }
+func IsFailed(err error) bool   { return KindOf(err) == KindFailed }
+
+// invalid wraps a validation failure.
+func invalid(op, stack string, err error) *Error {
+	e := &Error{Kind: KindInvalid, Op: op, Stack: stack, Err: err, Reason: err.Error()}
+	var fields validate.Errors
+	if errors.As(err, &fields) {
+		e.Fields = fields
+	}
+	return e
+}
+
+// classify maps an Automation API error to a typed Error, using the
+// auto.Is… helpers and the context's state. diags are the engine's error
+// diagnostics collected during the operation.
+func classify(ctx context.Context, op, stack string, err error, diags []string) *Error {
+	if err == nil {
+		return nil
+	}
+	var typed *Error
+	if errors.As(err, &typed) {
+		return typed
+	}
+	e := &Error{Op: op, Stack: stack, Err: err}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		e.Kind = KindTimeout
+	case errors.Is(ctx.Err(), context.Canceled):
+		e.Kind = KindCanceled
+	case auto.IsSelectStack404Error(err):
+		e.Kind = KindNotFound
+	case auto.IsConcurrentUpdateError(err), auto.IsCreateStack409Error(err):
+		e.Kind = KindConflict
+	default:
+		e.Kind = KindFailed
+	}
+	e.Reason = reason(err, diags)
+	return e
+}
+
+// reason prefers the engine's diagnostics over the CLI's full output, which
+// repeats them among progress lines.
+func reason(err error, diags []string) string {
+	if len(diags) > 0 {
+		return strings.Join(diags, "; ")
+	}
+	msg := err.Error()
+	// auto errors embed the CLI's stderr after "stderr:"; keep its errors.
+	if i := strings.Index(msg, "stderr:"); i >= 0 {
+		var lines []string
+		for _, l := range strings.Split(msg[i+len("stderr:"):], "\n") {
+			l = strings.TrimSpace(l)
+			if strings.HasPrefix(l, "error:") {
+				lines = append(lines, strings.TrimSpace(strings.TrimPrefix(l, "error:")))
+			}
+		}
+		if len(lines) > 0 {
+			return strings.Join(lines, "; ")
+		}
+	}
+	if len(msg) > 500 {
+		msg = msg[:500] + "…"
+	}
+	return msg
+}

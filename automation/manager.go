@@ -1,0 +1,161 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Manager runs stack operations. It is safe for concurrent use.
+type Manager struct {
+	opts     Options
+	cmd      auto.PulumiCommand
+	sem      chan struct{}
+	hostname string
+
+	mu   sync.Mutex
+	busy map[string]string // stack key -> operation holding it
+}
+
+// New validates the options, finds the Pulumi CLI and prepares the state
+// directories. Call Start before the first operation to install plugins.
+func New(opts Options) (*Manager, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("automation: %w", err)
+	}
+	for _, dir := range []string{o.StateDir, o.PulumiHome, o.WorkDir} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("automation: creating %s: %w", dir, err)
+		}
+	}
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: o.PulumiRoot})
+	if err != nil {
+		return nil, fmt.Errorf("automation: Pulumi CLI (build it with `make pulumi`): %w", err)
+	}
+	host, _ := os.Hostname()
+	return &Manager{opts: o, cmd: cmd, sem: make(chan struct{}, o.MaxConcurrent), hostname: host, busy: map[string]string{}}, nil
+}
+
+// Options returns the effective options (defaults applied).
+func (m *Manager) Options() Options { return m.opts }
+
+// Start installs the provider plugins once into the shared PULUMI_HOME:
+// installing them from concurrent operations races.
+func (m *Manager) Start(ctx context.Context) error {
+	if m.opts.SkipPluginInstall || len(m.opts.Plugins) == 0 {
+		return nil
+	}
+	ws, err := auto.NewLocalWorkspace(ctx, m.wsOpts("apphub-plugins", filepath.Join(m.opts.WorkDir, ".plugins"))...)
+	if err != nil {
+		return fmt.Errorf("automation: plugin workspace: %w", err)
+	}
+	for _, p := range m.opts.Plugins {
+		m.opts.Logger.Info("installing plugin", "name", p.Name, "version", p.Version)
+		if err := ws.InstallPlugin(ctx, p.Name, p.Version); err != nil {
+			return fmt.Errorf("automation: installing plugin %s %s: %w", p.Name, p.Version, err)
+		}
+	}
+	return nil
+}
+
+// acquire reserves a stack for one operation (a second operation on the
+// same stack is a Conflict, not a queue: the caller decides whether to
+// retry) and then waits for a concurrency slot, honouring ctx.
+func (m *Manager) acquire(ctx context.Context, op, project, stack string) (func(), error) {
+	key := project + "/" + stack
+	m.mu.Lock()
+	if holder, ok := m.busy[key]; ok {
+		m.mu.Unlock()
+		return nil, &Error{Kind: KindConflict, Op: op, Stack: stack, Reason: fmt.Sprintf("%s is already running on this stack", holder)}
+	}
+	m.busy[key] = op
+	m.mu.Unlock()
+	unbusy := func() {
+		m.mu.Lock()
+		delete(m.busy, key)
+		m.mu.Unlock()
+	}
+	select {
+	case m.sem <- struct{}{}:
+	case <-ctx.Done():
+		unbusy()
+		return nil, classify(ctx, op, stack, ctx.Err(), nil)
+	}
+	return func() { <-m.sem; unbusy() }, nil
+}
+
+// Busy reports the operation holding a stack in this process, if any.
+func (m *Manager) Busy(project, stack string) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	op, ok := m.busy[project+"/"+stack]
+	return op, ok
+}
+
+// stackDir is the stable work directory of one stack: the passphrase salt
+// lives in its Pulumi.<stack>.yaml, and sharing one directory between
+// stacks races (pulumi/pulumi#8186).
+func (m *Manager) stackDir(project, stack string) string {
+	return filepath.Join(m.opts.WorkDir, project, stack)
+}
+
+func (m *Manager) env() map[string]string {
+	return map[string]string{
+		"PULUMI_BACKEND_URL":       m.opts.BackendURL,
+		"PULUMI_CONFIG_PASSPHRASE": m.opts.Passphrase,
+		"PULUMI_SKIP_UPDATE_CHECK": "true",
+	}
+}
+
+func (m *Manager) wsOpts(project, dir string) []auto.LocalWorkspaceOption {
+	return []auto.LocalWorkspaceOption{
+		auto.WorkDir(dir),
+		auto.PulumiHome(m.opts.PulumiHome),
+		auto.Pulumi(m.cmd),
+		auto.SecretsProvider("passphrase"),
+		auto.EnvVars(m.env()),
+		auto.Project(workspace.Project{
+			Name:    tokens.PackageName(project),
+			Runtime: workspace.NewProjectRuntimeInfo("go", nil),
+		}),
+	}
+}
+
+// upsert creates or selects an inline stack in its own work directory.
+func (m *Manager) upsert(ctx context.Context, project, stack string, program pulumi.RunFunc) (auto.Stack, error) {
+	dir := m.stackDir(project, stack)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return auto.Stack{}, err
+	}
+	return auto.UpsertStackInlineSource(ctx, stack, project, program, m.wsOpts(project, dir)...)
+}
+
+// selectStack selects an existing inline stack; NotFound when it is absent.
+func (m *Manager) selectStack(ctx context.Context, op, project, stack string, program pulumi.RunFunc) (auto.Stack, error) {
+	dir := m.stackDir(project, stack)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return auto.Stack{}, err
+	}
+	st, err := auto.SelectStackInlineSource(ctx, stack, project, program, m.wsOpts(project, dir)...)
+	if err != nil {
+		return st, classify(ctx, op, stack, err, nil)
+	}
+	return st, nil
+}
+
+// listWorkspace is a workspace for project-wide commands (stack ls).
+func (m *Manager) listWorkspace(ctx context.Context, project string, program pulumi.RunFunc) (auto.Workspace, error) {
+	dir := filepath.Join(m.opts.WorkDir, project, ".list")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return auto.NewLocalWorkspace(ctx, append(m.wsOpts(project, dir), auto.Program(program))...)
+}

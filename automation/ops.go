@@ -1,0 +1,227 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Update describes a stack's last (or just finished) update.
+type Update struct {
+	Kind      string         `json:"kind"`
+	Result    string         `json:"result"`
+	StartTime time.Time      `json:"startTime"`
+	EndTime   time.Time      `json:"endTime,omitempty"`
+	Changes   map[string]int `json:"changes,omitempty"`
+}
+
+func toUpdate(s auto.UpdateSummary) *Update {
+	u := &Update{Kind: s.Kind, Result: s.Result}
+	u.StartTime, _ = time.Parse(time.RFC3339, s.StartTime)
+	if s.EndTime != nil {
+		u.EndTime, _ = time.Parse(time.RFC3339, *s.EndTime)
+	}
+	if s.ResourceChanges != nil {
+		u.Changes = *s.ResourceChanges
+	}
+	return u
+}
+
+// opResult is what a stack operation produced.
+type opResult struct {
+	Outputs   map[string]any
+	Secrets   map[string]bool
+	Update    *Update
+	Recovered []string
+}
+
+// plainOutputs splits outputs into values and secret flags; secret values
+// are kept for the caller to mask or reveal.
+func plainOutputs(out auto.OutputMap) (map[string]any, map[string]bool) {
+	vals, secrets := map[string]any{}, map[string]bool{}
+	for k, v := range out {
+		vals[k] = v.Value
+		if v.Secret {
+			secrets[k] = true
+		}
+	}
+	return vals, secrets
+}
+
+// masked returns outputs with secret values replaced, for results that may
+// be logged or served.
+func masked(vals map[string]any, secrets map[string]bool) map[string]any {
+	out := make(map[string]any, len(vals))
+	for k, v := range vals {
+		if secrets[k] {
+			v = "[secret]"
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// recoverStack clears what a dead or interrupted operation left behind.
+func (m *Manager) recoverStack(ctx context.Context, project string, st auto.Stack) ([]string, error) {
+	recovered, err := m.clearStaleLocks(project, st.Name())
+	if err != nil {
+		return recovered, err
+	}
+	pending, err := m.clearPendingOperations(ctx, st)
+	recovered = append(recovered, pending...)
+	for _, r := range recovered {
+		m.opts.Logger.Warn("recovered stack", "stack", st.Name(), "what", r)
+	}
+	return recovered, err
+}
+
+// setConfig makes the stack's config exactly cfg in two CLI calls: keys the
+// request no longer sets are removed so an update cannot inherit stale
+// values (an env var dropped from the spec, say).
+func setConfig(ctx context.Context, st auto.Stack, project string, cfg map[string]string, secret map[string]bool) error {
+	want := auto.ConfigMap{}
+	for k, v := range cfg {
+		want[project+":"+k] = auto.ConfigValue{Value: v, Secret: secret[k]}
+	}
+	have, err := st.GetAllConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("reading config: %w", err)
+	}
+	var stale []string
+	for k := range have {
+		if _, ok := want[k]; !ok {
+			stale = append(stale, k)
+		}
+	}
+	sort.Strings(stale)
+	if len(stale) > 0 {
+		if err := st.RemoveAllConfig(ctx, stale); err != nil {
+			return fmt.Errorf("removing config %v: %w", stale, err)
+		}
+	}
+	if err := st.SetAllConfig(ctx, want); err != nil {
+		return fmt.Errorf("setting config: %w", err)
+	}
+	return nil
+}
+
+// up creates or updates a stack with config and runs the program inline.
+func (m *Manager) up(ctx context.Context, op, project, stack string, program pulumi.RunFunc, cfg map[string]string, secret map[string]bool) (*opResult, error) {
+	release, err := m.acquire(ctx, op, project, stack)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	start := m.opts.Now()
+	m.opts.Logger.Info("operation started", "op", op, "stack", stack)
+
+	st, err := m.upsert(ctx, project, stack, program)
+	if err != nil {
+		return nil, classify(ctx, op, stack, fmt.Errorf("selecting stack: %w", err), nil)
+	}
+	recovered, err := m.recoverStack(ctx, project, st)
+	if err != nil {
+		return nil, classify(ctx, op, stack, err, nil)
+	}
+	if err := setConfig(ctx, st, project, cfg, secret); err != nil {
+		return nil, classify(ctx, op, stack, err, nil)
+	}
+	c := m.collect(op, stack)
+	res, err := st.Up(ctx, optup.ProgressStreams(m.progress(stack)), optup.EventStreams(c.ch))
+	diags := c.wait()
+	if err != nil {
+		e := classify(ctx, op, stack, err, diags)
+		m.opts.Logger.Error("operation failed", "op", op, "stack", stack, "kind", e.Kind, "reason", e.Reason, "seconds", m.opts.Now().Sub(start).Seconds())
+		return &opResult{Recovered: recovered}, e
+	}
+	vals, secrets := plainOutputs(res.Outputs)
+	m.opts.Logger.Info("operation succeeded", "op", op, "stack", stack, "seconds", m.opts.Now().Sub(start).Seconds())
+	return &opResult{Outputs: vals, Secrets: secrets, Update: toUpdate(res.Summary), Recovered: recovered}, nil
+}
+
+// destroy destroys and removes a stack; a stack that does not exist is
+// already destroyed, which is success (gone=true).
+func (m *Manager) destroy(ctx context.Context, op, project, stack string, program pulumi.RunFunc) (res *opResult, gone bool, err error) {
+	release, err := m.acquire(ctx, op, project, stack)
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	st, err := m.selectStack(ctx, op, project, stack, program)
+	if IsNotFound(err) {
+		_ = os.RemoveAll(m.stackDir(project, stack))
+		return &opResult{}, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	recovered, err := m.recoverStack(ctx, project, st)
+	if err != nil {
+		return nil, false, classify(ctx, op, stack, err, nil)
+	}
+	c := m.collect(op, stack)
+	dres, err := st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(stack)), optdestroy.EventStreams(c.ch), optdestroy.Remove())
+	diags := c.wait()
+	if err != nil {
+		return &opResult{Recovered: recovered}, false, classify(ctx, op, stack, err, diags)
+	}
+	if err := os.RemoveAll(m.stackDir(project, stack)); err != nil {
+		m.opts.Logger.Warn("removing work dir", "stack", stack, "err", err)
+	}
+	return &opResult{Update: toUpdate(dres.Summary), Recovered: recovered}, false, nil
+}
+
+// StackInfo is a stack's current state as the backend knows it.
+type StackInfo struct {
+	Outputs    map[string]any
+	Secrets    map[string]bool
+	LastUpdate *Update
+	// Running names the operation this process is running on the stack.
+	Running string
+}
+
+// get reads outputs and the last update of an existing stack.
+func (m *Manager) get(ctx context.Context, op, project, stack string, program pulumi.RunFunc) (*StackInfo, error) {
+	info := &StackInfo{}
+	if running, ok := m.Busy(project, stack); ok {
+		info.Running = running
+	}
+	st, err := m.selectStack(ctx, op, project, stack, program)
+	if err != nil {
+		return nil, err
+	}
+	outs, err := st.Outputs(ctx)
+	if err != nil {
+		return nil, classify(ctx, op, stack, fmt.Errorf("reading outputs: %w", err), nil)
+	}
+	info.Outputs, info.Secrets = plainOutputs(outs)
+	hist, err := st.History(ctx, 1, 1)
+	if err != nil {
+		return nil, classify(ctx, op, stack, fmt.Errorf("reading history: %w", err), nil)
+	}
+	if len(hist) > 0 {
+		info.LastUpdate = toUpdate(hist[0])
+	}
+	return info, nil
+}
+
+// list returns the stacks of a project.
+func (m *Manager) list(ctx context.Context, op, project string, program pulumi.RunFunc) ([]auto.StackSummary, error) {
+	ws, err := m.listWorkspace(ctx, project, program)
+	if err != nil {
+		return nil, classify(ctx, op, project, err, nil)
+	}
+	stacks, err := ws.ListStacks(ctx)
+	if err != nil {
+		return nil, classify(ctx, op, project, fmt.Errorf("listing stacks: %w", err), nil)
+	}
+	sort.Slice(stacks, func(i, j int) bool { return stacks[i].Name < stacks[j].Name })
+	return stacks, nil
+}

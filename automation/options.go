@@ -1,0 +1,166 @@
+package automation
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/apphub/apphub-infra/stacks"
+)
+
+// Execution modes of the catalog (APPHUB_LAUNCH_EXECUTION_MODE,
+// APPHUB_BUILD_EXECUTION_MODE).
+const (
+	ModeKubernetes = "kubernetes"
+	ModeStub       = "stub"
+)
+
+// Plugin is a provider plugin installed once at start-up.
+type Plugin struct{ Name, Version string }
+
+// DefaultPlugins are the providers the preview, build and platform programs use.
+var DefaultPlugins = []Plugin{
+	{Name: "kubernetes", Version: "v4.33.0"},
+	{Name: "random", Version: "v4.18.0"},
+	{Name: "command", Version: "v1.2.1"},
+}
+
+// Options configure a Manager. Zero values take the documented defaults.
+type Options struct {
+	// StateDir holds everything the Manager writes unless overridden below.
+	// Default: $APPHUB_STATE_DIR, else ./.pulumi-state.
+	StateDir string
+	// BackendURL is where stack state lives. Default: $PULUMI_BACKEND_URL,
+	// else file://<StateDir>.
+	BackendURL string
+	// Passphrase protects secrets with the passphrase secrets provider.
+	// Default: $PULUMI_CONFIG_PASSPHRASE (empty is allowed).
+	Passphrase string
+	// PulumiHome is PULUMI_HOME for every CLI call. Default <StateDir>/home.
+	PulumiHome string
+	// WorkDir is the root of the per-stack work directories. Default <StateDir>/work.
+	WorkDir string
+	// PulumiRoot is a directory with bin/pulumi. Default: the directory of
+	// ProjectDir if it holds bin/pulumi (the tools build), else PATH.
+	PulumiRoot string
+	// ProjectDir is the repository with the platform's Pulumi.yaml and stack
+	// files. Default: the current directory.
+	ProjectDir string
+	// PlatformStack is the platform stack previews and builds read. Default "dev".
+	PlatformStack string
+	// MaxConcurrent bounds simultaneous stack operations. Default 4.
+	MaxConcurrent int
+	// Plugins are installed once at start-up. Default DefaultPlugins; set
+	// SkipPluginInstall where they are preinstalled (or not needed).
+	Plugins           []Plugin
+	SkipPluginInstall bool
+	// LaunchMode and BuildMode are kubernetes or stub. Default: the catalog's
+	// APPHUB_LAUNCH_EXECUTION_MODE / APPHUB_BUILD_EXECUTION_MODE, else kubernetes.
+	LaunchMode, BuildMode string
+	// Logger receives structured progress. Default: discard.
+	Logger *slog.Logger
+	// Progress receives the engine's human-readable progress. Default: discard.
+	Progress io.Writer
+	// OnEvent receives every engine event as it happens (JSON lines, HTTP).
+	OnEvent func(Event)
+	// PreviewProgram, BuildProgram and PlatformProgram default to the
+	// stacks package's RunFuncs; tests inject programs that need no provider.
+	PreviewProgram, BuildProgram, PlatformProgram pulumi.RunFunc
+	// DigestReader reads a finished build's image digest. Default: kubectl.
+	DigestReader DigestReader
+	// Now is the clock (tests pin it). Default time.Now.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() (Options, error) {
+	env := func(k, def string) string {
+		if v, ok := os.LookupEnv(k); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	if o.StateDir == "" {
+		o.StateDir = env("APPHUB_STATE_DIR", ".pulumi-state")
+	}
+	abs, err := filepath.Abs(o.StateDir)
+	if err != nil {
+		return o, fmt.Errorf("state dir %q: %w", o.StateDir, err)
+	}
+	o.StateDir = abs
+	if o.BackendURL == "" {
+		o.BackendURL = env("PULUMI_BACKEND_URL", "file://"+o.StateDir)
+	}
+	if o.Passphrase == "" {
+		o.Passphrase = os.Getenv("PULUMI_CONFIG_PASSPHRASE")
+	}
+	if o.PulumiHome == "" {
+		o.PulumiHome = filepath.Join(o.StateDir, "home")
+	}
+	if o.WorkDir == "" {
+		o.WorkDir = filepath.Join(o.StateDir, "work")
+	}
+	if o.ProjectDir == "" {
+		o.ProjectDir = "."
+	}
+	if o.ProjectDir, err = filepath.Abs(o.ProjectDir); err != nil {
+		return o, fmt.Errorf("project dir: %w", err)
+	}
+	if o.PulumiRoot == "" {
+		if _, err := os.Stat(filepath.Join(o.ProjectDir, "bin", "pulumi")); err == nil {
+			o.PulumiRoot = o.ProjectDir
+		}
+	}
+	if o.PlatformStack == "" {
+		o.PlatformStack = "dev"
+	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = 4
+	}
+	if o.Plugins == nil {
+		o.Plugins = DefaultPlugins
+	}
+	if o.LaunchMode == "" {
+		o.LaunchMode = env("APPHUB_LAUNCH_EXECUTION_MODE", ModeKubernetes)
+	}
+	if o.BuildMode == "" {
+		o.BuildMode = env("APPHUB_BUILD_EXECUTION_MODE", ModeKubernetes)
+	}
+	for name, mode := range map[string]string{"APPHUB_LAUNCH_EXECUTION_MODE": o.LaunchMode, "APPHUB_BUILD_EXECUTION_MODE": o.BuildMode} {
+		if mode != ModeKubernetes && mode != ModeStub {
+			return o, fmt.Errorf("%s must be %q or %q, got %q", name, ModeKubernetes, ModeStub, mode)
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.PreviewProgram == nil {
+		o.PreviewProgram = stacks.Preview
+	}
+	if o.BuildProgram == nil {
+		o.BuildProgram = stacks.Build
+	}
+	if o.PlatformProgram == nil {
+		o.PlatformProgram = stacks.Platform
+	}
+	if o.DigestReader == nil {
+		o.DigestReader = kubectlDigest{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o, nil
+}
+
+// platformRef is the StackReference name of the platform stack on a
+// project-scoped file backend.
+func (o Options) platformRef() string {
+	return "organization/apphub/" + o.PlatformStack
+}

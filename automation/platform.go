@@ -1,0 +1,137 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+
+	"github.com/apphub/apphub-infra/stacks"
+)
+
+// platformProject is the platform's project name (Pulumi.yaml at the root).
+const platformProject = "apphub"
+
+// PlatformResult is a platform operation's outcome.
+type PlatformResult struct {
+	Stack      string         `json:"stack"`
+	Outputs    map[string]any `json:"outputs,omitempty"`
+	LastUpdate *Update        `json:"lastUpdate,omitempty"`
+	Recovered  []string       `json:"recovered,omitempty"`
+}
+
+// platformStack opens the platform stack over the repository's Pulumi.yaml
+// and Pulumi.<stack>.yaml (config and encrypted secrets stay where `pulumi
+// up` keeps them) with the platform RunFunc inline, so only the Pulumi CLI
+// is needed: no Go toolchain or language plugin compiles the program.
+func (m *Manager) platformStack(ctx context.Context, create bool) (auto.Stack, error) {
+	opts := []auto.LocalWorkspaceOption{
+		auto.WorkDir(m.opts.ProjectDir),
+		auto.PulumiHome(m.opts.PulumiHome),
+		auto.Pulumi(m.cmd),
+		auto.SecretsProvider("passphrase"),
+		auto.EnvVars(m.env()),
+	}
+	if create {
+		return auto.UpsertStackInlineSource(ctx, m.opts.PlatformStack, platformProject, m.opts.PlatformProgram, opts...)
+	}
+	return auto.SelectStackInlineSource(ctx, m.opts.PlatformStack, platformProject, m.opts.PlatformProgram, opts...)
+}
+
+// PlatformUp creates or updates the platform stack.
+func (m *Manager) PlatformUp(ctx context.Context) (*PlatformResult, error) {
+	const op = "platform up"
+	stack := m.opts.PlatformStack
+	release, err := m.acquire(ctx, op, platformProject, stack)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	st, err := m.platformStack(ctx, true)
+	if err != nil {
+		return nil, classify(ctx, op, stack, err, nil)
+	}
+	recovered, err := m.recoverStack(ctx, platformProject, st)
+	if err != nil {
+		return nil, classify(ctx, op, stack, err, nil)
+	}
+	c := m.collect(op, stack)
+	res, err := st.Up(ctx, optup.ProgressStreams(m.progress(stack)), optup.EventStreams(c.ch))
+	diags := c.wait()
+	if err != nil {
+		return &PlatformResult{Stack: stack, Recovered: recovered}, classify(ctx, op, stack, err, diags)
+	}
+	vals, secrets := plainOutputs(res.Outputs)
+	return &PlatformResult{Stack: stack, Outputs: masked(vals, secrets), LastUpdate: toUpdate(res.Summary), Recovered: recovered}, nil
+}
+
+// PlatformDestroy destroys everything the platform stack created; the stack
+// and its config remain for the next `up`.
+func (m *Manager) PlatformDestroy(ctx context.Context) (*PlatformResult, error) {
+	const op = "platform destroy"
+	stack := m.opts.PlatformStack
+	release, err := m.acquire(ctx, op, platformProject, stack)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	st, err := m.platformStack(ctx, false)
+	if err != nil {
+		if auto.IsSelectStack404Error(err) {
+			return &PlatformResult{Stack: stack}, nil
+		}
+		return nil, classify(ctx, op, stack, err, nil)
+	}
+	recovered, err := m.recoverStack(ctx, platformProject, st)
+	if err != nil {
+		return nil, classify(ctx, op, stack, err, nil)
+	}
+	c := m.collect(op, stack)
+	res, err := st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(stack)), optdestroy.EventStreams(c.ch))
+	diags := c.wait()
+	if err != nil {
+		return &PlatformResult{Stack: stack, Recovered: recovered}, classify(ctx, op, stack, err, diags)
+	}
+	return &PlatformResult{Stack: stack, LastUpdate: toUpdate(res.Summary), Recovered: recovered}, nil
+}
+
+// platformOutputs reads the platform stack's outputs, secrets in plaintext.
+func (m *Manager) platformOutputs(ctx context.Context) (map[string]any, error) {
+	st, err := m.platformStack(ctx, false)
+	if err != nil {
+		return nil, classify(ctx, "platform env", m.opts.PlatformStack, err, nil)
+	}
+	outs, err := st.Outputs(ctx)
+	if err != nil {
+		return nil, classify(ctx, "platform env", m.opts.PlatformStack, fmt.Errorf("reading outputs: %w", err), nil)
+	}
+	vals, _ := plainOutputs(outs)
+	return vals, nil
+}
+
+// PlatformEnv returns the catalog's settings from the platform outputs.
+func (m *Manager) PlatformEnv(ctx context.Context) ([]stacks.EnvVar, error) {
+	outs, err := m.platformOutputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	vars, err := stacks.CatalogEnv(outs)
+	if err != nil {
+		return nil, &Error{Kind: KindNotFound, Op: "platform env", Stack: m.opts.PlatformStack, Reason: err.Error()}
+	}
+	return vars, nil
+}
+
+// platformConnection returns the kubeconfig (secret) and context the
+// platform exported, for tools that talk to the cluster directly.
+func (m *Manager) platformConnection(ctx context.Context) (kubeconfig, kubeContext string, err error) {
+	outs, err := m.platformOutputs(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	kubeconfig, _ = outs[stacks.OutKubeconfig].(string)
+	kubeContext, _ = outs[stacks.OutKubeContext].(string)
+	return kubeconfig, kubeContext, nil
+}

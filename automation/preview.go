@@ -1,0 +1,282 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apphub/apphub-infra/stacks"
+)
+
+// PreviewSpec is the catalog's request for one launch. Zero values take the
+// preview stack's defaults.
+type PreviewSpec struct {
+	Launch        string            `json:"launch"`
+	Image         string            `json:"image"`
+	Port          int               `json:"port,omitempty"`
+	Replicas      *int              `json:"replicas,omitempty"`
+	Env           map[string]string `json:"env,omitempty"`
+	CPURequest    string            `json:"cpuRequest,omitempty"`
+	MemoryRequest string            `json:"memoryRequest,omitempty"`
+	CPULimit      string            `json:"cpuLimit,omitempty"`
+	MemoryLimit   string            `json:"memoryLimit,omitempty"`
+	HealthPath    *string           `json:"healthPath,omitempty"`
+	// TTLSeconds sets the expiry to now+TTL on every PreviewUp, so a preview
+	// the catalog keeps updating stays alive; 0 means no expiry.
+	TTLSeconds  int      `json:"ttlSeconds,omitempty"`
+	EgressAllow []string `json:"egressAllow,omitempty"`
+	MountToken  bool     `json:"mountServiceAccountToken,omitempty"`
+}
+
+// PreviewResult is a preview's state.
+type PreviewResult struct {
+	Launch      string         `json:"launch"`
+	Stack       string         `json:"stack"`
+	State       string         `json:"state"`
+	URL         string         `json:"url,omitempty"`
+	Host        string         `json:"host,omitempty"`
+	Namespace   string         `json:"namespace,omitempty"`
+	ServiceName string         `json:"serviceName,omitempty"`
+	ExpiresAt   string         `json:"expiresAt,omitempty"`
+	Expired     bool           `json:"expired,omitempty"`
+	Outputs     map[string]any `json:"outputs,omitempty"`
+	LastUpdate  *Update        `json:"lastUpdate,omitempty"`
+	Recovered   []string       `json:"recovered,omitempty"`
+	// AlreadyGone is set by PreviewDestroy when there was nothing to destroy.
+	AlreadyGone bool `json:"alreadyGone,omitempty"`
+	// Stub marks a result of stub execution mode: nothing was created.
+	Stub bool `json:"stub,omitempty"`
+}
+
+// Preview states.
+const (
+	StateReady      = "ready"
+	StateDeploying  = "deploying"
+	StateFailed     = "failed"
+	StateDestroyed  = "destroyed"
+	StateStub       = "stub"
+	StateSucceeded  = "succeeded"
+	StateBuilding   = "building"
+	StateUnknown    = "unknown"
+	previewStackPre = "preview-"
+)
+
+// PreviewStack is the stack name of a launch.
+func PreviewStack(launch string) string { return previewStackPre + launch }
+
+// config turns the spec into the preview stack's config and validates it
+// with the stack's own rules, so bad input never reaches Pulumi.
+func (s PreviewSpec) config(platformRef string, now time.Time) (map[string]string, error) {
+	cfg := map[string]string{"platformStack": platformRef, "launch": s.Launch, "image": s.Image}
+	set := func(k, v string) {
+		if v != "" {
+			cfg[k] = v
+		}
+	}
+	if s.Port != 0 {
+		cfg["port"] = strconv.Itoa(s.Port)
+	}
+	if s.Replicas != nil {
+		cfg["replicas"] = strconv.Itoa(*s.Replicas)
+	}
+	if len(s.Env) > 0 {
+		cfg["env"] = jsonString(s.Env)
+	}
+	set("cpuRequest", s.CPURequest)
+	set("memoryRequest", s.MemoryRequest)
+	set("cpuLimit", s.CPULimit)
+	set("memoryLimit", s.MemoryLimit)
+	if s.HealthPath != nil {
+		cfg["healthPath"] = *s.HealthPath
+	}
+	if s.MountToken {
+		cfg["mountServiceAccountToken"] = "true"
+	}
+	set("egressAllow", strings.Join(s.EgressAllow, ","))
+	if s.TTLSeconds < 0 {
+		return nil, fmt.Errorf("ttlSeconds: must not be negative")
+	}
+	if s.TTLSeconds > 0 {
+		cfg["expiresAt"] = now.Add(time.Duration(s.TTLSeconds) * time.Second).UTC().Format(time.RFC3339)
+	}
+	if _, err := stacks.ParsePreviewConfig(stacks.MapSource{Values: cfg}); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// PreviewUp creates or updates a launch's preview and waits until it is
+// ready. Calling it again with the same spec changes nothing but the expiry.
+func (m *Manager) PreviewUp(ctx context.Context, spec PreviewSpec) (*PreviewResult, error) {
+	const op = "preview up"
+	stack := PreviewStack(spec.Launch)
+	cfg, err := spec.config(m.opts.platformRef(), m.opts.Now())
+	if err != nil {
+		return nil, invalid(op, stack, err)
+	}
+	if m.opts.LaunchMode == ModeStub {
+		return m.stubPreviewUp(spec, cfg)
+	}
+	res, err := m.up(ctx, op, stacks.PreviewProject, stack, m.opts.PreviewProgram, cfg, nil)
+	if err != nil {
+		return previewFailure(spec.Launch, res), err
+	}
+	r := previewFromOutputs(spec.Launch, res.Outputs, res.Secrets, m.opts.Now())
+	r.State, r.LastUpdate, r.Recovered = StateReady, res.Update, res.Recovered
+	return r, nil
+}
+
+func previewFailure(launch string, res *opResult) *PreviewResult {
+	r := &PreviewResult{Launch: launch, Stack: PreviewStack(launch), State: StateFailed}
+	if res != nil {
+		r.Recovered = res.Recovered
+	}
+	return r
+}
+
+func previewFromOutputs(launch string, vals map[string]any, secrets map[string]bool, now time.Time) *PreviewResult {
+	str := func(k string) string { s, _ := vals[k].(string); return s }
+	r := &PreviewResult{
+		Launch: launch, Stack: PreviewStack(launch),
+		URL: str(stacks.OutURL), Host: str(stacks.OutHost), Namespace: str(stacks.OutNamespace),
+		ServiceName: str(stacks.OutServiceName), ExpiresAt: str(stacks.OutExpiresAt),
+		Outputs: masked(vals, secrets),
+	}
+	if t, err := time.Parse(time.RFC3339, r.ExpiresAt); err == nil && now.After(t) {
+		r.Expired = true
+	}
+	return r
+}
+
+// PreviewDestroy destroys a launch's preview and removes its stack. A
+// preview that does not exist is already destroyed: success, AlreadyGone.
+func (m *Manager) PreviewDestroy(ctx context.Context, launch string) (*PreviewResult, error) {
+	const op = "preview destroy"
+	stack := PreviewStack(launch)
+	if err := validLaunch(launch); err != nil {
+		return nil, invalid(op, stack, err)
+	}
+	if m.opts.LaunchMode == ModeStub {
+		return m.stubPreviewDestroy(launch)
+	}
+	res, gone, err := m.destroy(ctx, op, stacks.PreviewProject, stack, m.opts.PreviewProgram)
+	if err != nil {
+		return previewFailure(launch, res), err
+	}
+	return &PreviewResult{Launch: launch, Stack: stack, State: StateDestroyed, AlreadyGone: gone, LastUpdate: res.Update, Recovered: res.Recovered}, nil
+}
+
+// PreviewGet returns a preview's state, URL, outputs and last update.
+func (m *Manager) PreviewGet(ctx context.Context, launch string) (*PreviewResult, error) {
+	const op = "preview get"
+	stack := PreviewStack(launch)
+	if err := validLaunch(launch); err != nil {
+		return nil, invalid(op, stack, err)
+	}
+	if m.opts.LaunchMode == ModeStub {
+		return m.stubPreviewGet(launch)
+	}
+	info, err := m.get(ctx, op, stacks.PreviewProject, stack, m.opts.PreviewProgram)
+	if err != nil {
+		return nil, err
+	}
+	r := previewFromOutputs(launch, info.Outputs, info.Secrets, m.opts.Now())
+	r.LastUpdate = info.LastUpdate
+	switch {
+	case info.Running != "":
+		r.State = StateDeploying
+	case info.LastUpdate != nil && info.LastUpdate.Result == "failed":
+		r.State = StateFailed
+	case r.URL != "":
+		r.State = StateReady
+	default:
+		r.State = StateUnknown
+	}
+	return r, nil
+}
+
+// PreviewListItem is one preview in a listing.
+type PreviewListItem struct {
+	Launch           string `json:"launch"`
+	Stack            string `json:"stack"`
+	LastUpdate       string `json:"lastUpdate,omitempty"`
+	UpdateInProgress bool   `json:"updateInProgress"`
+	Resources        int    `json:"resources"`
+	Stub             bool   `json:"stub,omitempty"`
+}
+
+// PreviewList lists the preview stacks.
+func (m *Manager) PreviewList(ctx context.Context) ([]PreviewListItem, error) {
+	if m.opts.LaunchMode == ModeStub {
+		return m.stubPreviewList()
+	}
+	summaries, err := m.list(ctx, "preview list", stacks.PreviewProject, m.opts.PreviewProgram)
+	if err != nil {
+		return nil, err
+	}
+	items := []PreviewListItem{}
+	for _, s := range summaries {
+		launch, ok := strings.CutPrefix(s.Name, previewStackPre)
+		if !ok {
+			continue
+		}
+		it := PreviewListItem{Launch: launch, Stack: s.Name, LastUpdate: s.LastUpdate, UpdateInProgress: s.UpdateInProgress}
+		if s.ResourceCount != nil {
+			it.Resources = *s.ResourceCount
+		}
+		if _, busy := m.Busy(stacks.PreviewProject, s.Name); busy {
+			it.UpdateInProgress = true
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// GCResult reports one expired preview.
+type GCResult struct {
+	Launch    string `json:"launch"`
+	ExpiresAt string `json:"expiresAt"`
+	Destroyed bool   `json:"destroyed"`
+	Error     string `json:"error,omitempty"`
+}
+
+// GC destroys every preview whose expiry has passed. It carries on past
+// individual failures and reports each; the error summarises them.
+func (m *Manager) GC(ctx context.Context) ([]GCResult, error) {
+	items, err := m.PreviewList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	results := []GCResult{}
+	var failed []string
+	for _, it := range items {
+		p, err := m.PreviewGet(ctx, it.Launch)
+		if err != nil || !p.Expired {
+			continue
+		}
+		r := GCResult{Launch: it.Launch, ExpiresAt: p.ExpiresAt}
+		if _, err := m.PreviewDestroy(ctx, it.Launch); err != nil {
+			r.Error = err.Error()
+			failed = append(failed, it.Launch)
+		} else {
+			r.Destroyed = true
+		}
+		results = append(results, r)
+	}
+	sort.Slice(results, func(i, j int) bool { return results[i].Launch < results[j].Launch })
+	if len(failed) > 0 {
+		return results, &Error{Kind: KindFailed, Op: "preview gc", Stack: strings.Join(failed, ","), Reason: fmt.Sprintf("%d expired preview(s) could not be destroyed", len(failed))}
+	}
+	return results, nil
+}
+
+// validLaunch checks a launch id for operations that take only the id.
+func validLaunch(launch string) error {
+	_, err := stacks.ParsePreviewConfig(stacks.MapSource{Values: map[string]string{
+		"launch": launch, "image": "placeholder.invalid/app:1",
+	}})
+	return err
+}
