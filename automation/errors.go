@@ -92,15 +92,26 @@ func classify(ctx context.Context, op, stack string, err error, diags []string) 
 		e.Kind = KindTimeout
 	case errors.Is(ctx.Err(), context.Canceled):
 		e.Kind = KindCanceled
-	case auto.IsSelectStack404Error(err):
+	case inChain(err, auto.IsSelectStack404Error):
 		e.Kind = KindNotFound
-	case auto.IsConcurrentUpdateError(err), auto.IsCreateStack409Error(err):
+	case inChain(err, auto.IsConcurrentUpdateError), inChain(err, auto.IsCreateStack409Error):
 		e.Kind = KindConflict
 	default:
 		e.Kind = KindFailed
 	}
 	e.Reason = reason(err, diags)
 	return e
+}
+
+// inChain applies an auto.Is… helper to every error in the wrap chain: the
+// helpers only recognise the SDK's own error value, not wrappers of it.
+func inChain(err error, is func(error) bool) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if is(err) {
+			return true
+		}
+	}
+	return false
 }
 
 // reason prefers the engine's diagnostics over the CLI's full output, which

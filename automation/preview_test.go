@@ -1,3 +1,5 @@
+//go:build clitest
+
 package automation
 
 import (
@@ -9,6 +11,7 @@ import (
 )
 
 func TestPreviewLifecycle(t *testing.T) {
+	t.Parallel()
 	m := newTestManager(t, nil)
 	ctx := t.Context()
 	spec := PreviewSpec{Launch: "pr-1", Image: "registry.test/app:1", Env: map[string]string{"A": "1"}}

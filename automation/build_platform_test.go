@@ -1,0 +1,133 @@
+//go:build clitest
+
+package automation
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPlatformUpEnvAndBuildDigest(t *testing.T) {
+	t.Parallel()
+	digest := &fakeDigest{}
+	m := newTestManager(t, func(o *Options) { o.DigestReader = digest })
+	ctx := t.Context()
+
+	_, err := m.PlatformEnv(ctx)
+	assert.True(t, IsNotFound(err), "no platform yet: %v", err)
+
+	p, err := m.PlatformUp(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "[secret]", p.Outputs["redisUrl"], "secrets are masked in results")
+	assert.Equal(t, "apphub", p.Outputs["namespace"])
+
+	vars, err := m.PlatformEnv(ctx)
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, v := range vars {
+		got[v.Name] = v.Value
+	}
+	assert.Equal(t, "apphub", got["APPHUB_K8S_NAMESPACE"])
+	assert.Equal(t, "900", got["APPHUB_K8S_BUILD_TIMEOUT_SECONDS"])
+	assert.Equal(t, "redis://:s3cret@redis:6379/0", got["REDIS_URL"], "env lines carry the real value")
+	assert.Equal(t, "kubernetes", got["APPHUB_BUILD_EXECUTION_MODE"])
+
+	res, err := m.BuildRun(ctx, BuildSpec{ID: "b-1", GitURL: "https://git.test/acme/web.git", GitRef: "main", ImageRepository: "apps/web", ImageTag: "abc"})
+	require.NoError(t, err)
+	assert.Equal(t, StateSucceeded, res.State)
+	assert.Equal(t, "registry.test:5000/apps/web:abc@sha256:"+strings.Repeat("0", 63)+"7", res.Image, "pinned by the digest the build reported")
+	assert.Equal(t, []string{"k3d-test apphub-builds/build-b-1 kubeconfig=true"}, digest.calls)
+
+	got2, err := m.BuildGet(ctx, "b-1")
+	require.NoError(t, err)
+	assert.Equal(t, StateSucceeded, got2.State)
+	assert.Equal(t, "registry.test:5000/apps/web:abc", got2.Image)
+
+	destroyed, err := m.PlatformDestroy(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2, destroyed.LastUpdate.Changes["delete"])
+}
+
+func TestBuildFailureCarriesReason(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, nil)
+	res, err := m.BuildRun(t.Context(), BuildSpec{ID: "b-2", GitURL: "https://git.test/acme/web.git", ImageRepository: "apps/web", ImageTag: "fail"})
+	require.Error(t, err)
+	assert.True(t, IsFailed(err), "got %v", err)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Contains(t, e.Reason, "BackoffLimitExceeded")
+	assert.Equal(t, StateFailed, res.State)
+	got, err := m.BuildGet(t.Context(), "b-2")
+	require.NoError(t, err)
+	assert.Equal(t, StateFailed, got.State, "the failed update is the stack's last word")
+}
+
+func TestGCDestroysOnlyExpired(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	clock := &now
+	m := newTestManager(t, func(o *Options) { o.Now = func() time.Time { return *clock } })
+	ctx := t.Context()
+	_, err := m.PreviewUp(ctx, PreviewSpec{Launch: "short", Image: "registry.test/app:1", TTLSeconds: 60})
+	require.NoError(t, err)
+	long, err := m.PreviewUp(ctx, PreviewSpec{Launch: "long", Image: "registry.test/app:1", TTLSeconds: 86400})
+	require.NoError(t, err)
+	assert.Equal(t, "2026-11-23T12:00:00Z", long.ExpiresAt)
+	_, err = m.PreviewUp(ctx, PreviewSpec{Launch: "forever", Image: "registry.test/app:1"})
+	require.NoError(t, err)
+
+	later := now.Add(2 * time.Hour)
+	clock = &later
+	results, err := m.GC(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []GCResult{{Launch: "short", ExpiresAt: "2026-11-22T12:01:00Z", Destroyed: true}}, results)
+	list, err := m.PreviewList(ctx)
+	require.NoError(t, err)
+	var launches []string
+	for _, it := range list {
+		launches = append(launches, it.Launch)
+	}
+	assert.Equal(t, []string{"forever", "long"}, launches)
+}
+
+func TestStubModeCreatesNothing(t *testing.T) {
+	t.Setenv("APPHUB_K8S_PREVIEW_URL_TEMPLATE", "https://{launch}.preview.local")
+	m := newTestManager(t, func(o *Options) { o.LaunchMode, o.BuildMode = ModeStub, ModeStub })
+	ctx := t.Context()
+	res, err := m.PreviewUp(ctx, PreviewSpec{Launch: "s-1", Image: "registry.test/app:1"})
+	require.NoError(t, err)
+	assert.True(t, res.Stub)
+	assert.Equal(t, StateStub, res.State)
+	assert.Equal(t, "https://s-1.preview.local", res.URL)
+	assert.Contains(t, res.Outputs["note"], "nothing created")
+
+	_, err = m.PreviewUp(ctx, PreviewSpec{Launch: "BAD", Image: "registry.test/app:1"})
+	assert.True(t, IsInvalid(err), "stub mode validates too")
+
+	got, err := m.PreviewGet(ctx, "s-1")
+	require.NoError(t, err)
+	assert.True(t, got.Stub)
+	list, err := m.PreviewList(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []PreviewListItem{{Launch: "s-1", Stack: "preview-s-1", Stub: true}}, list)
+	b, err := m.BuildRun(ctx, BuildSpec{ID: "b", GitURL: "https://git.test/x.git", ImageRepository: "apps/x", ImageTag: "1"})
+	require.NoError(t, err)
+	assert.True(t, b.Stub)
+
+	d, err := m.PreviewDestroy(ctx, "s-1")
+	require.NoError(t, err)
+	assert.False(t, d.AlreadyGone)
+	_, err = m.PreviewGet(ctx, "s-1")
+	assert.True(t, IsNotFound(err))
+
+	// Nothing reached Pulumi: no stack, no work directory.
+	_, err = m.list(ctx, "test", "apphub-preview", testPreviewProgram)
+	require.NoError(t, err)
+	summaries, _ := m.list(ctx, "test", "apphub-preview", testPreviewProgram)
+	assert.Empty(t, summaries)
+}

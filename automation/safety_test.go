@@ -1,0 +1,268 @@
+//go:build clitest
+
+package automation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apphub/apphub-infra/stacks"
+)
+
+func TestConcurrentPreviews(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, nil)
+	ctx := t.Context()
+	const n = 10
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	urls := make([]string, n)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			res, err := m.PreviewUp(ctx, PreviewSpec{Launch: fmt.Sprintf("c-%d", i), Image: fmt.Sprintf("registry.test/app:%d", i)})
+			errs[i] = err
+			if res != nil {
+				urls[i] = res.URL
+			}
+		}(i)
+	}
+	wg.Wait()
+	t.Logf("%d concurrent previews: %.1fs wall", n, time.Since(start).Seconds())
+	for i := 0; i < n; i++ {
+		require.NoError(t, errs[i], "preview %d", i)
+		assert.Equal(t, fmt.Sprintf("http://c-%d.preview.test", i), urls[i])
+	}
+	list, err := m.PreviewList(ctx)
+	require.NoError(t, err)
+	assert.Len(t, list, n)
+	// Every stack's state is its own: outputs match the request.
+	for i := 0; i < n; i++ {
+		got, err := m.PreviewGet(ctx, fmt.Sprintf("c-%d", i))
+		require.NoError(t, err)
+		assert.Equal(t, StateReady, got.State)
+		assert.Equal(t, fmt.Sprintf("c-%d", i), got.Outputs[stacks.OutLaunch])
+	}
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, errs[i] = m.PreviewDestroy(ctx, fmt.Sprintf("c-%d", i))
+		}(i)
+	}
+	wg.Wait()
+	for i := 0; i < n; i++ {
+		require.NoError(t, errs[i])
+	}
+	list, err = m.PreviewList(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, list)
+}
+
+func TestSamePreviewConflict(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, nil)
+	ctx := t.Context()
+	slow := PreviewSpec{Launch: "busy", Image: "registry.test/app:1", Env: map[string]string{"TEST_SLEEP_MS": "4000"}}
+	done := make(chan error, 1)
+	go func() { _, err := m.PreviewUp(ctx, slow); done <- err }()
+	require.Eventually(t, func() bool { _, busy := m.Busy(stacks.PreviewProject, "preview-busy"); return busy }, 10*time.Second, 20*time.Millisecond)
+
+	_, err := m.PreviewUp(ctx, PreviewSpec{Launch: "busy", Image: "registry.test/app:2"})
+	require.Error(t, err)
+	assert.True(t, IsConflict(err), "got %v", err)
+	_, err = m.PreviewDestroy(ctx, "busy")
+	assert.True(t, IsConflict(err), "a destroy during an update conflicts too: %v", err)
+	require.NoError(t, <-done, "the first operation is unaffected")
+
+	got, err := m.PreviewGet(ctx, "busy")
+	require.NoError(t, err)
+	assert.Equal(t, "preview-busy", got.ServiceName)
+}
+
+func TestInvalidSpecTouchesNothing(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, nil)
+	ctx := t.Context()
+	tests := []struct {
+		spec  PreviewSpec
+		field string
+	}{
+		{PreviewSpec{Launch: "Bad_Launch", Image: "registry.test/app:1"}, "launch"},
+		{PreviewSpec{Launch: "ok", Image: "nginx"}, "image"},
+		{PreviewSpec{Launch: "ok", Image: "registry.test/app:1", Port: 80}, "port"},
+		{PreviewSpec{Launch: "ok", Image: "registry.test/app:1", Env: map[string]string{"APPHUB_X": "1"}}, "env"},
+		{PreviewSpec{Launch: "ok", Image: "registry.test/app:1", EgressAllow: []string{"nowhere"}}, "egressAllow"},
+	}
+	for _, tt := range tests {
+		_, err := m.PreviewUp(ctx, tt.spec)
+		require.Error(t, err)
+		assert.True(t, IsInvalid(err), "got %v", err)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Contains(t, e.Fields.Fields(), tt.field)
+	}
+	_, err := m.BuildRun(ctx, BuildSpec{ID: "b1", GitURL: "http://insecure.test/x.git", ImageRepository: "apps/web", ImageTag: "1"})
+	assert.True(t, IsInvalid(err))
+	_, err = m.PreviewDestroy(ctx, "../etc")
+	assert.True(t, IsInvalid(err))
+	entries, _ := os.ReadDir(filepath.Join(m.Options().WorkDir, stacks.PreviewProject))
+	assert.Empty(t, entries, "no work directory, no stack")
+	list, err := m.PreviewList(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, list)
+}
+
+func TestCancelThenUpdateSucceeds(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.PreviewUp(ctx, PreviewSpec{Launch: "cancel", Image: "registry.test/app:1", Env: map[string]string{"TEST_SLEEP_MS": "20000"}})
+		done <- err
+	}()
+	require.Eventually(t, func() bool { _, busy := m.Busy(stacks.PreviewProject, "preview-cancel"); return busy }, 10*time.Second, 20*time.Millisecond)
+	time.Sleep(3 * time.Second) // let the engine start the program
+	start := time.Now()
+	cancel()
+	err := <-done
+	t.Logf("cancel took %.1fs", time.Since(start).Seconds())
+	require.Error(t, err)
+	assert.Equal(t, KindCanceled, KindOf(err), "got %v", err)
+	_, busy := m.Busy(stacks.PreviewProject, "preview-cancel")
+	assert.False(t, busy, "the stack is released")
+
+	res, err := m.PreviewUp(t.Context(), PreviewSpec{Launch: "cancel", Image: "registry.test/app:1"})
+	require.NoError(t, err, "the next update succeeds")
+	assert.Equal(t, StateReady, res.State)
+	for _, r := range res.Recovered {
+		t.Logf("recovered: %s", r)
+	}
+}
+
+// writeLock plants a file-backend lock for a stack as another process would.
+func writeLock(t *testing.T, m *Manager, stack string, pid int, host string) string {
+	dir := filepath.Join(m.Options().StateDir, ".pulumi", "locks", "organization", stacks.PreviewProject, stack)
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	path := filepath.Join(dir, "0b5e6c1e-dead-4bad-beef-000000000001.json")
+	b, _ := json.Marshal(map[string]any{"pid": pid, "username": "ci", "hostname": host, "timestamp": time.Now()})
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	return path
+}
+
+func deadPID(t *testing.T) int {
+	cmd := exec.Command("true")
+	require.NoError(t, cmd.Run())
+	return cmd.Process.Pid
+}
+
+func TestStaleLockRecovery(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, nil)
+	ctx := t.Context()
+	spec := PreviewSpec{Launch: "locked", Image: "registry.test/app:1"}
+	_, err := m.PreviewUp(ctx, spec)
+	require.NoError(t, err)
+
+	host, _ := os.Hostname()
+	lock := writeLock(t, m, "preview-locked", deadPID(t), host)
+	res, err := m.PreviewUp(ctx, spec)
+	require.NoError(t, err, "a lock left by a dead process on this host is cleared")
+	require.Len(t, res.Recovered, 1)
+	assert.Contains(t, res.Recovered[0], "removed stale lock of dead process")
+	assert.NoFileExists(t, lock)
+
+	// A lock held by a live Pulumi process is respected.
+	fake := filepath.Join(t.TempDir(), "pulumi-lockholder")
+	sleep, err := exec.LookPath("sleep")
+	require.NoError(t, err)
+	b, err := os.ReadFile(sleep)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(fake, b, 0o755))
+	holder := exec.Command(fake, "60")
+	require.NoError(t, holder.Start())
+	t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
+	writeLock(t, m, "preview-locked", holder.Process.Pid, host)
+	_, err = m.PreviewUp(ctx, spec)
+	require.Error(t, err)
+	assert.True(t, IsConflict(err), "a live lock is a conflict: %v", err)
+
+	// So is one from another host, whose processes we cannot see.
+	_ = holder.Process.Kill()
+	_ = holder.Wait()
+	entries, _ := os.ReadDir(filepath.Dir(lock))
+	for _, e := range entries {
+		_ = os.Remove(filepath.Join(filepath.Dir(lock), e.Name()))
+	}
+	writeLock(t, m, "preview-locked", deadPID(t), "another-host")
+	_, err = m.PreviewUp(ctx, spec)
+	assert.True(t, IsConflict(err), "got %v", err)
+}
+
+func TestPendingCreateRecovery(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, nil)
+	ctx := t.Context()
+	spec := PreviewSpec{Launch: "pending", Image: "registry.test/app:1"}
+	_, err := m.PreviewUp(ctx, spec)
+	require.NoError(t, err)
+
+	// Simulate an update killed mid-create: the file backend's checkpoint
+	// keeps a pending create (`stack import` would drop it, so the
+	// checkpoint is edited the way a dying CLI leaves it).
+	path := filepath.Join(m.Options().StateDir, ".pulumi", "stacks", stacks.PreviewProject, "preview-pending.json")
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	latest := doc["checkpoint"].(map[string]any)["latest"].(map[string]any)
+	var stash map[string]any
+	for _, r := range latest["resources"].([]any) {
+		if r.(map[string]any)["type"] == "pulumi:index:Stash" {
+			stash = r.(map[string]any)
+		}
+	}
+	require.NotNil(t, stash)
+	pendingRes := map[string]any{}
+	for k, v := range stash {
+		pendingRes[k] = v
+	}
+	pendingRes["urn"] = strings.Replace(stash["urn"].(string), "::app", "::interrupted", 1)
+	latest["pending_operations"] = []any{map[string]any{"resource": pendingRes, "type": "creating"}}
+	raw, err = json.Marshal(doc)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, raw, 0o600))
+	st, err := m.selectStack(ctx, "test", stacks.PreviewProject, "preview-pending", testPreviewProgram)
+	require.NoError(t, err)
+	dep, err := st.Export(ctx)
+	require.NoError(t, err)
+	before, err := pendingOperations(dep)
+	require.NoError(t, err)
+	require.Len(t, before, 1, "the planted pending create is in the state")
+
+	res, err := m.PreviewUp(ctx, spec)
+	require.NoError(t, err)
+	require.Len(t, res.Recovered, 1)
+	assert.Contains(t, res.Recovered[0], "cleared pending creating of")
+	assert.Contains(t, res.Recovered[0], "::interrupted")
+
+	after, err := st.Export(ctx)
+	require.NoError(t, err)
+	pending, err := pendingOperations(after)
+	require.NoError(t, err)
+	assert.Empty(t, pending)
+}
