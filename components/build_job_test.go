@@ -86,7 +86,7 @@ func TestBuildJobPushCredentials(t *testing.T) {
 	job := m.Find(t, tJob, "build")
 	pod := "spec.template.spec."
 	assert.Equal(t, map[string]any{
-		"name": "registry-auth",
+		"name":   "registry-auth",
 		"secret": map[string]any{"secretName": "apphub-registry", "items": []any{map[string]any{"key": ".dockerconfigjson", "path": "config.json"}}},
 	}, job.Plain(pod+"volumes.1"))
 	assert.Contains(t, job.Plain(pod+"containers.0.env"), map[string]any{"name": "DOCKER_CONFIG", "value": "/home/user/.docker"})

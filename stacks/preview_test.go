@@ -28,7 +28,7 @@ func devPlatformOutputs() map[string]any {
 		OutPreviewURLTemplate: "http://{launch}.apphub.localhost", OutIngressClass: "traefik",
 		OutRegistryPushAddress: "apphub-registry:5000", OutRegistryPullAddress: "apphub-registry:5000",
 		OutRegistryHostAddress: "apphub-registry.localhost:5050", OutRegistryInsecure: true,
-		OutRedisURL: "redis://apphub-redis-master.apphub-system.svc.cluster.local:6379/0",
+		OutRedisURL:    "redis://apphub-redis-master.apphub-system.svc.cluster.local:6379/0",
 		OutKubeContext: "k3d-apphub", OutKubeconfig: "apiVersion: v1\nkind: Config\n",
 	}
 }
