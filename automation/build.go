@@ -164,3 +164,11 @@ func jsonString(v any) string {
 	b, _ := json.Marshal(v) // maps of strings always encode
 	return string(b)
 }
+
+// ValidateBuild checks a spec without touching any stack.
+func (m *Manager) ValidateBuild(spec BuildSpec) error {
+	if _, err := spec.config(m.opts.platformRef()); err != nil {
+		return invalid("build run", BuildStack(spec.ID), err)
+	}
+	return nil
+}

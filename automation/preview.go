@@ -280,3 +280,11 @@ func validLaunch(launch string) error {
 	}})
 	return err
 }
+
+// ValidatePreview checks a spec without touching any stack.
+func (m *Manager) ValidatePreview(spec PreviewSpec) error {
+	if _, err := spec.config(m.opts.platformRef(), m.opts.Now()); err != nil {
+		return invalid("preview up", PreviewStack(spec.Launch), err)
+	}
+	return nil
+}

@@ -1,0 +1,296 @@
+//go:build clitest
+
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apphub/apphub-infra/automation"
+	"github.com/apphub/apphub-infra/stacks"
+)
+
+// The API is tested end to end: a real Manager driving the real Pulumi CLI
+// on a file backend, with programs that need no provider plugin.
+
+const token = "test-token-0123456789"
+
+func previewProgram(ctx *pulumi.Context) error {
+	cfg, err := stacks.ParsePreviewConfig(stacks.PulumiConfig(ctx))
+	if err != nil {
+		return err
+	}
+	env := map[string]string{}
+	if raw := config.Get(ctx, "env"); raw != "" {
+		_ = json.Unmarshal([]byte(raw), &env)
+	}
+	if ms, _ := strconv.Atoi(env["TEST_SLEEP_MS"]); ms > 0 {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+	}
+	if _, err := pulumi.NewStash(ctx, "app", &pulumi.StashArgs{Input: pulumi.String(cfg.Image)}); err != nil {
+		return err
+	}
+	ctx.Export(stacks.OutURL, pulumi.String("http://"+cfg.Launch+".preview.test"))
+	return nil
+}
+
+func buildProgram(ctx *pulumi.Context) error {
+	cfg, err := stacks.ParseBuildConfig(stacks.PulumiConfig(ctx))
+	if err != nil {
+		return err
+	}
+	ctx.Export(stacks.OutImage, pulumi.String("registry.test/"+cfg.ImageRepository+":"+cfg.ImageTag))
+	return nil
+}
+
+type env struct {
+	state string
+	m     *automation.Manager
+	srv   *Server
+	url   string
+	stop  context.CancelFunc
+	done  chan error
+}
+
+func newManager(t *testing.T, state string, srv **Server) *automation.Manager {
+	root, _ := filepath.Abs("..")
+	_, err := os.Stat(filepath.Join(root, "bin", "pulumi"))
+	require.NoError(t, err, "bin/pulumi is missing: build it with `make pulumi` (make test does)")
+	m, err := automation.New(automation.Options{
+		StateDir: state, BackendURL: "file://" + state, Passphrase: "p", PulumiRoot: root, ProjectDir: t.TempDir(),
+		SkipPluginInstall: true, LaunchMode: automation.ModeKubernetes, BuildMode: automation.ModeKubernetes,
+		PreviewProgram: previewProgram, BuildProgram: buildProgram,
+		OnEvent: func(e automation.Event) {
+			if *srv != nil {
+				(*srv).Publish(e)
+			}
+		},
+	})
+	require.NoError(t, err)
+	return m
+}
+
+// start runs a server over state on a loopback port.
+func start(t *testing.T, state string, grace time.Duration) *env {
+	t.Helper()
+	e := &env{state: state, done: make(chan error, 1)}
+	e.m = newManager(t, state, &e.srv)
+	srv, err := New(e.m, Options{Token: token, StateDir: filepath.Join(state, "operations"), ShutdownGrace: grace,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	e.srv = srv
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	e.url = "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stop = cancel
+	go func() { e.done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-e.done })
+	return e
+}
+
+func (e *env) do(t *testing.T, method, path string, body any, tok string) (int, map[string]any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		if s, ok := body.(string); ok {
+			r = bytes.NewBufferString(s)
+		} else {
+			b, _ := json.Marshal(body)
+			r = bytes.NewReader(b)
+		}
+	}
+	req, err := http.NewRequest(method, e.url+path, r)
+	require.NoError(t, err)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// wait polls an operation until it finishes.
+func (e *env) wait(t *testing.T, id string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		code, op := e.do(t, "GET", "/v1/operations/"+id, nil, token)
+		require.Equal(t, http.StatusOK, code)
+		if s := op["status"]; s == StatusSucceeded || s == StatusFailed {
+			return op
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("operation %s did not finish", id)
+	return nil
+}
+
+func TestAuthAndHealth(t *testing.T) {
+	t.Parallel()
+	e := start(t, t.TempDir(), time.Second)
+	code, body := e.do(t, "GET", "/healthz", nil, "")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "ok", body["status"])
+	for _, tok := range []string{"", "wrong", token + "x"} {
+		code, body = e.do(t, "GET", "/v1/previews", nil, tok)
+		assert.Equal(t, http.StatusUnauthorized, code, "token %q", tok)
+		assert.Equal(t, "unauthorized", body["error"])
+	}
+	code, _ = e.do(t, "GET", "/v1/previews", nil, token)
+	assert.Equal(t, http.StatusOK, code)
+	code, _ = e.do(t, "GET", "/v1/operations/nope", nil, token)
+	assert.Equal(t, http.StatusNotFound, code)
+	code, _ = e.do(t, "GET", "/v1/previews/missing", nil, token)
+	assert.Equal(t, http.StatusNotFound, code)
+}
+
+func TestPreviewAsyncLifecycle(t *testing.T) {
+	t.Parallel()
+	e := start(t, t.TempDir(), time.Second)
+	code, op := e.do(t, "PUT", "/v1/previews/pr-7", map[string]any{"image": "registry.test/app:1"}, token)
+	require.Equal(t, http.StatusAccepted, code, "%v", op)
+	assert.Contains(t, []any{StatusQueued, StatusRunning}, op["status"])
+	id := op["id"].(string)
+	assert.FileExists(t, filepath.Join(e.state, "operations", id+".json"), "accepted means persisted")
+
+	// Follow the events as NDJSON until the operation ends.
+	req, _ := http.NewRequest("GET", e.url+"/v1/operations/"+id+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var lines []map[string]any
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var l map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &l))
+		lines = append(lines, l)
+	}
+	resp.Body.Close()
+	require.NotEmpty(t, lines)
+	last := lines[len(lines)-1]
+	assert.Equal(t, "operation", last["type"])
+	assert.Equal(t, StatusSucceeded, last["operation"].(map[string]any)["status"])
+	sawResource := false
+	for _, l := range lines {
+		if l["type"] == "resource-done" {
+			sawResource = true
+		}
+	}
+	assert.True(t, sawResource, "engine events are streamed: %v", lines)
+
+	done := e.wait(t, id)
+	assert.Equal(t, "http://pr-7.preview.test", done["result"].(map[string]any)["url"])
+	assert.NotEmpty(t, done["finishedAt"])
+
+	code, got := e.do(t, "GET", "/v1/previews/pr-7", nil, token)
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "ready", got["preview"].(map[string]any)["state"])
+	code, list := e.do(t, "GET", "/v1/previews", nil, token)
+	require.Equal(t, http.StatusOK, code)
+	assert.Len(t, list["previews"], 1)
+
+	code, del := e.do(t, "DELETE", "/v1/previews/pr-7", nil, token)
+	require.Equal(t, http.StatusAccepted, code)
+	assert.Equal(t, StatusSucceeded, e.wait(t, del["id"].(string))["status"])
+	code, _ = e.do(t, "GET", "/v1/previews/pr-7", nil, token)
+	assert.Equal(t, http.StatusNotFound, code)
+	code, del = e.do(t, "DELETE", "/v1/previews/pr-7", nil, token)
+	require.Equal(t, http.StatusAccepted, code)
+	assert.Equal(t, true, e.wait(t, del["id"].(string))["result"].(map[string]any)["alreadyGone"])
+}
+
+func TestBadRequestsAndConflict(t *testing.T) {
+	t.Parallel()
+	e := start(t, t.TempDir(), time.Second)
+	code, body := e.do(t, "PUT", "/v1/previews/Bad_Launch", map[string]any{"image": "registry.test/app:1"}, token)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Equal(t, "launch", body["fields"].([]any)[0].(map[string]any)["field"])
+	code, body = e.do(t, "PUT", "/v1/previews/ok", map[string]any{"image": "nginx", "port": 80}, token)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Len(t, body["fields"], 2, "every field error at once: %v", body)
+	code, _ = e.do(t, "PUT", "/v1/previews/ok", `{"image":"registry.test/app:1","imgae":"typo"}`, token)
+	assert.Equal(t, http.StatusBadRequest, code, "unknown fields are rejected")
+	code, _ = e.do(t, "PUT", "/v1/previews/ok", map[string]any{"launch": "other", "image": "registry.test/app:1"}, token)
+	assert.Equal(t, http.StatusBadRequest, code)
+	code, body = e.do(t, "POST", "/v1/builds", map[string]any{"id": "b1", "gitUrl": "git@github.com:a/b.git", "imageRepository": "apps/web", "imageTag": "1"}, token)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Equal(t, "gitUrl", body["fields"].([]any)[0].(map[string]any)["field"])
+
+	code, first := e.do(t, "PUT", "/v1/previews/slow", map[string]any{"image": "registry.test/app:1", "env": map[string]string{"TEST_SLEEP_MS": "3000"}}, token)
+	require.Equal(t, http.StatusAccepted, code)
+	code, body = e.do(t, "PUT", "/v1/previews/slow", map[string]any{"image": "registry.test/app:2"}, token)
+	assert.Equal(t, http.StatusConflict, code)
+	assert.Equal(t, first["id"], body["operation"].(map[string]any)["id"], "the conflict names the operation in the way")
+	code, _ = e.do(t, "DELETE", "/v1/previews/slow", nil, token)
+	assert.Equal(t, http.StatusConflict, code)
+	assert.Equal(t, StatusSucceeded, e.wait(t, first["id"].(string))["status"])
+}
+
+func TestBuildAsync(t *testing.T) {
+	t.Parallel()
+	e := start(t, t.TempDir(), time.Second)
+	code, op := e.do(t, "POST", "/v1/builds", map[string]any{"id": "b-9", "gitUrl": "https://git.test/acme/web.git", "imageRepository": "apps/web", "imageTag": "abc"}, token)
+	require.Equal(t, http.StatusAccepted, code, "%v", op)
+	done := e.wait(t, op["id"].(string))
+	assert.Equal(t, StatusSucceeded, done["status"])
+	code, got := e.do(t, "GET", "/v1/builds/b-9", nil, token)
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "registry.test/apps/web:abc", got["build"].(map[string]any)["image"])
+}
+
+func TestRestartResumesAcceptedOperations(t *testing.T) {
+	t.Parallel()
+	state := t.TempDir()
+	// A server that stops while an operation runs leaves it queued on disk.
+	first := start(t, state, 100*time.Millisecond)
+	code, op := first.do(t, "PUT", "/v1/previews/resume", map[string]any{"image": "registry.test/app:1", "env": map[string]string{"TEST_SLEEP_MS": "4000"}}, token)
+	require.Equal(t, http.StatusAccepted, code)
+	id := op["id"].(string)
+	require.Eventually(t, func() bool {
+		o, _ := first.srv.store.get(id)
+		return o.Status == StatusRunning
+	}, 20*time.Second, 50*time.Millisecond)
+	first.stop()
+	require.NoError(t, <-first.done)
+	first.done <- nil // for the cleanup
+	var onDisk Operation
+	b, err := os.ReadFile(filepath.Join(state, "operations", id+".json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &onDisk))
+	assert.Equal(t, StatusQueued, onDisk.Status, "interrupted by shutdown: back in the queue")
+
+	// A request accepted but never started (crash right after the 202).
+	st, err := openStore(filepath.Join(state, "operations"))
+	require.NoError(t, err)
+	crashed, err := st.create(KindBuildRun, "b-r", automation.BuildSpec{ID: "b-r", GitURL: "https://git.test/x.git", ImageRepository: "apps/x", ImageTag: "1"})
+	require.NoError(t, err)
+
+	second := start(t, state, time.Second)
+	resumed := second.wait(t, id)
+	assert.Equal(t, StatusSucceeded, resumed["status"])
+	assert.Equal(t, float64(2), resumed["attempts"], "run once before the restart, once after")
+	assert.Equal(t, StatusSucceeded, second.wait(t, crashed.ID)["status"])
+	code, got := second.do(t, "GET", "/v1/previews/resume", nil, token)
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "ready", got["preview"].(map[string]any)["state"])
+}
