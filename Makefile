@@ -22,6 +22,7 @@ help:
 	@echo "make down [STACK=...]      destroy the platform stack"
 	@echo "make test                  vet and run the tests (what CI runs)"
 	@echo "make pulumi                build the pinned Pulumi CLI into ./bin"
+	@echo "make apphubctl             build the catalog's CLI and HTTP API into ./bin"
 
 # The Pulumi CLI, built from the pinned module; the version ldflag lets the
 # Automation API read the CLI's version.
@@ -57,7 +58,21 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
+	go vet -tags clitest ./...
 
+# Tiers: unit + mocks (seconds), then the Automation API, HTTP API and CLI
+# against the real Pulumi CLI and a file:// backend (build tag clitest).
 .PHONY: test
-test: vet
+test: vet test-unit test-cli
+
+.PHONY: test-unit
+test-unit:
 	go test -count=1 ./...
+
+.PHONY: test-cli
+test-cli: $(PULUMI)
+	go test -count=1 -tags clitest -timeout 20m ./automation/... ./server/... ./cmd/...
+
+.PHONY: apphubctl
+apphubctl:
+	go build -o $(BIN)/apphubctl ./cmd/apphubctl

@@ -3,6 +3,7 @@ package automation
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -36,6 +37,12 @@ func New(opts Options) (*Manager, error) {
 			return nil, fmt.Errorf("automation: creating %s: %w", dir, err)
 		}
 	}
+	if u, err := url.Parse(o.BackendURL); err == nil && u.Scheme == "file" && u.Path != "" {
+		// The file backend refuses a directory that does not exist yet.
+		if err := os.MkdirAll(u.Path, 0o700); err != nil {
+			return nil, fmt.Errorf("automation: creating backend dir %s: %w", u.Path, err)
+		}
+	}
 	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: o.PulumiRoot})
 	if err != nil {
 		return nil, fmt.Errorf("automation: Pulumi CLI (build it with `make pulumi`): %w", err)
@@ -53,14 +60,18 @@ func (m *Manager) Start(ctx context.Context) error {
 	if m.opts.SkipPluginInstall || len(m.opts.Plugins) == 0 {
 		return nil
 	}
-	ws, err := auto.NewLocalWorkspace(ctx, m.wsOpts("apphub-plugins", filepath.Join(m.opts.WorkDir, ".plugins"))...)
+	dir := filepath.Join(m.opts.WorkDir, ".plugins")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("automation: %w", err)
+	}
+	ws, err := auto.NewLocalWorkspace(ctx, m.wsOpts("apphub-plugins", dir)...)
 	if err != nil {
 		return fmt.Errorf("automation: plugin workspace: %w", err)
 	}
 	for _, p := range m.opts.Plugins {
 		m.opts.Logger.Info("installing plugin", "name", p.Name, "version", p.Version)
 		if err := ws.InstallPlugin(ctx, p.Name, p.Version); err != nil {
-			return fmt.Errorf("automation: installing plugin %s %s: %w", p.Name, p.Version, err)
+			return fmt.Errorf("automation: installing plugin %s %s: %s", p.Name, p.Version, reason(err, nil))
 		}
 	}
 	return nil

@@ -206,7 +206,9 @@ func (s *Server) run(id string) {
 		defer func() { <-s.slots }()
 		op, _ := s.store.get(id)
 		now := time.Now().UTC()
-		_ = s.store.update(id, func(o *Operation) { o.Status, o.StartedAt, o.Attempts, o.Events = StatusRunning, &now, o.Attempts+1, nil })
+		_ = s.store.update(id, func(o *Operation) {
+			o.Status, o.StartedAt, o.Attempts, o.Events = StatusRunning, &now, o.Attempts+1, nil
+		})
 		result, err := s.execute(s.baseCtx, op)
 		if s.baseCtx.Err() != nil {
 			// Shut down mid-operation: leave it queued so the next start

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/apphub/apphub-infra/automation"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // the operation ran and failed, or an internal error
+	exitInvalid  = 2 // bad usage or input: nothing was touched
+	exitNotFound = 3
+	exitConflict = 4 // another operation holds the stack
+	exitTimeout  = 5
+	exitCanceled = 6
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	output            string
+	stateDir          string
+	backendURL        string
+	projectDir        string
+	platformStack     string
+	maxConcurrent     int
+	skipPluginInstall bool
+	quiet             bool
+	events            bool
+	timeout           time.Duration
+
+	stdout, stderr io.Writer
+	// onEvent lets serve route events to its operations.
+	onEvent func(automation.Event)
+}
+
+// Run executes apphubctl with args and returns the process exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := newRootCmd(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	if g.output == "json" {
+		writeJSONError(stdout, err)
+	}
+	fmt.Fprintln(stderr, "error:", err)
+	return code
+}
+
+func exitCode(err error) int {
+	var usage usageError
+	if errors.As(err, &usage) {
+		return exitInvalid
+	}
+	switch automation.KindOf(err) {
+	case automation.KindInvalid:
+		return exitInvalid
+	case automation.KindNotFound:
+		return exitNotFound
+	case automation.KindConflict:
+		return exitConflict
+	case automation.KindTimeout:
+		return exitTimeout
+	case automation.KindCanceled:
+		return exitCanceled
+	}
+	return exitFailed
+}
+
+// usageError marks bad command-line usage.
+type usageError struct{ error }
+
+func newRootCmd(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "apphubctl",
+		Short: "Create, inspect and destroy AppHub platform, preview and build stacks",
+		Long: `apphubctl drives AppHub's Pulumi stacks through the Automation API:
+the platform (namespaces, identities, registry, Redis, runners), one preview
+stack per launch and one build stack per image build. It needs only the
+Pulumi CLI (make pulumi builds it into ./bin); programs run inline.
+
+Exit codes: 0 ok, 1 failed, 2 invalid input, 3 not found, 4 conflict,
+5 timeout, 6 canceled. Progress goes to stderr; results to stdout
+(--output json for machines).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if g.output != "text" && g.output != "json" {
+				return usageError{fmt.Errorf("--output must be text or json, got %q", g.output)}
+			}
+			return nil
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	f := root.PersistentFlags()
+	f.StringVarP(&g.output, "output", "o", "text", "result format: text or json")
+	f.StringVar(&g.stateDir, "state-dir", "", "state directory (default $APPHUB_STATE_DIR or ./.pulumi-state)")
+	f.StringVar(&g.backendURL, "backend-url", "", "Pulumi backend (default $PULUMI_BACKEND_URL or file://<state-dir>)")
+	f.StringVar(&g.projectDir, "project-dir", ".", "repository holding the platform's Pulumi.yaml and stack files")
+	f.StringVar(&g.platformStack, "platform-stack", "dev", "platform stack previews and builds read")
+	f.IntVar(&g.maxConcurrent, "max-concurrent", 4, "simultaneous stack operations")
+	f.BoolVar(&g.skipPluginInstall, "skip-plugin-install", false, "do not install provider plugins at start-up")
+	f.BoolVarP(&g.quiet, "quiet", "q", false, "no progress on stderr")
+	f.BoolVar(&g.events, "events", false, "engine events as JSON lines on stderr instead of human progress")
+	f.DurationVar(&g.timeout, "timeout", 0, "give up after this long (0: no limit); the update is cancelled cleanly")
+	root.AddCommand(newPlatformCmd(g), newPreviewCmd(g), newBuildCmd(g), newServeCmd(g))
+	return root
+}
+
+// manager builds the Manager from the global flags.
+func (g *globals) manager(ctx context.Context) (*automation.Manager, error) {
+	opts := automation.Options{
+		StateDir: g.stateDir, BackendURL: g.backendURL, ProjectDir: g.projectDir,
+		PlatformStack: g.platformStack, MaxConcurrent: g.maxConcurrent,
+		SkipPluginInstall: g.skipPluginInstall,
+		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if !g.quiet && !g.events {
+		opts.Progress = g.stderr
+		opts.Logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	enc := json.NewEncoder(g.stderr)
+	opts.OnEvent = func(e automation.Event) {
+		if g.events {
+			_ = enc.Encode(e)
+		}
+		if g.onEvent != nil {
+			g.onEvent(e)
+		}
+	}
+	m, err := automation.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Start(ctx); err != nil {
+		return nil, fmt.Errorf("%w (pass --skip-plugin-install when the plugins are installed already)", err)
+	}
+	return m, nil
+}
+
+// withTimeout applies --timeout to an operation's context.
+func (g *globals) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if g.timeout > 0 {
+		return context.WithTimeout(ctx, g.timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+// emit writes a result as JSON or as text.
+func (g *globals) emit(v any, text func(io.Writer)) error {
+	if g.output == "json" {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	text(g.stdout)
+	return nil
+}
+
+func writeJSONError(w io.Writer, err error) {
+	body := map[string]any{"error": err.Error()}
+	var e *automation.Error
+	if errors.As(err, &e) {
+		body["kind"] = e.Kind
+		if e.Reason != "" {
+			body["reason"] = e.Reason
+		}
+		if len(e.Fields) > 0 {
+			body["fields"] = e.Fields
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(body)
+}
