@@ -18,10 +18,10 @@ func root(t *testing.T) string {
 
 func TestAPIVersion(t *testing.T) {
 	for token, want := range map[string][2]string{
-		"kubernetes:core/v1:Namespace":                   {"v1", "Namespace"},
-		"kubernetes:apps/v1:Deployment":                  {"apps/v1", "Deployment"},
-		"kubernetes:rbac.authorization.k8s.io/v1:Role":   {"rbac.authorization.k8s.io/v1", "Role"},
-		"kubernetes:networking.k8s.io/v1:NetworkPolicy":  {"networking.k8s.io/v1", "NetworkPolicy"},
+		"kubernetes:core/v1:Namespace":                  {"v1", "Namespace"},
+		"kubernetes:apps/v1:Deployment":                 {"apps/v1", "Deployment"},
+		"kubernetes:rbac.authorization.k8s.io/v1:Role":  {"rbac.authorization.k8s.io/v1", "Role"},
+		"kubernetes:networking.k8s.io/v1:NetworkPolicy": {"networking.k8s.io/v1", "NetworkPolicy"},
 	} {
 		v, k, ok := APIVersion(token)
 		assert.True(t, ok, token)
