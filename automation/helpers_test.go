@@ -4,6 +4,7 @@ package automation
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,7 +55,7 @@ func testPreviewProgram(ctx *pulumi.Context) error {
 	}
 	env := map[string]string{}
 	if raw := config.Get(ctx, "env"); raw != "" {
-		if err := jsonUnmarshal(raw, &env); err != nil {
+		if err := json.Unmarshal([]byte(raw), &env); err != nil {
 			return err
 		}
 	}

@@ -79,7 +79,7 @@ func NewLocalCluster(ctx *pulumi.Context, name string, args *LocalClusterArgs, o
 		create, del = MinikubeCreateScript(args), MinikubeDeleteScript(args)
 		kubeContext = args.Name
 		triggers = pulumi.Array{pulumi.String(args.Kind), pulumi.String(args.Name), pulumi.Int(args.CPUs), pulumi.String(args.Memory)}
-		push, pull = "registry.kube-system.svc.cluster.local:80", "localhost:5000"
+		push, pull = MinikubeRegistryPushAddress, MinikubeRegistryPullAddress
 	default:
 		return nil, fmt.Errorf("local cluster %q: unknown kind %q (k3d or minikube)", name, args.Kind)
 	}
@@ -116,6 +116,13 @@ func NewLocalCluster(ctx *pulumi.Context, name string, args *LocalClusterArgs, o
 	}
 	return comp, nil
 }
+
+// Minikube's registry addon: a Service for pods, and a registry-proxy
+// DaemonSet listening on every node's port 5000 for the kubelet.
+const (
+	MinikubeRegistryPushAddress = "registry.kube-system.svc.cluster.local:80"
+	MinikubeRegistryPullAddress = "localhost:5000"
+)
 
 // K3dRegistryName is the registry k3d creates beside the cluster; pods and
 // nodes reach it by this name on k3d's Docker network.

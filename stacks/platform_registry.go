@@ -24,7 +24,7 @@ func (c *PlatformConfig) localRegistryPushAddress() string {
 	if c.Registry.Kind == RegistryK3d {
 		return components.K3dRegistryName(c.Cluster.Name) + ":5000"
 	}
-	return "registry.kube-system.svc.cluster.local:80"
+	return components.MinikubeRegistryPushAddress
 }
 
 // registryLoginHost is the key of the docker config "auths" entry: the
