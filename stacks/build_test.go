@@ -18,7 +18,7 @@ func buildValues(overrides map[string]string) map[string]string {
 }
 
 func runBuild(t *testing.T, values map[string]string, outputs map[string]any) (*testmocks.Mocks, map[string]any, error) {
-	got := map[string]any{}
+	var got map[string]any
 	m, err := runStack(t, BuildProject, "build-b-7", values, outputs, func(ctx *pulumi.Context) error {
 		cfg, err := ParseBuildConfig(PulumiConfig(ctx))
 		if err != nil {
@@ -28,14 +28,8 @@ func runBuild(t *testing.T, values map[string]string, outputs map[string]any) (*
 		if err != nil {
 			return err
 		}
-		for k, o := range out {
-			v, err := testmocks.Await(ctx.Context(), pulumi.ToOutput(o))
-			if err != nil {
-				return err
-			}
-			got[k] = v.Value
-		}
-		return nil
+		got, err = plainValues(ctx, out)
+		return err
 	})
 	return m, got, err
 }

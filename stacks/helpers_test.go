@@ -7,8 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/apphub/apphub-infra/internal/testmocks"
 )
 
 // projectFile reads a file from the repository root.
@@ -72,3 +76,16 @@ func prodValues(t *testing.T) (map[string]string, map[string]bool) {
 // allTools finds every command; noTools finds none.
 func allTools(name string) (string, error) { return "/usr/local/bin/" + name, nil }
 func noTools(name string) (string, error)  { return "", fmt.Errorf("%s: not found", name) }
+
+// plainValues resolves a program's exports to their values.
+func plainValues(ctx *pulumi.Context, m pulumi.Map) (map[string]any, error) {
+	vals, err := testmocks.AwaitMap(ctx.Context(), m)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(vals))
+	for k, v := range vals {
+		out[k] = v.Value
+	}
+	return out, nil
+}

@@ -55,14 +55,8 @@ func runPlatform(t *testing.T, stack string, values map[string]string, secrets m
 		if err != nil {
 			return err
 		}
-		for k, o := range res.Exports {
-			v, err := testmocks.Await(ctx.Context(), pulumi.ToOutput(o))
-			if err != nil {
-				return err
-			}
-			run.outputs[k] = v
-		}
-		return nil
+		run.outputs, err = testmocks.AwaitMap(ctx.Context(), res.Exports)
+		return err
 	})
 	return run, err
 }

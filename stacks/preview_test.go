@@ -107,7 +107,7 @@ func TestPreviewURLStyles(t *testing.T) {
 					outputs[k] = v
 				}
 			}
-			got := map[string]any{}
+			var got map[string]any
 			m, err := runStack(t, PreviewProject, "preview-pr-42", previewValues(nil), outputs, func(ctx *pulumi.Context) error {
 				cfg, err := ParsePreviewConfig(PulumiConfig(ctx))
 				if err != nil {
@@ -117,14 +117,8 @@ func TestPreviewURLStyles(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				for k, o := range out {
-					v, err := testmocks.Await(ctx.Context(), pulumi.ToOutput(o))
-					if err != nil {
-						return err
-					}
-					got[k] = v.Value
-				}
-				return nil
+				got, err = plainValues(ctx, out)
+				return err
 			})
 			require.NoError(t, err)
 			assert.Equal(t, map[string]any{

@@ -55,14 +55,11 @@ func Platform(t testing.TB, values map[string]string, secrets map[string]bool) (
 		if err != nil {
 			return err
 		}
-		for k, o := range res.Exports {
-			v, err := testmocks.Await(ctx.Context(), pulumi.ToOutput(o))
-			if err != nil {
-				return err
-			}
+		vals, err := testmocks.AwaitMap(ctx.Context(), res.Exports)
+		for k, v := range vals {
 			outputs[k] = v.Value
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		t.Fatalf("platform program: %v", err)

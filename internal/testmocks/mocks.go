@@ -216,3 +216,17 @@ func Await(ctx context.Context, o pulumi.Output) (Value, error) {
 	}
 	return Value{Value: r.Value, Known: r.Known, Secret: r.Secret}, nil
 }
+
+// AwaitMap resolves every output of a map (a program's exports) inside a
+// running program.
+func AwaitMap(ctx context.Context, m pulumi.Map) (map[string]Value, error) {
+	out := make(map[string]Value, len(m))
+	for k, o := range m {
+		v, err := Await(ctx, pulumi.ToOutput(o))
+		if err != nil {
+			return nil, fmt.Errorf("output %q: %w", k, err)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
