@@ -135,7 +135,7 @@ func buildFromOutputs(id string, vals map[string]any, secrets map[string]bool) *
 func (m *Manager) BuildGet(ctx context.Context, id string) (*BuildResult, error) {
 	const op = "build get"
 	stack := BuildStack(id)
-	if _, err := (BuildSpec{ID: id, GitURL: "https://placeholder.invalid/x.git", ImageRepository: "x", ImageTag: "x"}).config("x"); err != nil {
+	if err := stacks.ValidateBuildID(id); err != nil {
 		return nil, invalid(op, stack, err)
 	}
 	if m.opts.BuildMode == ModeStub {

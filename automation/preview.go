@@ -156,8 +156,8 @@ func previewFromOutputs(launch string, vals map[string]any, secrets map[string]b
 func (m *Manager) PreviewDestroy(ctx context.Context, launch string) (*PreviewResult, error) {
 	const op = "preview destroy"
 	stack := PreviewStack(launch)
-	if err := validLaunch(launch); err != nil {
-		return nil, invalid(op, stack, err)
+	if err := ValidLaunch(op, launch); err != nil {
+		return nil, err
 	}
 	if m.opts.LaunchMode == ModeStub {
 		return m.stubPreviewDestroy(launch)
@@ -173,8 +173,8 @@ func (m *Manager) PreviewDestroy(ctx context.Context, launch string) (*PreviewRe
 func (m *Manager) PreviewGet(ctx context.Context, launch string) (*PreviewResult, error) {
 	const op = "preview get"
 	stack := PreviewStack(launch)
-	if err := validLaunch(launch); err != nil {
-		return nil, invalid(op, stack, err)
+	if err := ValidLaunch(op, launch); err != nil {
+		return nil, err
 	}
 	if m.opts.LaunchMode == ModeStub {
 		return m.stubPreviewGet(launch)
@@ -273,12 +273,13 @@ func (m *Manager) GC(ctx context.Context) ([]GCResult, error) {
 	return results, nil
 }
 
-// validLaunch checks a launch id for operations that take only the id.
-func validLaunch(launch string) error {
-	_, err := stacks.ParsePreviewConfig(stacks.MapSource{Values: map[string]string{
-		"launch": launch, "image": "placeholder.invalid/app:1",
-	}})
-	return err
+// ValidLaunch checks a launch id for operations that take only the id; the
+// error is an Invalid *Error naming the field.
+func ValidLaunch(op, launch string) error {
+	if err := stacks.ValidateLaunchID(launch); err != nil {
+		return invalid(op, PreviewStack(launch), err)
+	}
+	return nil
 }
 
 // ValidatePreview checks a spec without touching any stack.

@@ -290,7 +290,7 @@ func (s *Server) putPreview(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deletePreview(w http.ResponseWriter, r *http.Request) {
 	launch := r.PathValue("launch")
-	if err := s.b.ValidatePreview(automation.PreviewSpec{Launch: launch, Image: "placeholder.invalid/app:1"}); err != nil {
+	if err := automation.ValidLaunch("preview destroy", launch); err != nil {
 		writeBackendError(w, err)
 		return
 	}

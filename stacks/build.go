@@ -41,6 +41,15 @@ type BuildStackConfig struct {
 	buildArgs map[string]string
 }
 
+func checkBuildID(p *validate.Problems, id string) { p.DNSLabelBudget("buildId", id, buildBudget) }
+
+// ValidateBuildID checks a build id alone, by the build stack's rule.
+func ValidateBuildID(id string) error {
+	var p validate.Problems
+	checkBuildID(&p, id)
+	return p.Err()
+}
+
 // BuildConfigKeys lists the build project's keys.
 func BuildConfigKeys() []ConfigKey { return keysOf(&BuildStackConfig{}) }
 
@@ -58,7 +67,7 @@ func ParseBuildConfig(src ConfigSource) (*BuildStackConfig, error) {
 
 func (c *BuildStackConfig) validate(p *validate.Problems) {
 	p.Required("platformStack", c.PlatformStack)
-	p.DNSLabelBudget("buildId", c.BuildID, buildBudget)
+	checkBuildID(p, c.BuildID)
 	switch {
 	case c.GitURL == "" && c.ContextURL == "":
 		p.Add("gitUrl", "gitUrl or contextUrl is required")

@@ -45,6 +45,16 @@ type PreviewStackConfig struct {
 	egress []validate.Egress
 }
 
+func checkLaunchID(p *validate.Problems, id string) { p.DNSLabelBudget("launch", id, launchBudget) }
+
+// ValidateLaunchID checks a launch id alone, by the preview stack's rule
+// (for operations that take only the id: get, destroy).
+func ValidateLaunchID(id string) error {
+	var p validate.Problems
+	checkLaunchID(&p, id)
+	return p.Err()
+}
+
 // PreviewConfigKeys lists the preview project's keys.
 func PreviewConfigKeys() []ConfigKey { return keysOf(&PreviewStackConfig{}) }
 
@@ -62,7 +72,7 @@ func ParsePreviewConfig(src ConfigSource) (*PreviewStackConfig, error) {
 
 func (c *PreviewStackConfig) validate(p *validate.Problems) {
 	p.Required("platformStack", c.PlatformStack)
-	p.DNSLabelBudget("launch", c.Launch, launchBudget)
+	checkLaunchID(p, c.Launch)
 	p.ImageRef("image", c.Image)
 	switch {
 	case c.Port < 1 || c.Port > 65535:

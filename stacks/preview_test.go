@@ -205,3 +205,12 @@ func TestPreviewNeedsADeployedPlatform(t *testing.T) {
 	assert.Contains(t, err.Error(), "lacks outputs namespace, ingressClass: deploy (or update) the platform first")
 	assert.False(t, m.Has(tDeployment, "preview"))
 }
+
+func TestIDValidationMatchesStackRules(t *testing.T) {
+	assert.NoError(t, ValidateLaunchID("pr-42"))
+	assert.ErrorContains(t, ValidateLaunchID("../etc"), "launch:")
+	assert.ErrorContains(t, ValidateLaunchID("a234567890123456789012345678901234567890123456x"), "at most 46 characters")
+	assert.NoError(t, ValidateBuildID("b-7"))
+	assert.ErrorContains(t, ValidateBuildID("a/b"), "buildId:")
+	assert.ErrorContains(t, ValidateBuildID("a23456789012345678901234567890123456789012345678x"), "at most 48 characters")
+}
