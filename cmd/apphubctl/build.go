@@ -36,11 +36,10 @@ func newBuildRunCmd(g *globals) *cobra.Command {
 			if cmd.Flags().Changed("backoff-limit") {
 				spec.BackoffLimit = &backoff
 			}
-			m, err := g.manager(cmd.Context())
+			m, ctx, cancel, err := g.session(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := g.withTimeout(cmd.Context())
 			defer cancel()
 			res, err := m.BuildRun(ctx, spec)
 			if err != nil {
@@ -71,11 +70,12 @@ func newBuildGetCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl build get b-7 -o json`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := g.manager(cmd.Context())
+			m, ctx, cancel, err := g.session(cmd)
 			if err != nil {
 				return err
 			}
-			res, err := m.BuildGet(cmd.Context(), args[0])
+			defer cancel()
+			res, err := m.BuildGet(ctx, args[0])
 			if err != nil {
 				return err
 			}

@@ -40,11 +40,10 @@ func newPlatformCmd(g *globals) *cobra.Command {
   apphubctl platform env -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.manager(cmd.Context())
+			m, ctx, cancel, err := g.session(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := g.withTimeout(cmd.Context())
 			defer cancel()
 			vars, err := m.PlatformEnv(ctx)
 			if err != nil {
@@ -57,11 +56,10 @@ func newPlatformCmd(g *globals) *cobra.Command {
 }
 
 func platformRun(cmd *cobra.Command, g *globals, op func(*automation.Manager, context.Context) (*automation.PlatformResult, error)) error {
-	m, err := g.manager(cmd.Context())
+	m, ctx, cancel, err := g.session(cmd)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := g.withTimeout(cmd.Context())
 	defer cancel()
 	res, err := op(m, ctx)
 	if err != nil {

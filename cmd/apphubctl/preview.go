@@ -49,11 +49,10 @@ func newPreviewUpCmd(g *globals) *cobra.Command {
 			}
 			spec.Env = env
 			spec.TTLSeconds = int(f.ttl / time.Second)
-			m, err := g.manager(cmd.Context())
+			m, ctx, cancel, err := g.session(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := g.withTimeout(cmd.Context())
 			defer cancel()
 			res, err := m.PreviewUp(ctx, spec)
 			if err != nil {
@@ -87,11 +86,10 @@ func newPreviewDestroyCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl preview destroy pr-42`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := g.manager(cmd.Context())
+			m, ctx, cancel, err := g.session(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := g.withTimeout(cmd.Context())
 			defer cancel()
 			res, err := m.PreviewDestroy(ctx, args[0])
 			if err != nil {
@@ -116,11 +114,12 @@ func newPreviewGetCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl preview get pr-42 -o json`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := g.manager(cmd.Context())
+			m, ctx, cancel, err := g.session(cmd)
 			if err != nil {
 				return err
 			}
-			res, err := m.PreviewGet(cmd.Context(), args[0])
+			defer cancel()
+			res, err := m.PreviewGet(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -136,11 +135,12 @@ func newPreviewListCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl preview list -o json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.manager(cmd.Context())
+			m, ctx, cancel, err := g.session(cmd)
 			if err != nil {
 				return err
 			}
-			items, err := m.PreviewList(cmd.Context())
+			defer cancel()
+			items, err := m.PreviewList(ctx)
 			if err != nil {
 				return err
 			}
@@ -163,11 +163,10 @@ func newPreviewGCCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl preview gc   # e.g. from a CronJob or a systemd timer`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.manager(cmd.Context())
+			m, ctx, cancel, err := g.session(cmd)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := g.withTimeout(cmd.Context())
 			defer cancel()
 			results, err := m.GC(ctx)
 			if emitErr := g.emit(results, func(w io.Writer) {

@@ -153,12 +153,18 @@ func (g *globals) manager(ctx context.Context) (*automation.Manager, error) {
 	return m, nil
 }
 
-// withTimeout applies --timeout to an operation's context.
-func (g *globals) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if g.timeout > 0 {
-		return context.WithTimeout(ctx, g.timeout)
+// session builds the Manager and the command's context, bounded by --timeout.
+func (g *globals) session(cmd *cobra.Command) (*automation.Manager, context.Context, context.CancelFunc, error) {
+	m, err := g.manager(cmd.Context())
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return context.WithCancel(ctx)
+	if g.timeout > 0 {
+		ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
+		return m, ctx, cancel, nil
+	}
+	ctx, cancel := context.WithCancel(cmd.Context())
+	return m, ctx, cancel, nil
 }
 
 // emit writes a result as JSON or as text.
