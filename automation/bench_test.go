@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/apphub/apphub-infra/internal/testprograms"
 )
 
 // BenchmarkPreviewCycle measures one preview create and destroy through the
@@ -64,7 +66,7 @@ func newBenchManager(b *testing.B) *Manager {
 	m, err := New(Options{
 		StateDir: state, BackendURL: "file://" + state, Passphrase: "p", PulumiRoot: root, ProjectDir: b.TempDir(),
 		SkipPluginInstall: true, MaxConcurrent: 10, LaunchMode: ModeKubernetes, BuildMode: ModeKubernetes,
-		PreviewProgram: testPreviewProgram, BuildProgram: testBuildProgram, PlatformProgram: testPlatformProgram,
+		PreviewProgram: testprograms.Preview, BuildProgram: testprograms.Build, PlatformProgram: testprograms.Platform,
 	})
 	if err != nil {
 		b.Fatal(err)

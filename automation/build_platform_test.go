@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/apphub/apphub-infra/internal/testprograms"
 )
 
 func TestPlatformUpEnvAndBuildDigest(t *testing.T) {
@@ -126,8 +128,8 @@ func TestStubModeCreatesNothing(t *testing.T) {
 	assert.True(t, IsNotFound(err))
 
 	// Nothing reached Pulumi: no stack, no work directory.
-	_, err = m.list(ctx, "test", "apphub-preview", testPreviewProgram)
+	_, err = m.list(ctx, "test", "apphub-preview", testprograms.Preview)
 	require.NoError(t, err)
-	summaries, _ := m.list(ctx, "test", "apphub-preview", testPreviewProgram)
+	summaries, _ := m.list(ctx, "test", "apphub-preview", testprograms.Preview)
 	assert.Empty(t, summaries)
 }

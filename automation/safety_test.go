@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apphub/apphub-infra/internal/testprograms"
 	"github.com/apphub/apphub-infra/stacks"
 )
 
@@ -246,7 +247,7 @@ func TestPendingCreateRecovery(t *testing.T) {
 	raw, err = json.Marshal(doc)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path, raw, 0o600))
-	st, err := m.selectStack(ctx, "test", stacks.PreviewProject, "preview-pending", testPreviewProgram)
+	st, err := m.selectStack(ctx, "test", stacks.PreviewProject, "preview-pending", testprograms.Preview)
 	require.NoError(t, err)
 	dep, err := st.Export(ctx)
 	require.NoError(t, err)

@@ -13,51 +13,20 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/apphub/apphub-infra/automation"
-	"github.com/apphub/apphub-infra/stacks"
+	"github.com/apphub/apphub-infra/internal/testprograms"
 )
 
 // The API is tested end to end: a real Manager driving the real Pulumi CLI
 // on a file backend, with programs that need no provider plugin.
 
 const token = "test-token-0123456789"
-
-func previewProgram(ctx *pulumi.Context) error {
-	cfg, err := stacks.ParsePreviewConfig(stacks.PulumiConfig(ctx))
-	if err != nil {
-		return err
-	}
-	env := map[string]string{}
-	if raw := config.Get(ctx, "env"); raw != "" {
-		_ = json.Unmarshal([]byte(raw), &env)
-	}
-	if ms, _ := strconv.Atoi(env["TEST_SLEEP_MS"]); ms > 0 {
-		time.Sleep(time.Duration(ms) * time.Millisecond)
-	}
-	if _, err := pulumi.NewStash(ctx, "app", &pulumi.StashArgs{Input: pulumi.String(cfg.Image)}); err != nil {
-		return err
-	}
-	ctx.Export(stacks.OutURL, pulumi.String("http://"+cfg.Launch+".preview.test"))
-	return nil
-}
-
-func buildProgram(ctx *pulumi.Context) error {
-	cfg, err := stacks.ParseBuildConfig(stacks.PulumiConfig(ctx))
-	if err != nil {
-		return err
-	}
-	ctx.Export(stacks.OutImage, pulumi.String("registry.test/"+cfg.ImageRepository+":"+cfg.ImageTag))
-	return nil
-}
 
 type env struct {
 	state string
@@ -75,7 +44,7 @@ func newManager(t *testing.T, state string, srv **Server) *automation.Manager {
 	m, err := automation.New(automation.Options{
 		StateDir: state, BackendURL: "file://" + state, Passphrase: "p", PulumiRoot: root, ProjectDir: t.TempDir(),
 		SkipPluginInstall: true, LaunchMode: automation.ModeKubernetes, BuildMode: automation.ModeKubernetes,
-		PreviewProgram: previewProgram, BuildProgram: buildProgram,
+		PreviewProgram: testprograms.Preview, BuildProgram: testprograms.Build,
 		OnEvent: func(e automation.Event) {
 			if *srv != nil {
 				(*srv).Publish(e)
@@ -255,7 +224,7 @@ func TestBuildAsync(t *testing.T) {
 	assert.Equal(t, StatusSucceeded, done["status"])
 	code, got := e.do(t, "GET", "/v1/builds/b-9", nil, token)
 	require.Equal(t, http.StatusOK, code)
-	assert.Equal(t, "registry.test/apps/web:abc", got["build"].(map[string]any)["image"])
+	assert.Equal(t, "registry.test:5000/apps/web:abc", got["build"].(map[string]any)["image"])
 }
 
 func TestRestartResumesAcceptedOperations(t *testing.T) {
