@@ -85,7 +85,7 @@ func (m *Manager) BuildRun(ctx context.Context, spec BuildSpec) (*BuildResult, e
 	if m.opts.BuildMode == ModeStub {
 		return m.stubBuildRun(spec, cfg)
 	}
-	res, err := m.up(ctx, op, stacks.BuildProject, stack, m.opts.BuildProgram, cfg, nil)
+	res, err := m.up(ctx, op, stacks.BuildProject, stack, m.opts.BuildProgram, cfg)
 	if err != nil {
 		r := &BuildResult{ID: spec.ID, Stack: stack, State: StateFailed}
 		if res != nil {

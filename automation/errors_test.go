@@ -1,6 +1,7 @@
 package automation
 
 import (
+	"encoding/json"
 	"context"
 	"errors"
 	"testing"
@@ -75,12 +76,10 @@ func TestToEvent(t *testing.T) {
 }
 
 func TestPendingOperationsParsing(t *testing.T) {
-	ops, err := pendingOperations(apitype.UntypedDeployment{Deployment: []byte(`{"pending_operations":[{"type":"creating","resource":{"urn":"urn:a"}}]}`)})
-	require.NoError(t, err)
-	assert.Equal(t, []string{"creating of urn:a"}, ops)
-	ops, err = pendingOperations(apitype.UntypedDeployment{})
-	require.NoError(t, err)
-	assert.Empty(t, ops)
+	var dep apitype.DeploymentV3
+	require.NoError(t, json.Unmarshal([]byte(`{"pending_operations":[{"type":"creating","resource":{"urn":"urn:a"}}]}`), &dep))
+	assert.Equal(t, []string{"creating of urn:a"}, pendingOperations(&dep))
+	assert.Empty(t, pendingOperations(&apitype.DeploymentV3{}))
 }
 
 func TestSpecConfig(t *testing.T) {

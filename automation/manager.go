@@ -20,6 +20,7 @@ type Manager struct {
 	cmd      auto.PulumiCommand
 	sem      chan struct{}
 	hostname string
+	state    fileState
 
 	mu   sync.Mutex
 	busy map[string]string // stack key -> operation holding it
@@ -48,7 +49,9 @@ func New(opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("automation: Pulumi CLI (build it with `make pulumi`): %w", err)
 	}
 	host, _ := os.Hostname()
-	return &Manager{opts: o, cmd: cmd, sem: make(chan struct{}, o.MaxConcurrent), hostname: host, busy: map[string]string{}}, nil
+	m := &Manager{opts: o, cmd: cmd, sem: make(chan struct{}, o.MaxConcurrent), hostname: host, busy: map[string]string{}}
+	m.state = fileState{dir: m.stateDir()}
+	return m, nil
 }
 
 // Options returns the effective options (defaults applied).
@@ -140,22 +143,44 @@ func (m *Manager) wsOpts(project, dir string) []auto.LocalWorkspaceOption {
 	}
 }
 
-// upsert creates or selects an inline stack in its own work directory.
-func (m *Manager) upsert(ctx context.Context, project, stack string, program pulumi.RunFunc) (auto.Stack, error) {
+// workspace opens a stack's work directory as a fastWorkspace.
+func (m *Manager) workspace(ctx context.Context, project, stack string, program pulumi.RunFunc) (auto.Workspace, error) {
 	dir := m.stackDir(project, stack)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	ws, err := auto.NewLocalWorkspace(ctx, append(m.wsOpts(project, dir), auto.Program(program))...)
+	if err != nil {
+		return nil, err
+	}
+	return &fastWorkspace{Workspace: ws, state: m.state, project: project}, nil
+}
+
+// upsert creates or selects an inline stack in its own work directory. A
+// stack the backend's files show to be absent is created straight away
+// (no failing `stack select` first); a lost race to create it falls back
+// to selecting it.
+func (m *Manager) upsert(ctx context.Context, project, stack string, program pulumi.RunFunc) (auto.Stack, error) {
+	ws, err := m.workspace(ctx, project, stack, program)
+	if err != nil {
 		return auto.Stack{}, err
 	}
-	return auto.UpsertStackInlineSource(ctx, stack, project, program, m.wsOpts(project, dir)...)
+	if exists, known := m.state.exists(project, stack); known && !exists {
+		st, err := auto.NewStack(ctx, stack, ws)
+		if err == nil || !auto.IsCreateStack409Error(err) {
+			return st, err
+		}
+	}
+	return auto.UpsertStack(ctx, stack, ws)
 }
 
 // selectStack selects an existing inline stack; NotFound when it is absent.
 func (m *Manager) selectStack(ctx context.Context, op, project, stack string, program pulumi.RunFunc) (auto.Stack, error) {
-	dir := m.stackDir(project, stack)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return auto.Stack{}, err
+	ws, err := m.workspace(ctx, project, stack, program)
+	if err != nil {
+		return auto.Stack{}, classify(ctx, op, stack, err, nil)
 	}
-	st, err := auto.SelectStackInlineSource(ctx, stack, project, program, m.wsOpts(project, dir)...)
+	st, err := auto.SelectStack(ctx, stack, ws)
 	if err != nil {
 		return st, classify(ctx, op, stack, err, nil)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -74,7 +75,7 @@ func (m *Manager) recoverStack(ctx context.Context, project string, st auto.Stac
 	if err != nil {
 		return recovered, err
 	}
-	pending, err := m.clearPendingOperations(ctx, st)
+	pending, err := m.clearPendingOperations(ctx, project, st)
 	recovered = append(recovered, pending...)
 	for _, r := range recovered {
 		m.opts.Logger.Warn("recovered stack", "stack", st.Name(), "what", r)
@@ -82,38 +83,34 @@ func (m *Manager) recoverStack(ctx context.Context, project string, st auto.Stac
 	return recovered, err
 }
 
-// setConfig makes the stack's config exactly cfg in two CLI calls: keys the
-// request no longer sets are removed so an update cannot inherit stale
-// values (an env var dropped from the spec, say).
-func setConfig(ctx context.Context, st auto.Stack, project string, cfg map[string]string, secret map[string]bool) error {
-	want := auto.ConfigMap{}
-	for k, v := range cfg {
-		want[project+":"+k] = auto.ConfigValue{Value: v, Secret: secret[k]}
-	}
-	have, err := st.GetAllConfig(ctx)
+// setConfig makes the stack's config exactly cfg: keys the request no
+// longer sets are dropped so an update cannot inherit stale values (an env
+// var removed from the spec, say). It rewrites Pulumi.<stack>.yaml through
+// the workspace (no CLI call; the encryption salt is kept). The values are
+// plaintext by design: preview and build config holds no secret, the
+// credentials come from the platform stack's secret outputs.
+func setConfig(ctx context.Context, st auto.Stack, project string, cfg map[string]string) error {
+	ws := st.Workspace()
+	settings, err := ws.StackSettings(ctx, st.Name())
 	if err != nil {
-		return fmt.Errorf("reading config: %w", err)
+		return fmt.Errorf("reading stack settings: %w", err)
 	}
-	var stale []string
-	for k := range have {
-		if _, ok := want[k]; !ok {
-			stale = append(stale, k)
+	settings.Config = config.Map{}
+	for k, v := range cfg {
+		key, err := config.ParseKey(project + ":" + k)
+		if err != nil {
+			return fmt.Errorf("config key %q: %w", k, err)
 		}
+		settings.Config[key] = config.NewValue(v)
 	}
-	sort.Strings(stale)
-	if len(stale) > 0 {
-		if err := st.RemoveAllConfig(ctx, stale); err != nil {
-			return fmt.Errorf("removing config %v: %w", stale, err)
-		}
-	}
-	if err := st.SetAllConfig(ctx, want); err != nil {
-		return fmt.Errorf("setting config: %w", err)
+	if err := ws.SaveStackSettings(ctx, st.Name(), settings); err != nil {
+		return fmt.Errorf("writing stack settings: %w", err)
 	}
 	return nil
 }
 
 // up creates or updates a stack with config and runs the program inline.
-func (m *Manager) up(ctx context.Context, op, project, stack string, program pulumi.RunFunc, cfg map[string]string, secret map[string]bool) (*opResult, error) {
+func (m *Manager) up(ctx context.Context, op, project, stack string, program pulumi.RunFunc, cfg map[string]string) (*opResult, error) {
 	release, err := m.acquire(ctx, op, project, stack)
 	if err != nil {
 		return nil, err
@@ -130,7 +127,7 @@ func (m *Manager) up(ctx context.Context, op, project, stack string, program pul
 	if err != nil {
 		return nil, classify(ctx, op, stack, err, nil)
 	}
-	if err := setConfig(ctx, st, project, cfg, secret); err != nil {
+	if err := setConfig(ctx, st, project, cfg); err != nil {
 		return nil, classify(ctx, op, stack, err, nil)
 	}
 	c := m.collect(op, stack)

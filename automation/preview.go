@@ -120,7 +120,7 @@ func (m *Manager) PreviewUp(ctx context.Context, spec PreviewSpec) (*PreviewResu
 	if m.opts.LaunchMode == ModeStub {
 		return m.stubPreviewUp(spec, cfg)
 	}
-	res, err := m.up(ctx, op, stacks.PreviewProject, stack, m.opts.PreviewProgram, cfg, nil)
+	res, err := m.up(ctx, op, stacks.PreviewProject, stack, m.opts.PreviewProgram, cfg)
 	if err != nil {
 		return previewFailure(spec.Launch, res), err
 	}

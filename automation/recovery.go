@@ -3,6 +3,7 @@ package automation
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -88,14 +89,14 @@ func processAlive(pid int) bool {
 // clearPendingOperations finds operations an interrupted update left
 // pending. Pending creates are dropped with a refresh, after which the next
 // update creates (or, with upsertExistingObjects, adopts) those objects.
-func (m *Manager) clearPendingOperations(ctx context.Context, st auto.Stack) ([]string, error) {
-	dep, err := st.Export(ctx)
+func (m *Manager) clearPendingOperations(ctx context.Context, project string, st auto.Stack) ([]string, error) {
+	dep, err := m.deployment(ctx, project, st)
 	if err != nil {
-		return nil, fmt.Errorf("exporting state: %w", err)
-	}
-	pending, err := pendingOperations(dep)
-	if err != nil || len(pending) == 0 {
 		return nil, err
+	}
+	pending := pendingOperations(dep)
+	if len(pending) == 0 {
+		return nil, nil
 	}
 	if _, err := st.Refresh(ctx, optrefresh.ClearPendingCreates(), optrefresh.ProgressStreams(m.progress(st.Name()))); err != nil {
 		return nil, fmt.Errorf("clearing pending operations: %w", err)
@@ -107,24 +108,22 @@ func (m *Manager) clearPendingOperations(ctx context.Context, st auto.Stack) ([]
 	return out, nil
 }
 
-func pendingOperations(dep apitype.UntypedDeployment) ([]string, error) {
-	if len(dep.Deployment) == 0 {
-		return nil, nil
+// deployment reads the stack's latest deployment from the file backend, or
+// through `pulumi stack export` where only the CLI can read it.
+func (m *Manager) deployment(ctx context.Context, project string, st auto.Stack) (*apitype.DeploymentV3, error) {
+	dep, err := m.state.deployment(project, st.Name())
+	if !errors.Is(err, errUnknown) {
+		return dep, err
 	}
-	var d struct {
-		Pending []struct {
-			Type     string `json:"type"`
-			Resource struct {
-				URN string `json:"urn"`
-			} `json:"resource"`
-		} `json:"pending_operations"`
+	exported, err := st.Export(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("exporting state: %w", err)
 	}
-	if err := json.Unmarshal(dep.Deployment, &d); err != nil {
-		return nil, fmt.Errorf("reading state: %w", err)
+	dep = &apitype.DeploymentV3{}
+	if len(exported.Deployment) > 0 {
+		if err := json.Unmarshal(exported.Deployment, dep); err != nil {
+			return nil, fmt.Errorf("reading exported state: %w", err)
+		}
 	}
-	var out []string
-	for _, p := range d.Pending {
-		out = append(out, fmt.Sprintf("%s of %s", p.Type, p.Resource.URN))
-	}
-	return out, nil
+	return dep, nil
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -249,11 +250,14 @@ func TestPendingCreateRecovery(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, raw, 0o600))
 	st, err := m.selectStack(ctx, "test", stacks.PreviewProject, "preview-pending", testprograms.Preview)
 	require.NoError(t, err)
-	dep, err := st.Export(ctx)
+	fromFile, err := m.state.deployment(stacks.PreviewProject, "preview-pending")
 	require.NoError(t, err)
-	before, err := pendingOperations(dep)
+	require.Len(t, pendingOperations(fromFile), 1, "the planted pending create is read from the checkpoint")
+	exported, err := st.Export(ctx)
 	require.NoError(t, err)
-	require.Len(t, before, 1, "the planted pending create is in the state")
+	var viaCLI apitype.DeploymentV3
+	require.NoError(t, json.Unmarshal(exported.Deployment, &viaCLI))
+	assert.Equal(t, pendingOperations(&viaCLI), pendingOperations(fromFile), "the checkpoint and `stack export` agree")
 
 	res, err := m.PreviewUp(ctx, spec)
 	require.NoError(t, err)
@@ -261,9 +265,7 @@ func TestPendingCreateRecovery(t *testing.T) {
 	assert.Contains(t, res.Recovered[0], "cleared pending creating of")
 	assert.Contains(t, res.Recovered[0], "::interrupted")
 
-	after, err := st.Export(ctx)
+	after, err := m.deployment(ctx, stacks.PreviewProject, st)
 	require.NoError(t, err)
-	pending, err := pendingOperations(after)
-	require.NoError(t, err)
-	assert.Empty(t, pending)
+	assert.Empty(t, pendingOperations(after))
 }

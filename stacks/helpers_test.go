@@ -16,7 +16,7 @@ import (
 )
 
 // projectFile reads a file from the repository root.
-func projectFile(t *testing.T, name string) []byte {
+func projectFile(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", name))
 	require.NoError(t, err)
@@ -24,7 +24,7 @@ func projectFile(t *testing.T, name string) []byte {
 }
 
 // stackConfig loads Pulumi.<stack>.yaml into plain keys (namespace removed).
-func stackConfig(t *testing.T, stack string) map[string]string {
+func stackConfig(t testing.TB, stack string) map[string]string {
 	t.Helper()
 	var doc struct {
 		Config map[string]string `yaml:"config"`
@@ -64,10 +64,10 @@ func with(base map[string]string, overrides map[string]string) map[string]string
 }
 
 // devValues is the dev stack's config.
-func devValues(t *testing.T) map[string]string { return stackConfig(t, "dev") }
+func devValues(t testing.TB) map[string]string { return stackConfig(t, "dev") }
 
 // prodValues is the prod stack's config plus the secrets an operator sets.
-func prodValues(t *testing.T) (map[string]string, map[string]bool) {
+func prodValues(t testing.TB) (map[string]string, map[string]bool) {
 	v := stackConfig(t, "prod")
 	v["registryPassword"] = "ghp_prodtoken"
 	return v, map[string]bool{"registryPassword": true}

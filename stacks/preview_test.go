@@ -40,10 +40,7 @@ func runStack(t *testing.T, project, stack string, values map[string]string, out
 	m := testmocks.New()
 	m.StackOutputs["organization/apphub/dev"] = outputs
 	m.SecretStackOutputs["organization/apphub/dev"] = []string{OutKubeconfig, OutRedisURL}
-	cfg := map[string]string{}
-	for k, v := range values {
-		cfg[project+":"+k] = v
-	}
+	cfg, _ := projectConfig(project, values, nil)
 	return m, m.Run(t, project, stack, cfg, nil, fn)
 }
 

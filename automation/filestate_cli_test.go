@@ -1,0 +1,69 @@
+//go:build clitest
+
+package automation
+
+import (
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apphub/apphub-infra/internal/testprograms"
+	"github.com/apphub/apphub-infra/stacks"
+)
+
+// The fast paths must give the answers the CLI gives: these run both on
+// the same real stacks, so a CLI whose backend layout changes fails here.
+func TestFileStateAgreesWithCLI(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, nil)
+	ctx := t.Context()
+	_, err := m.PreviewUp(ctx, PreviewSpec{Launch: "agree", Image: "registry.test/app:1", Env: map[string]string{"A": "1"}})
+	require.NoError(t, err)
+	_, err = m.PlatformUp(ctx)
+	require.NoError(t, err)
+
+	lw, err := auto.NewLocalWorkspace(ctx, m.wsOpts(stacks.PreviewProject, m.stackDir(stacks.PreviewProject, "preview-agree"))...)
+	require.NoError(t, err)
+
+	t.Run("plaintext outputs come from the checkpoint", func(t *testing.T) {
+		fromFile, err := m.state.outputs(stacks.PreviewProject, "preview-agree")
+		require.NoError(t, err)
+		viaCLI, err := lw.StackOutputs(ctx, "preview-agree")
+		require.NoError(t, err)
+		assert.Equal(t, viaCLI, fromFile)
+		assert.Equal(t, "http://agree.preview.test", fromFile[stacks.OutURL].Value)
+		assert.Equal(t, float64(1), fromFile["envCount"].Value, "numbers decode as the CLI's JSON does")
+	})
+
+	t.Run("secret outputs defer to the CLI", func(t *testing.T) {
+		_, err := m.state.outputs(platformProject, "dev")
+		assert.ErrorIs(t, err, errUnknown)
+		vals, err := m.platformOutputs(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, "redis://:s3cret@redis:6379/0", vals[stacks.OutRedisURL], "the CLI decrypts it")
+	})
+
+	t.Run("existence", func(t *testing.T) {
+		exists, known := m.state.exists(stacks.PreviewProject, "preview-agree")
+		assert.True(t, exists && known)
+		exists, known = m.state.exists(stacks.PreviewProject, "preview-never")
+		assert.True(t, known)
+		assert.False(t, exists)
+		assert.True(t, auto.IsSelectStack404Error(lw.SelectStack(ctx, "preview-never")), "the CLI agrees it is absent")
+		_, err := m.selectStack(ctx, "test", stacks.PreviewProject, "preview-never", testprograms.Preview)
+		assert.True(t, IsNotFound(err), "an absent stack is still NotFound through the fast path: %v", err)
+	})
+
+	t.Run("config written without the CLI is what the CLI reads", func(t *testing.T) {
+		cfg, err := lw.GetAllConfig(ctx, "preview-agree")
+		require.NoError(t, err)
+		assert.Equal(t, "agree", cfg["apphub-preview:launch"].Value)
+		assert.Equal(t, `{"A":"1"}`, cfg["apphub-preview:env"].Value)
+		assert.False(t, cfg["apphub-preview:env"].Secret)
+		settings, err := lw.StackSettings(ctx, "preview-agree")
+		require.NoError(t, err)
+		assert.NotEmpty(t, settings.EncryptionSalt, "the passphrase salt survives the rewrite")
+	})
+}

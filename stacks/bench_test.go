@@ -1,0 +1,83 @@
+package stacks
+
+import (
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/apphub/apphub-infra/internal/testmocks"
+)
+
+// Program evaluation under mocks: what the engine waits for while our Go
+// code registers resources, per run, without the CLI. A regression in
+// these shows up as ns/op or allocs/op (see docs/benchmarks.md):
+//
+//	go test -run '^$' -bench Program -benchmem ./stacks
+
+func BenchmarkPlatformProgram(b *testing.B) {
+	prod, secrets := prodValues(b)
+	for _, c := range []struct {
+		name    string
+		values  map[string]string
+		secrets map[string]bool
+	}{
+		{"dev", devValues(b), nil},
+		{"prod", prod, secrets},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			cfg, secretKeys := projectConfig("apphub", c.values, c.secrets)
+			program := NewPlatformProgram(PlatformOptions{Env: noEnv, LookPath: allTools})
+			benchProgram(b, "apphub", c.name, cfg, secretKeys, nil, program)
+		})
+	}
+}
+
+func BenchmarkPreviewProgram(b *testing.B) {
+	values := previewValues(map[string]string{"env": `{"LOG_LEVEL":"debug"}`, "replicas": "2", "expiresAt": "2026-11-23T12:00:00Z"})
+	cfg, _ := projectConfig(PreviewProject, values, nil)
+	benchProgram(b, PreviewProject, "preview-pr-42", cfg, nil, devPlatformOutputs(), Preview)
+}
+
+func BenchmarkBuildProgram(b *testing.B) {
+	cfg, _ := projectConfig(BuildProject, buildValues(nil), nil)
+	benchProgram(b, BuildProject, "build-b-7", cfg, nil, devPlatformOutputs(), Build)
+}
+
+// benchProgram runs program once per iteration on fresh mocks and fails if
+// a run errors or registers a different number of resources than the
+// first: a benchmark of a program that stopped working measures nothing.
+func benchProgram(b *testing.B, project, stack string, cfg map[string]string, secretKeys []string, platform map[string]any, program pulumi.RunFunc) {
+	b.ReportAllocs()
+	want := -1
+	for b.Loop() {
+		m := testmocks.New()
+		if platform != nil {
+			m.StackOutputs["organization/apphub/dev"] = platform
+			m.SecretStackOutputs["organization/apphub/dev"] = []string{OutKubeconfig, OutRedisURL}
+		}
+		if err := m.Run(b, project, stack, cfg, secretKeys, program); err != nil {
+			b.Fatalf("%s/%s: %v", project, stack, err)
+		}
+		switch n := m.Count(); {
+		case want < 0:
+			want = n
+		case n != want:
+			b.Fatalf("%s/%s registered %d resources, the first run %d", project, stack, n, want)
+		}
+	}
+	b.ReportMetric(float64(want), "resources/run")
+}
+
+// projectConfig namespaces plain keys under the project, as `pulumi up`
+// passes them.
+func projectConfig(project string, values map[string]string, secrets map[string]bool) (map[string]string, []string) {
+	cfg := map[string]string{}
+	var secretKeys []string
+	for k, v := range values {
+		cfg[project+":"+k] = v
+		if secrets[k] {
+			secretKeys = append(secretKeys, project+":"+k)
+		}
+	}
+	return cfg, secretKeys
+}
