@@ -1,8 +1,8 @@
 package automation
 
 import (
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 
