@@ -23,6 +23,7 @@ help:
 	@echo "make test                  vet and run the tests (what CI runs)"
 	@echo "make pulumi                build the pinned Pulumi CLI into ./bin"
 	@echo "make apphubctl             build the catalog's CLI and HTTP API into ./bin"
+	@echo "make bench                 the benchmark suite (docs/benchmarks.md)"
 
 # The Pulumi CLI, built from the pinned module; the version ldflag lets the
 # Automation API read the CLI's version.
@@ -65,7 +66,7 @@ vet:
 # Tiers: unit + mocks (seconds), then the Automation API, HTTP API and CLI
 # against the real Pulumi CLI and a file:// backend (build tag clitest).
 .PHONY: test
-test: vet test-unit test-cli test-cluster
+test: vet test-unit test-cli test-cluster test-bench
 
 .PHONY: test-unit
 test-unit:
@@ -87,6 +88,33 @@ test-cluster: $(PULUMI)
 	else \
 	  echo "cluster tier off: run ../shared/kube/up.sh, export KUBECONFIG=... APPHUB_CLUSTER_TESTS=1"; \
 	fi
+
+# A short run of every benchmark, with the targets checked: the programs
+# under mocks, and the Automation API at 1 and 20 in flight (20 concurrent
+# operations without error or state damage is a target) against the naive
+# baseline. The cluster comparison runs in test-cluster's tier. The full
+# suite with the published figures is `make bench`.
+.PHONY: test-bench
+test-bench: $(PULUMI)
+	go test -count=1 -run '^$$' -bench Program -benchtime 3x -benchmem ./stacks
+	go run ./cmd/apphub-bench automation -levels 1,20 -baseline-levels 1 -sequential 3 -check
+	@if [ "$${APPHUB_CLUSTER_TESTS:-}" = 1 ]; then \
+	  go test -count=1 -tags cluster -run '^$$' -bench PreviewCreateOnCluster -benchtime 2x ./internal/kubetier; \
+	  go test -count=1 -tags e2e -run '^$$' -bench PulumiPreviewOnCluster -benchtime 2x -v ./e2e; \
+	fi
+
+# The full benchmark suite; figures and how to read them: docs/benchmarks.md.
+.PHONY: bench
+bench: $(PULUMI)
+	go test -count=1 -run '^$$' -bench Program -benchmem ./stacks
+	go run ./cmd/apphub-bench automation -check
+	@if [ -n "$${KUBECONFIG:-}" ]; then \
+	  go test -count=1 -tags cluster -run '^$$' -bench PreviewCreateOnCluster -benchtime 5x ./internal/kubetier; \
+	  go test -count=1 -tags e2e -run '^$$' -bench PulumiPreviewOnCluster -benchtime 3x -v ./e2e; \
+	else \
+	  echo "cluster comparison skipped: start ../shared/kube/up.sh and export KUBECONFIG"; \
+	fi
+	go run ./cmd/apphub-bench build
 
 .PHONY: apphubctl
 apphubctl:

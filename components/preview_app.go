@@ -19,6 +19,7 @@ const (
 	LabelInstance        = "app.kubernetes.io/instance"
 	LabelLaunch          = "apphub.io/launch"
 	AnnotationExpiresAt  = "apphub.io/expires-at"
+	AnnotationSkipAwait  = "pulumi.com/skipAwait"
 	PreviewNamePrefix    = "preview-"
 	previewServicePort   = 80
 	defaultPreviewUserID = 10001
@@ -129,8 +130,18 @@ func NewPreviewApp(ctx *pulumi.Context, name string, args *PreviewAppArgs, opts 
 		return nil, fmt.Errorf("preview %q: creating deployment: %w", name, err)
 	}
 
+	// The Service's own await (ready endpoints) adds ~10 s of settling on
+	// every create and proves nothing the Deployment's await (pods
+	// Available) and the Ingress's await (ready endpoints behind its
+	// backend, plus an address) do not already prove.
+	svcMeta := meta()
+	svcAnnotations := pulumi.StringMap{AnnotationSkipAwait: pulumi.String("true")}
+	for k, v := range annotations {
+		svcAnnotations[k] = v
+	}
+	svcMeta.Annotations = svcAnnotations
 	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: meta(),
+		Metadata: svcMeta,
 		Spec: &corev1.ServiceSpecArgs{
 			Type:     pulumi.String("ClusterIP"),
 			Selector: selector,

@@ -91,6 +91,9 @@ func TestPreviewAppServiceIngressPolicy(t *testing.T) {
 	svc := m.Find(t, tService, "preview")
 	assert.Equal(t, map[string]any{"app.kubernetes.io/instance": "preview-pr-42"}, svc.Plain("spec.selector"))
 	assert.Equal(t, map[string]any{"name": "http", "port": float64(80), "targetPort": "http", "protocol": "TCP"}, svc.Plain("spec.ports.0"))
+	assert.Equal(t, "true", svc.Str("metadata.annotations[pulumi.com/skipAwait]"), "the Deployment and Ingress awaits prove readiness")
+	assert.False(t, m.Find(t, tDeployment, "preview").Has("metadata.annotations[pulumi.com/skipAwait]"), "the Deployment is awaited")
+	assert.False(t, m.Find(t, tIngress, "preview").Has("metadata.annotations[pulumi.com/skipAwait]"), "the Ingress is awaited")
 
 	ing := m.Find(t, tIngress, "preview")
 	assert.Equal(t, "traefik", ing.Str("spec.ingressClassName"))

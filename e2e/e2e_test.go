@@ -28,7 +28,7 @@ import (
 // plugins the programs use; the test runs only when all are installed.
 var plugins = []string{"kubernetes", "random", "command"}
 
-func requirePlugins(t *testing.T, home string) {
+func requirePlugins(t testing.TB, home string) {
 	t.Helper()
 	var missing []string
 	for _, p := range plugins {
@@ -46,7 +46,7 @@ func requirePlugins(t *testing.T, home string) {
 	}
 }
 
-func kubectl(t *testing.T, args ...string) string {
+func kubectl(t testing.TB, args ...string) string {
 	t.Helper()
 	var out bytes.Buffer
 	cmd := exec.Command("kubectl", args...)
@@ -55,7 +55,10 @@ func kubectl(t *testing.T, args ...string) string {
 	return strings.TrimSpace(out.String())
 }
 
-func TestLifecycleThroughTheEngine(t *testing.T) {
+// newManager prepares a platform stack on the existing cluster with an
+// in-cluster registry, skipping when the provider plugins are missing.
+func newManager(t testing.TB) *automation.Manager {
+	t.Helper()
 	kubeconfig := os.Getenv("KUBECONFIG")
 	require.NotEmpty(t, kubeconfig, "KUBECONFIG must point at a cluster (../shared/kube/up.sh)")
 	home := os.Getenv("PULUMI_HOME")
@@ -67,7 +70,6 @@ func TestLifecycleThroughTheEngine(t *testing.T) {
 	kubeContext := kubectl(t, "config", "current-context")
 	require.NotEmpty(t, kubeContext)
 
-	// A platform stack on the existing cluster with an in-cluster registry.
 	project := t.TempDir()
 	pulumiYAML, err := os.ReadFile(filepath.Join(root, "Pulumi.yaml"))
 	require.NoError(t, err)
@@ -80,10 +82,15 @@ func TestLifecycleThroughTheEngine(t *testing.T) {
 		PlatformStack: "e2e", SkipPluginInstall: true, Progress: os.Stderr,
 	})
 	require.NoError(t, err)
+	return m
+}
+
+func TestLifecycleThroughTheEngine(t *testing.T) {
+	m := newManager(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Minute)
 	defer cancel()
 
-	_, err = m.PlatformUp(ctx)
+	_, err := m.PlatformUp(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		_, err := m.PlatformDestroy(context.Background())

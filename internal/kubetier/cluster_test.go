@@ -218,14 +218,14 @@ func TestRBACWithSubjectAccessReview(t *testing.T) {
 }
 
 // cleanup deletes what a test applied and proves nothing of ours is left.
-func cleanup(t *testing.T, objs []Object) {
+func cleanup(t testing.TB, objs []Object) {
 	var namespaces []string
 	for _, o := range objs {
 		if o.Kind() == "Namespace" {
 			namespaces = append(namespaces, o.Name())
 		}
 	}
-	_, err := kubectl(t, list(objs), "delete", "--ignore-not-found", "--wait=true", "--timeout=120s", "-f", "-")
+	_, err := kubectl(t, List(objs), "delete", "--ignore-not-found", "--wait=true", "--timeout=120s", "-f", "-")
 	assert.NoError(t, err)
 	for _, ns := range namespaces {
 		_, err := kubectl(t, nil, "wait", "--for=delete", "namespace/"+ns, "--timeout=120s")

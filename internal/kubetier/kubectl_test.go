@@ -3,11 +3,9 @@
 package kubetier
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -16,28 +14,7 @@ import (
 // kubectl runs kubectl against $KUBECONFIG; stdin is optional.
 func kubectl(t testing.TB, stdin []byte, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command("kubectl", args...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if err != nil {
-		return out.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, filterWarnings(errb.String()))
-	}
-	return out.String(), nil
-}
-
-func filterWarnings(s string) string {
-	var keep []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, "version difference between client") || strings.TrimSpace(l) == "" {
-			continue
-		}
-		keep = append(keep, l)
-	}
-	return strings.Join(keep, "\n")
+	return Kubectl(context.Background(), stdin, args...) // also runs from Cleanup, after t.Context is done
 }
 
 func mustKubectl(t testing.TB, stdin []byte, args ...string) string {
@@ -61,20 +38,9 @@ func requireCluster(t testing.TB) {
 	}
 }
 
-// list wraps objects in a v1 List for one kubectl call.
-func list(objs []Object) []byte {
-	items := make([]any, len(objs))
-	for i, o := range objs {
-		items[i] = map[string]any(o)
-	}
-	b, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
-	return b
-}
-
 // apply server-side applies objects as Pulumi's provider does.
 func apply(t testing.TB, objs []Object) error {
-	_, err := kubectl(t, list(objs), "apply", "--server-side", "--field-manager", "pulumi-kubernetes", "--force-conflicts", "-f", "-")
-	return err
+	return Apply(context.Background(), objs)
 }
 
 // poll retries fn until it returns nil or the timeout passes.

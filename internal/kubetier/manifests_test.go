@@ -10,7 +10,7 @@ import (
 	"github.com/apphub/apphub-infra/stacks"
 )
 
-func root(t *testing.T) string {
+func root(t testing.TB) string {
 	r, err := filepath.Abs("../..")
 	require.NoError(t, err)
 	return r
