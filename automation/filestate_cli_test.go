@@ -3,6 +3,8 @@
 package automation
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -66,4 +68,29 @@ func TestFileStateAgreesWithCLI(t *testing.T) {
 		require.NoError(t, err)
 		assert.NotEmpty(t, settings.EncryptionSalt, "the passphrase salt survives the rewrite")
 	})
+}
+
+// A work directory can be lost (a new machine on a shared backend, a
+// cleaned state dir): the stack's settings file is then written by the CLI
+// once, and the update sees exactly the new config.
+func TestUpdateAfterTheWorkDirectoryIsLost(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, nil)
+	ctx := t.Context()
+	_, err := m.PreviewUp(ctx, PreviewSpec{Launch: "lost", Image: "registry.test/app:1", Env: map[string]string{"OLD": "1"}})
+	require.NoError(t, err)
+	require.NoError(t, os.RemoveAll(m.stackDir(stacks.PreviewProject, "preview-lost")))
+
+	res, err := m.PreviewUp(ctx, PreviewSpec{Launch: "lost", Image: "registry.test/app:2"})
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.LastUpdate.Changes["update"], "the image changed")
+	assert.Equal(t, float64(0), res.Outputs["envCount"], "the dropped env var is gone")
+	cfg, err := os.ReadFile(filepath.Join(m.stackDir(stacks.PreviewProject, "preview-lost"), "Pulumi.preview-lost.yaml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(cfg), "registry.test/app:2")
+	assert.Contains(t, string(cfg), "encryptionsalt", "the CLI wrote the salt back")
+
+	// The next update takes the fast path again.
+	_, err = m.PreviewUp(ctx, PreviewSpec{Launch: "lost", Image: "registry.test/app:3"})
+	require.NoError(t, err)
 }

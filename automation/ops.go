@@ -93,7 +93,18 @@ func setConfig(ctx context.Context, st auto.Stack, project string, cfg map[strin
 	ws := st.Workspace()
 	settings, err := ws.StackSettings(ctx, st.Name())
 	if err != nil {
-		return fmt.Errorf("reading stack settings: %w", err)
+		// No Pulumi.<stack>.yaml in this work directory (the stack was
+		// created from another work directory on a shared backend): the
+		// first write goes through the CLI, which knows where the stack's
+		// encryption salt lives.
+		all := auto.ConfigMap{}
+		for k, v := range cfg {
+			all[project+":"+k] = auto.ConfigValue{Value: v}
+		}
+		if err := st.SetAllConfig(ctx, all); err != nil {
+			return fmt.Errorf("setting config: %w", err)
+		}
+		return nil
 	}
 	settings.Config = config.Map{}
 	for k, v := range cfg {
