@@ -3,6 +3,7 @@
 package automation
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -45,6 +46,28 @@ func TestFileStateAgreesWithCLI(t *testing.T) {
 		vals, err := m.platformOutputs(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, "redis://:s3cret@redis:6379/0", vals[stacks.OutRedisURL], "the CLI decrypts it")
+	})
+
+	t.Run("the last update comes from the history file", func(t *testing.T) {
+		_, err := m.PreviewUp(ctx, PreviewSpec{Launch: "agree", Image: "registry.test/app:2", Env: map[string]string{"A": "1"}})
+		require.NoError(t, err)
+		args := []string{"stack", "history", "--json", "--show-secrets", "--page-size", "1", "--page", "1", "--stack", "preview-agree"}
+		env := []string{"PULUMI_HOME=" + m.opts.PulumiHome}
+		for k, v := range m.env() {
+			env = append(env, k+"="+v)
+		}
+		cli := m.cmd.(*fastCommand).PulumiCommand
+		viaCLI, _, _, err := cli.Run(ctx, m.stackDir(stacks.PreviewProject, "preview-agree"), nil, nil, nil, env, args...)
+		require.NoError(t, err)
+		fromFile, err := m.state.lastUpdate(stacks.PreviewProject, "preview-agree")
+		require.NoError(t, err)
+		var a, b []auto.UpdateSummary
+		require.NoError(t, json.Unmarshal([]byte(viaCLI), &a))
+		require.NoError(t, json.Unmarshal([]byte(fromFile), &b))
+		assert.Equal(t, a, b)
+		require.Len(t, b, 1)
+		assert.Equal(t, map[string]int{"update": 1, "same": 1}, *b[0].ResourceChanges)
+		assert.Equal(t, "registry.test/app:2", b[0].Config["apphub-preview:image"].Value)
 	})
 
 	t.Run("existence", func(t *testing.T) {

@@ -49,8 +49,9 @@ func New(opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("automation: Pulumi CLI (build it with `make pulumi`): %w", err)
 	}
 	host, _ := os.Hostname()
-	m := &Manager{opts: o, cmd: cmd, sem: make(chan struct{}, o.MaxConcurrent), hostname: host, busy: map[string]string{}}
+	m := &Manager{opts: o, sem: make(chan struct{}, o.MaxConcurrent), hostname: host, busy: map[string]string{}}
 	m.state = fileState{dir: m.stateDir()}
+	m.cmd = &fastCommand{PulumiCommand: cmd, state: m.state}
 	return m, nil
 }
 
