@@ -17,8 +17,10 @@ import (
 //
 //   - ours: the preview program evaluated (under mocks, standing in for
 //     the engine: no provider plugin here), its objects server-side applied
-//     under Pulumi's field manager, then the conditions pulumi-kubernetes
-//     awaits (Deployment rollout, Ingress address and backend endpoints);
+//     under Pulumi's field manager as the cluster tier applies them, then
+//     the conditions pulumi-kubernetes awaits, checked in-process as the
+//     provider does (Deployment rollout, Ingress address and backend
+//     endpoints);
 //   - kubectl: `kubectl apply --server-side` of those objects and
 //     `kubectl rollout status`.
 //
@@ -36,6 +38,10 @@ func BenchmarkPreviewCreateOnCluster(b *testing.B) {
 		b.Fatal(err)
 	}
 	ns, _ := outputs[stacks.OutNamespace].(string)
+	client, err := Client()
+	if err != nil {
+		b.Fatal(err)
+	}
 	render := func(launch string) []Object {
 		return Program(b, stacks.PreviewProject, stacks.Preview, map[string]string{
 			"launch": launch, "image": "r.test/apps/web:1", "replicas": "2",
@@ -55,7 +61,7 @@ func BenchmarkPreviewCreateOnCluster(b *testing.B) {
 		if err := Apply(ctx, objs); err != nil {
 			b.Fatal(err)
 		}
-		if err := AwaitLikePulumi(ctx, objs, 60*time.Second); err != nil {
+		if err := AwaitLikePulumi(ctx, client, objs, 60*time.Second); err != nil {
 			b.Fatal(err)
 		}
 		ours += time.Since(start)
