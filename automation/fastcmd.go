@@ -1,8 +1,6 @@
 package automation
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -158,18 +156,9 @@ func (f fileState) lastUpdate(project, stack string) (string, error) {
 	// backend lists them.
 	sort.Strings(names)
 	latest := names[len(names)-1]
-	raw, err := os.ReadFile(filepath.Join(dir, latest))
+	raw, err := readBackendFile(filepath.Join(dir, latest))
 	if err != nil {
 		return "", errUnknown
-	}
-	if strings.HasSuffix(latest, ".gz") {
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			return "", errUnknown
-		}
-		if raw, err = io.ReadAll(zr); err != nil {
-			return "", errUnknown
-		}
 	}
 	var u updateInfo
 	if err := json.Unmarshal(raw, &u); err != nil || u.Kind == "" || u.StartTime == 0 {

@@ -25,13 +25,9 @@ import (
 // cannot answer with certainty (another backend, another layout, a schema it
 // does not know, a secret output) it says so and the CLI is asked instead.
 
-// secretSig marks a secret value in a checkpoint (resource.SigKey and the
-// secret signature); its plaintext needs the secrets manager, so outputs
-// holding one go through the CLI.
-const (
-	sigKey    = "4dabf18193072939515e22adb298388d"
-	secretSig = "1b47061264138c4ac30d75fd1eb44270"
-)
+// sigKey (resource.SigKey) marks a secret, asset, archive or resource
+// reference in a checkpoint; outputs holding one go through the CLI.
+const sigKey = "4dabf18193072939515e22adb298388d"
 
 // fileState reads stack checkpoints of a local file backend.
 type fileState struct {
@@ -87,9 +83,9 @@ func (f fileState) checkpointFile(project, stack string) (string, error) {
 	}
 }
 
-// exists reports whether the stack has a checkpoint. known is false when
-// only the CLI can tell (a stack initialised but never updated may have
-// none).
+// exists reports whether the stack has a checkpoint (`stack init` writes
+// one). known is false when only the CLI can tell: another backend or
+// layout, or both a plain and a gzipped checkpoint.
 func (f fileState) exists(project, stack string) (exists, known bool) {
 	_, err := f.checkpointFile(project, stack)
 	switch {
@@ -108,18 +104,9 @@ func (f fileState) deployment(project, stack string) (*apitype.DeploymentV3, err
 	if err != nil {
 		return nil, errUnknown
 	}
-	raw, err := os.ReadFile(path)
+	raw, err := readBackendFile(path)
 	if err != nil {
 		return nil, errUnknown
-	}
-	if filepath.Ext(path) == ".gz" {
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			return nil, errUnknown
-		}
-		if raw, err = io.ReadAll(zr); err != nil {
-			return nil, errUnknown
-		}
 	}
 	var vc apitype.VersionedCheckpoint
 	if err := json.Unmarshal(raw, &vc); err != nil {
@@ -183,6 +170,20 @@ func hasSignature(v any) bool {
 		}
 	}
 	return false
+}
+
+// readBackendFile reads a checkpoint or history file, gunzipping a .gz
+// one (PULUMI_SELF_MANAGED_STATE_GZIP).
+func readBackendFile(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil || filepath.Ext(path) != ".gz" {
+		return raw, err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
 }
 
 // pendingOperations lists what an interrupted update left pending.
