@@ -54,8 +54,7 @@ func BenchmarkPulumiPreviewOnCluster(b *testing.B) {
 		b.StopTimer()
 		_, err = m.PreviewDestroy(ctx, spec.Launch)
 		require.NoError(b, err)
-		_, err = kubetier.Kubectl(ctx, kubetier.List(objs), "delete", "--ignore-not-found", "--wait=true", "-f", "-")
-		require.NoError(b, err)
+		require.NoError(b, kubetier.Delete(ctx, objs))
 		b.StartTimer()
 	}
 	b.ReportMetric(viaPulumi.Seconds()/float64(i), "pulumi-s/preview")

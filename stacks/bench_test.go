@@ -25,7 +25,7 @@ func BenchmarkPlatformProgram(b *testing.B) {
 		{"prod", prod, secrets},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			cfg, secretKeys := projectConfig("apphub", c.values, c.secrets)
+			cfg, secretKeys := testmocks.ProjectConfig("apphub", c.values, c.secrets)
 			program := NewPlatformProgram(PlatformOptions{Env: noEnv, LookPath: allTools})
 			benchProgram(b, "apphub", c.name, cfg, secretKeys, nil, program)
 		})
@@ -34,12 +34,12 @@ func BenchmarkPlatformProgram(b *testing.B) {
 
 func BenchmarkPreviewProgram(b *testing.B) {
 	values := previewValues(map[string]string{"env": `{"LOG_LEVEL":"debug"}`, "replicas": "2", "expiresAt": "2026-11-23T12:00:00Z"})
-	cfg, _ := projectConfig(PreviewProject, values, nil)
+	cfg, _ := testmocks.ProjectConfig(PreviewProject, values, nil)
 	benchProgram(b, PreviewProject, "preview-pr-42", cfg, nil, devPlatformOutputs(), Preview)
 }
 
 func BenchmarkBuildProgram(b *testing.B) {
-	cfg, _ := projectConfig(BuildProject, buildValues(nil), nil)
+	cfg, _ := testmocks.ProjectConfig(BuildProject, buildValues(nil), nil)
 	benchProgram(b, BuildProject, "build-b-7", cfg, nil, devPlatformOutputs(), Build)
 }
 
@@ -50,11 +50,7 @@ func benchProgram(b *testing.B, project, stack string, cfg map[string]string, se
 	b.ReportAllocs()
 	want := -1
 	for b.Loop() {
-		m := testmocks.New()
-		if platform != nil {
-			m.StackOutputs["organization/apphub/dev"] = platform
-			m.SecretStackOutputs["organization/apphub/dev"] = []string{OutKubeconfig, OutRedisURL}
-		}
+		m := platformMocks(platform)
 		if err := m.Run(b, project, stack, cfg, secretKeys, program); err != nil {
 			b.Fatalf("%s/%s: %v", project, stack, err)
 		}
@@ -66,18 +62,4 @@ func benchProgram(b *testing.B, project, stack string, cfg map[string]string, se
 		}
 	}
 	b.ReportMetric(float64(want), "resources/run")
-}
-
-// projectConfig namespaces plain keys under the project, as `pulumi up`
-// passes them.
-func projectConfig(project string, values map[string]string, secrets map[string]bool) (map[string]string, []string) {
-	cfg := map[string]string{}
-	var secretKeys []string
-	for k, v := range values {
-		cfg[project+":"+k] = v
-		if secrets[k] {
-			secretKeys = append(secretKeys, project+":"+k)
-		}
-	}
-	return cfg, secretKeys
 }

@@ -37,7 +37,7 @@ type platformRun struct {
 // values (plain keys) and returns what it registered and exported.
 func runPlatform(t *testing.T, stack string, values map[string]string, secrets map[string]bool, env EnvLookup) (platformRun, error) {
 	t.Helper()
-	cfg, secretKeys := projectConfig("apphub", values, secrets)
+	cfg, secretKeys := testmocks.ProjectConfig("apphub", values, secrets)
 	run := platformRun{mocks: testmocks.New(), outputs: map[string]testmocks.Value{}}
 	err := run.mocks.Run(t, "apphub", stack, cfg, secretKeys, func(ctx *pulumi.Context) error {
 		c, err := LoadPlatformConfig(ctx, env)

@@ -37,11 +37,21 @@ func devPlatformOutputs() map[string]any {
 // platform StackReference with outputs.
 func runStack(t *testing.T, project, stack string, values map[string]string, outputs map[string]any, fn pulumi.RunFunc) (*testmocks.Mocks, error) {
 	t.Helper()
-	m := testmocks.New()
-	m.StackOutputs["organization/apphub/dev"] = outputs
-	m.SecretStackOutputs["organization/apphub/dev"] = []string{OutKubeconfig, OutRedisURL}
-	cfg, _ := projectConfig(project, values, nil)
+	m := platformMocks(outputs)
+	cfg, _ := testmocks.ProjectConfig(project, values, nil)
 	return m, m.Run(t, project, stack, cfg, nil, fn)
+}
+
+// platformMocks answers the dev platform's StackReference with outputs
+// (kubeconfig and Redis URL secret, as the platform exports them); nil
+// outputs leave the reference unanswered.
+func platformMocks(outputs map[string]any) *testmocks.Mocks {
+	m := testmocks.New()
+	if outputs != nil {
+		m.StackOutputs["organization/apphub/dev"] = outputs
+		m.SecretStackOutputs["organization/apphub/dev"] = []string{OutKubeconfig, OutRedisURL}
+	}
+	return m
 }
 
 func previewValues(overrides map[string]string) map[string]string {

@@ -22,12 +22,11 @@ const (
 )
 
 type automationReport struct {
-	Date       string           `json:"date"`
-	Machine    string           `json:"machine"`
-	Sequential []level          `json:"sequential"`
-	Levels     []level          `json:"levels"`
-	Targets    []targetResult   `json:"targets"`
-	Medians    map[string]stats `json:"-"`
+	Date       string         `json:"date"`
+	Machine    string         `json:"machine"`
+	Sequential []level        `json:"sequential"`
+	Levels     []level        `json:"levels"`
+	Targets    []targetResult `json:"targets"`
 }
 
 type targetResult struct {

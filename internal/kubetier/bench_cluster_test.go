@@ -47,11 +47,6 @@ func BenchmarkPreviewCreateOnCluster(b *testing.B) {
 			"launch": launch, "image": "r.test/apps/web:1", "replicas": "2",
 		}, outputs)
 	}
-	remove := func(objs []Object) {
-		if _, err := Kubectl(ctx, List(objs), "delete", "--ignore-not-found", "--wait=true", "--timeout=120s", "-f", "-"); err != nil {
-			b.Fatal(err)
-		}
-	}
 	var ours, plain time.Duration
 	i := 0
 	for b.Loop() {
@@ -79,8 +74,9 @@ func BenchmarkPreviewCreateOnCluster(b *testing.B) {
 		plain += time.Since(start)
 
 		b.StopTimer()
-		remove(objs)
-		remove(same)
+		if err := Delete(ctx, append(objs, same...)); err != nil {
+			b.Fatal(err)
+		}
 		b.StartTimer()
 	}
 	b.ReportMetric(ours.Seconds()/float64(i), "ours-s/preview")

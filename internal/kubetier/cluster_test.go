@@ -3,6 +3,7 @@
 package kubetier
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -225,8 +226,7 @@ func cleanup(t testing.TB, objs []Object) {
 			namespaces = append(namespaces, o.Name())
 		}
 	}
-	_, err := kubectl(t, List(objs), "delete", "--ignore-not-found", "--wait=true", "--timeout=120s", "-f", "-")
-	assert.NoError(t, err)
+	assert.NoError(t, Delete(context.Background(), objs)) // runs from Cleanup, after t.Context is done
 	for _, ns := range namespaces {
 		_, err := kubectl(t, nil, "wait", "--for=delete", "namespace/"+ns, "--timeout=120s")
 		if err != nil && !strings.Contains(err.Error(), "NotFound") && !strings.Contains(err.Error(), "not found") {

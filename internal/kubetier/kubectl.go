@@ -53,6 +53,12 @@ func Apply(ctx context.Context, objs []Object) error {
 	return err
 }
 
+// Delete deletes objects and waits until they are gone (up to 2 minutes).
+func Delete(ctx context.Context, objs []Object) error {
+	_, err := Kubectl(ctx, List(objs), "delete", "--ignore-not-found", "--wait=true", "--timeout=120s", "-f", "-")
+	return err
+}
+
 func ingressBackends(o Object) []string {
 	seen := map[string]bool{}
 	var out []string

@@ -37,13 +37,7 @@ func StackFile(t testing.TB, root, stack string) map[string]string {
 // objects and its outputs (to feed preview and build stacks).
 func Platform(t testing.TB, values map[string]string, secrets map[string]bool) ([]Object, map[string]any) {
 	t.Helper()
-	cfg, keys := map[string]string{}, []string{}
-	for k, v := range values {
-		cfg["apphub:"+k] = v
-		if secrets[k] {
-			keys = append(keys, "apphub:"+k)
-		}
-	}
+	cfg, keys := testmocks.ProjectConfig("apphub", values, secrets)
 	m := testmocks.New()
 	outputs := map[string]any{}
 	err := m.Run(t, "apphub", "tier", cfg, keys, func(ctx *pulumi.Context) error {
@@ -77,9 +71,9 @@ func Program(t testing.TB, project string, fn pulumi.RunFunc, values map[string]
 	t.Helper()
 	m := testmocks.New()
 	m.StackOutputs["organization/apphub/tier"] = normalise(platform)
-	cfg := map[string]string{project + ":platformStack": "organization/apphub/tier"}
-	for k, v := range values {
-		cfg[project+":"+k] = v
+	cfg, _ := testmocks.ProjectConfig(project, values, nil)
+	if _, set := cfg[project+":platformStack"]; !set {
+		cfg[project+":platformStack"] = "organization/apphub/tier"
 	}
 	if err := m.Run(t, project, "tier", cfg, nil, fn); err != nil {
 		t.Fatalf("%s program: %v", project, err)

@@ -201,6 +201,20 @@ func (m *Mocks) Run(t testing.TB, project, stack string, config map[string]strin
 	return pulumi.RunErr(fn, pulumi.WithMocks(project, stack, m))
 }
 
+// ProjectConfig namespaces plain config keys under the project, as `pulumi
+// up` passes them to Run, and lists the secret ones.
+func ProjectConfig(project string, values map[string]string, secrets map[string]bool) (map[string]string, []string) {
+	cfg := map[string]string{}
+	var secretKeys []string
+	for k, v := range values {
+		cfg[project+":"+k] = v
+		if secrets[k] {
+			secretKeys = append(secretKeys, project+":"+k)
+		}
+	}
+	return cfg, secretKeys
+}
+
 // Value is a resolved output.
 type Value struct {
 	Value  any
