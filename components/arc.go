@@ -11,7 +11,8 @@ import (
 // ARCType is the Pulumi type token of the ARC component.
 const ARCType = "apphub:components:ARC"
 
-// ARC chart references (actions/actions-runner-controller, OCI on ghcr.io).
+// Default ARC chart references (actions/actions-runner-controller, OCI on
+// ghcr.io); ARCArgs takes any ChartRef, e.g. a mirror or a local archive.
 const (
 	ARCControllerChart = "oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set-controller"
 	ARCScaleSetChart   = "oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set"
@@ -28,7 +29,10 @@ type ARCArgs struct {
 	// ControllerRelease names the controller's Helm release; the chart names
 	// its service account <release>-gha-rs-controller.
 	ControllerRelease string
-	ChartVersion      string
+	// ControllerChart and ScaleSetChart must be the same chart version:
+	// the scale set's CRDs come with the controller.
+	ControllerChart ChartRef
+	ScaleSetChart   ChartRef
 	// GitHubConfigURL is the org or repository URL runners register with.
 	GitHubConfigURL string
 	AppID           pulumi.StringInput
@@ -82,18 +86,18 @@ func NewARC(ctx *pulumi.Context, name string, args *ARCArgs, opts ...pulumi.Reso
 		return nil, fmt.Errorf("arc %q: %w", name, err)
 	}
 
-	controller, err := newHelmRelease(ctx, name+"-controller", &HelmReleaseArgs{
+	controllerArgs := &HelmReleaseArgs{
 		Name:          pulumi.String(args.ControllerRelease),
 		Namespace:     controllerNS.Name,
-		Chart:         pulumi.String(ARCControllerChart),
-		Version:       pulumi.String(args.ChartVersion),
 		Atomic:        pulumi.Bool(true),
 		CleanupOnFail: pulumi.Bool(true),
 		Timeout:       pulumi.Int(600),
 		Values: pulumi.Map{
 			"serviceAccount": pulumi.Map{"create": pulumi.Bool(true)},
 		},
-	}, parent)
+	}
+	args.ControllerChart.applyTo(controllerArgs)
+	controller, err := newHelmRelease(ctx, name+"-controller", controllerArgs, parent)
 	if err != nil {
 		return nil, fmt.Errorf("arc %q: controller: %w", name, err)
 	}
@@ -117,16 +121,16 @@ func NewARC(ctx *pulumi.Context, name string, args *ARCArgs, opts ...pulumi.Reso
 		return nil, fmt.Errorf("arc %q: github app secret: %w", name, err)
 	}
 
-	_, err = newHelmRelease(ctx, name+"-runners", &HelmReleaseArgs{
+	scaleSetArgs := &HelmReleaseArgs{
 		Name:          pulumi.String(args.ScaleSetName),
 		Namespace:     runnersNS.Name,
-		Chart:         pulumi.String(ARCScaleSetChart),
-		Version:       pulumi.String(args.ChartVersion),
 		Atomic:        pulumi.Bool(true),
 		CleanupOnFail: pulumi.Bool(true),
 		Timeout:       pulumi.Int(600),
 		Values:        scaleSetValues(args, secretName),
-	}, parent, pulumi.DependsOn([]pulumi.Resource{controller, secret}))
+	}
+	args.ScaleSetChart.applyTo(scaleSetArgs)
+	_, err = newHelmRelease(ctx, name+"-runners", scaleSetArgs, parent, pulumi.DependsOn([]pulumi.Resource{controller, secret}))
 	if err != nil {
 		return nil, fmt.Errorf("arc %q: scale set: %w", name, err)
 	}
@@ -146,8 +150,12 @@ func (a *ARCArgs) validate() error {
 		return fmt.Errorf("controller and runner namespaces are required")
 	case a.ControllerNamespace == a.RunnersNamespace:
 		return fmt.Errorf("controller and runners need separate namespaces (different Pod Security levels)")
-	case a.ControllerRelease == "" || a.ScaleSetName == "" || a.ChartVersion == "":
-		return fmt.Errorf("controller release, scale set name and chart version are required")
+	case a.ControllerRelease == "" || a.ScaleSetName == "":
+		return fmt.Errorf("controller release and scale set name are required")
+	case a.ControllerChart.Err() != nil:
+		return fmt.Errorf("controller %w", a.ControllerChart.Err())
+	case a.ScaleSetChart.Err() != nil:
+		return fmt.Errorf("scale set %w", a.ScaleSetChart.Err())
 	case a.GitHubConfigURL == "":
 		return fmt.Errorf("a GitHub config URL is required")
 	case a.AppID == nil || a.InstallationID == nil || a.PrivateKey == nil:

@@ -11,7 +11,7 @@ import (
 func arcArgs(mod func(*ARCArgs)) *ARCArgs {
 	a := &ARCArgs{
 		ControllerNamespace: "arc-systems", RunnersNamespace: "arc-runners",
-		ControllerRelease: "arc", ChartVersion: "0.14.2",
+		ControllerRelease: "arc", ControllerChart: ChartRef{Chart: ARCControllerChart, Version: "0.14.2"}, ScaleSetChart: ChartRef{Chart: ARCScaleSetChart, Version: "0.14.2"},
 		GitHubConfigURL: "https://github.com/acme",
 		AppID:           pulumi.ToSecret(pulumi.String("123456")).(pulumi.StringOutput),
 		InstallationID:  pulumi.ToSecret(pulumi.String("7890")).(pulumi.StringOutput),
@@ -108,7 +108,7 @@ func TestARCRejects(t *testing.T) {
 		"no url":          arcArgs(func(a *ARCArgs) { a.GitHubConfigURL = "" }),
 		"min above max":   arcArgs(func(a *ARCArgs) { a.MinRunners, a.MaxRunners = 6, 5 }),
 		"shared ns":       arcArgs(func(a *ARCArgs) { a.RunnersNamespace = "arc-systems" }),
-		"no version":      arcArgs(func(a *ARCArgs) { a.ChartVersion = "" }),
+		"no version":      arcArgs(func(a *ARCArgs) { a.ScaleSetChart.Version = "" }),
 		"no runner image": arcArgs(func(a *ARCArgs) { a.RunnerImage = "" }),
 	}
 	for name, args := range tests {

@@ -30,6 +30,8 @@ type helmReleaseInputs struct {
 	MaxHistory    *int           `pulumi:"maxHistory"`
 	WaitForJobs   *bool          `pulumi:"waitForJobs"`
 	Compat        *string        `pulumi:"compat"`
+	// RepositoryOpts.repo is a classic Helm repository URL.
+	RepositoryOpts map[string]string `pulumi:"repositoryOpts"`
 }
 
 // HelmReleaseArgs are the inputs of a Helm release.
@@ -46,6 +48,8 @@ type HelmReleaseArgs struct {
 	MaxHistory  pulumi.IntPtrInput
 	WaitForJobs pulumi.BoolPtrInput
 	Compat      pulumi.StringPtrInput
+	// RepositoryOpts takes "repo", the URL of a classic Helm repository.
+	RepositoryOpts pulumi.StringMapInput
 }
 
 // ElementType ties the args to the input schema for marshalling.

@@ -26,9 +26,8 @@ type RedisArgs struct {
 	// ReleaseName is the Helm release name. It must contain "redis" so the
 	// bitnami chart's fullname (and so the Service name) is the release name.
 	ReleaseName string
-	// Chart is an oci:// reference or a local chart directory.
-	Chart   string
-	Version string
+	// Chart is where the bitnami/redis chart comes from.
+	Chart ChartRef
 	// AuthEnabled turns on password auth with a generated password kept as
 	// a Pulumi secret and handed to the chart through an existing Secret.
 	AuthEnabled     bool
@@ -69,12 +68,8 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 	if !strings.Contains(args.ReleaseName, "redis") {
 		return nil, fmt.Errorf("redis %q: release name %q must contain \"redis\"", name, args.ReleaseName)
 	}
-	local := IsLocalChart(args.Chart)
-	if !local && !strings.HasPrefix(args.Chart, "oci://") {
-		return nil, fmt.Errorf("redis %q: chart %q must be an oci:// reference or a local directory", name, args.Chart)
-	}
-	if !local && args.Version == "" {
-		return nil, fmt.Errorf("redis %q: a chart version is required for %s", name, args.Chart)
+	if err := args.Chart.Err(); err != nil {
+		return nil, fmt.Errorf("redis %q: %w", name, err)
 	}
 
 	comp := &Redis{}
@@ -141,16 +136,13 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 	releaseArgs := &HelmReleaseArgs{
 		Name:          pulumi.String(args.ReleaseName),
 		Namespace:     args.Namespace.Name,
-		Chart:         pulumi.String(args.Chart),
 		Values:        values,
 		Atomic:        pulumi.Bool(true),
 		CleanupOnFail: pulumi.Bool(true),
 		Timeout:       pulumi.Int(args.TimeoutSeconds),
 		MaxHistory:    pulumi.Int(5),
 	}
-	if !local {
-		releaseArgs.Version = pulumi.String(args.Version)
-	}
+	args.Chart.applyTo(releaseArgs)
 	if _, err := newHelmRelease(ctx, name, releaseArgs, parent, pulumi.DependsOn(deps)); err != nil {
 		return nil, fmt.Errorf("redis %q: creating helm release: %w", name, err)
 	}
@@ -178,11 +170,6 @@ func RedisURL(host, password string) string {
 		u.User = url.UserPassword("", password)
 	}
 	return u.String()
-}
-
-// IsLocalChart reports whether a chart reference is a directory path.
-func IsLocalChart(chart string) bool {
-	return strings.HasPrefix(chart, "/") || strings.HasPrefix(chart, "./") || strings.HasPrefix(chart, "../")
 }
 
 func redisImageValues(args *RedisArgs) pulumi.Map {

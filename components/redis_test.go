@@ -12,8 +12,7 @@ func redisArgs(mod func(*RedisArgs)) *RedisArgs {
 	a := &RedisArgs{
 		Namespace:       ExistingNamespace("apphub-system"),
 		ReleaseName:     "apphub-redis",
-		Chart:           "oci://registry-1.docker.io/bitnamicharts/redis",
-		Version:         "20.13.4",
+		Chart:           ChartRef{Chart: "oci://registry-1.docker.io/bitnamicharts/redis", Version: "20.13.4"},
 		PersistenceSize: "8Gi",
 		TimeoutSeconds:  600,
 	}
@@ -99,7 +98,7 @@ func TestRedisWithAuthPersistenceAndImage(t *testing.T) {
 
 func TestRedisLocalChartHasNoVersion(t *testing.T) {
 	m, err := run(t, func(ctx *pulumi.Context) error {
-		_, err := NewRedis(ctx, "redis", redisArgs(func(a *RedisArgs) { a.Chart = "./charts/redis"; a.Version = "" }))
+		_, err := NewRedis(ctx, "redis", redisArgs(func(a *RedisArgs) { a.Chart = ChartRef{Chart: "./charts/redis"} }))
 		return err
 	})
 	require.NoError(t, err)
@@ -111,8 +110,8 @@ func TestRedisLocalChartHasNoVersion(t *testing.T) {
 func TestRedisRejectsBadArgs(t *testing.T) {
 	tests := map[string]*RedisArgs{
 		"nil":            nil,
-		"https chart":    redisArgs(func(a *RedisArgs) { a.Chart = "https://charts.bitnami.com/bitnami/redis" }),
-		"no version":     redisArgs(func(a *RedisArgs) { a.Version = "" }),
+		"https chart":    redisArgs(func(a *RedisArgs) { a.Chart.Chart = "https://charts.bitnami.com/bitnami/redis" }),
+		"no version":     redisArgs(func(a *RedisArgs) { a.Chart.Version = "" }),
 		"release naming": redisArgs(func(a *RedisArgs) { a.ReleaseName = "queues" }),
 	}
 	for name, args := range tests {

@@ -3,6 +3,8 @@ package stacks
 import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/apphub/apphub-infra/components"
+
 	"github.com/apphub/apphub-infra/internal/validate"
 )
 
@@ -129,6 +131,7 @@ type RegistryConfig struct {
 type RedisConfig struct {
 	Chart           string `key:"redisChart" default:"oci://registry-1.docker.io/bitnamicharts/redis"`
 	ChartVersion    string `key:"redisChartVersion" default:"20.13.4"`
+	ChartRepository string `key:"redisChartRepository"`
 	Auth            bool   `key:"redisAuth" default:"false"`
 	Persistence     bool   `key:"redisPersistence" default:"false"`
 	PersistenceSize string `key:"redisPersistenceSize" default:"8Gi"`
@@ -163,12 +166,30 @@ type ARCConfig struct {
 	ControllerNamespace string `key:"arcControllerNamespace" default:"arc-systems"`
 	RunnersNamespace    string `key:"arcRunnersNamespace" default:"arc-runners"`
 	ControllerRelease   string `key:"arcControllerRelease" default:"arc"`
+	ControllerChart     string `key:"arcControllerChart" default:"oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set-controller"`
+	ScaleSetChart       string `key:"arcScaleSetChart" default:"oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set"`
+	ChartRepository     string `key:"arcChartRepository"`
 	ChartVersion        string `key:"arcChartVersion" default:"0.14.2"`
 	ScaleSetName        string `key:"arcRunnerScaleSetName" default:"apphub-runners"`
 	MinRunners          int    `key:"arcMinRunners" default:"1"`
 	MaxRunners          int    `key:"arcMaxRunners" default:"5"`
 	RunnerImage         string `key:"arcRunnerImage" default:"ghcr.io/actions/actions-runner:2.334.0"`
 	BuildkitImage       string `key:"arcBuildkitImage" default:"moby/buildkit:v0.23.2-rootless"`
+}
+
+// ControllerChartRef is where the controller chart comes from.
+func (a *ARCConfig) ControllerChartRef() components.ChartRef {
+	return components.ChartRef{Chart: a.ControllerChart, Version: a.ChartVersion, Repository: a.ChartRepository}
+}
+
+// ScaleSetChartRef is where the scale-set chart comes from.
+func (a *ARCConfig) ScaleSetChartRef() components.ChartRef {
+	return components.ChartRef{Chart: a.ScaleSetChart, Version: a.ChartVersion, Repository: a.ChartRepository}
+}
+
+// ChartRef is where the Redis chart comes from.
+func (r *RedisConfig) ChartRef() components.ChartRef {
+	return components.ChartRef{Chart: r.Chart, Version: r.ChartVersion, Repository: r.ChartRepository}
 }
 
 // Enabled reports whether any GitHub setting was given.

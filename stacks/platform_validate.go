@@ -73,8 +73,12 @@ func (c *PlatformConfig) validateARC(p *validate.Problems) {
 	// longer names from them.
 	p.DNSLabelBudget("arcControllerRelease", a.ControllerRelease, 63-40)
 	p.DNSLabelBudget("arcRunnerScaleSetName", a.ScaleSetName, 63-40)
-	if a.ChartVersion == "" {
-		p.Add("arcChartVersion", "is required")
+	chartProblems(p, a.ControllerChartRef(), "arcControllerChart", "arcChartVersion", "arcChartRepository")
+	if scale := a.ScaleSetChartRef(); components.IsLocalChart(scale.Chart) != components.IsLocalChart(a.ControllerChart) {
+		// The version check would otherwise apply to one chart only.
+		p.Add("arcScaleSetChart", "must be local exactly when arcControllerChart is (both from one chart release, %s)", a.ChartVersion)
+	} else {
+		chartProblems(p, scale, "arcScaleSetChart", "", "")
 	}
 	p.Range("arcMinRunners", a.MinRunners, 0, 100)
 	p.Range("arcMaxRunners", a.MaxRunners, 1, 100)
@@ -261,15 +265,7 @@ func (c *PlatformConfig) validateRegistry(p *validate.Problems) {
 }
 
 func (r *RedisConfig) validate(p *validate.Problems) {
-	local := components.IsLocalChart(r.Chart)
-	switch {
-	case r.Chart == "":
-		p.Add("redisChart", "is required")
-	case !local && !strings.HasPrefix(r.Chart, "oci://"):
-		p.Add("redisChart", "must be an oci:// reference or a local directory (./, ../ or /), got %q", r.Chart)
-	case !local && r.ChartVersion == "":
-		p.Add("redisChartVersion", "is required for an OCI chart so that upgrades are deliberate")
-	}
+	chartProblems(p, r.ChartRef(), "redisChart", "redisChartVersion", "redisChartRepository")
 	if r.Persistence {
 		p.Quantity("redisPersistenceSize", r.PersistenceSize)
 	}
@@ -330,4 +326,19 @@ func (b *BuildConfig) validate(p *validate.Problems) {
 	// The Job must outlive its completion long enough for the update to
 	// observe it and for someone to read its logs.
 	p.Range("buildJobTtlSeconds", b.JobTTLSeconds, 60, 7*24*3600)
+}
+
+// chartProblems records a chart reference's problems under the config keys
+// of its parts; an empty key skips a part another call already reports.
+func chartProblems(p *validate.Problems, ref components.ChartRef, chartKey, versionKey, repoKey string) {
+	probs := ref.Problems()
+	for _, part := range []struct{ name, key string }{
+		{components.ChartPartChart, chartKey},
+		{components.ChartPartVersion, versionKey},
+		{components.ChartPartRepository, repoKey},
+	} {
+		if msg, ok := probs[part.name]; ok && part.key != "" {
+			p.Add(part.key, "%s", msg)
+		}
+	}
 }
