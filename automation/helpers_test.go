@@ -57,6 +57,7 @@ func newTestManager(t *testing.T, mod func(*Options)) *Manager {
 	opts := Options{
 		StateDir:          state,
 		BackendURL:        "file://" + state,
+		PulumiHome:        filepath.Join(state, "home"),
 		Passphrase:        "test-passphrase",
 		PulumiRoot:        root,
 		ProjectDir:        project,

@@ -58,10 +58,16 @@ func New(opts Options) (*Manager, error) {
 // Options returns the effective options (defaults applied).
 func (m *Manager) Options() Options { return m.opts }
 
-// Start installs the provider plugins once into the shared PULUMI_HOME:
-// installing them from concurrent operations races.
+// Start installs the provider plugins that PULUMI_HOME lacks, once:
+// installing them from concurrent operations races, and asking the
+// registry about a plugin that is already there costs seconds (and fails
+// offline).
 func (m *Manager) Start(ctx context.Context) error {
-	if m.opts.SkipPluginInstall || len(m.opts.Plugins) == 0 {
+	if m.opts.SkipPluginInstall {
+		return nil
+	}
+	missing := m.missingPlugins()
+	if len(missing) == 0 {
 		return nil
 	}
 	dir := filepath.Join(m.opts.WorkDir, ".plugins")
@@ -72,13 +78,28 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("automation: plugin workspace: %w", err)
 	}
-	for _, p := range m.opts.Plugins {
-		m.opts.Logger.Info("installing plugin", "name", p.Name, "version", p.Version)
+	for _, p := range missing {
+		m.opts.Logger.Info("installing plugin", "name", p.Name, "version", p.Version, "home", m.opts.PulumiHome)
 		if err := ws.InstallPlugin(ctx, p.Name, p.Version); err != nil {
-			return fmt.Errorf("automation: installing plugin %s %s: %s", p.Name, p.Version, reason(err, nil))
+			return fmt.Errorf("automation: installing plugin %s %s into %s: %s", p.Name, p.Version, m.opts.PulumiHome, reason(err, nil))
 		}
 	}
 	return nil
+}
+
+// missingPlugins lists the configured plugins PULUMI_HOME does not hold
+// completely (the CLI leaves a .partial marker while it downloads).
+func (m *Manager) missingPlugins() []Plugin {
+	var missing []Plugin
+	for _, p := range m.opts.Plugins {
+		dir := filepath.Join(m.opts.PulumiHome, "plugins", "resource-"+p.Name+"-"+p.Version)
+		bin, err := os.Stat(filepath.Join(dir, "pulumi-resource-"+p.Name))
+		_, partial := os.Stat(dir + ".partial")
+		if err != nil || bin.Mode()&0o111 == 0 || partial == nil {
+			missing = append(missing, p)
+		}
+	}
+	return missing
 }
 
 // acquire reserves a stack for one operation (a second operation on the

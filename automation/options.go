@@ -41,7 +41,9 @@ type Options struct {
 	// Passphrase protects secrets with the passphrase secrets provider.
 	// Default: $PULUMI_CONFIG_PASSPHRASE (empty is allowed).
 	Passphrase string
-	// PulumiHome is PULUMI_HOME for every CLI call. Default <StateDir>/home.
+	// PulumiHome is PULUMI_HOME for every CLI call, where plugins live.
+	// Default: $PULUMI_HOME, else ~/.pulumi — the user's own plugin cache,
+	// so a new state directory downloads nothing already there.
 	PulumiHome string
 	// WorkDir is the root of the per-stack work directories. Default <StateDir>/work.
 	WorkDir string
@@ -99,7 +101,9 @@ func (o Options) withDefaults() (Options, error) {
 		o.Passphrase = os.Getenv("PULUMI_CONFIG_PASSPHRASE")
 	}
 	if o.PulumiHome == "" {
-		o.PulumiHome = filepath.Join(o.StateDir, "home")
+		if o.PulumiHome, err = defaultPulumiHome(); err != nil {
+			return o, err
+		}
 	}
 	if o.WorkDir == "" {
 		o.WorkDir = filepath.Join(o.StateDir, "work")
@@ -157,6 +161,18 @@ func (o Options) withDefaults() (Options, error) {
 		o.Now = time.Now
 	}
 	return o, nil
+}
+
+// defaultPulumiHome is where the Pulumi CLI itself keeps plugins.
+func defaultPulumiHome() (string, error) {
+	if home := os.Getenv("PULUMI_HOME"); home != "" {
+		return filepath.Abs(home)
+	}
+	user, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("PULUMI_HOME is unset and there is no home directory: %w", err)
+	}
+	return filepath.Join(user, ".pulumi"), nil
 }
 
 // platformRef is the StackReference name of the platform stack on a
