@@ -3,9 +3,12 @@ package automation
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/apphub/apphub-infra/internal/kubeclient"
 )
 
 // DigestReader reads the image digest a finished build wrote to its
@@ -14,41 +17,39 @@ type DigestReader interface {
 	Digest(ctx context.Context, kubeconfig, kubeContext, namespace, job string) (string, error)
 }
 
-// kubectlDigest asks kubectl for the build pod's termination message.
-type kubectlDigest struct{}
+// clusterDigest reads the build pod's termination message through the API
+// server (client-go), with the platform's kubeconfig given as a path or as
+// contents.
+type clusterDigest struct{}
 
-func (kubectlDigest) Digest(ctx context.Context, kubeconfig, kubeContext, namespace, job string) (string, error) {
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		return "", fmt.Errorf("kubectl not found: %w", err)
-	}
-	args := []string{"get", "pods", "-n", namespace, "-l", "job-name=" + job,
-		"--field-selector=status.phase=Succeeded",
-		"-o", "jsonpath={.items[*].status.containerStatuses[0].state.terminated.message}"}
-	if kubeContext != "" {
-		args = append([]string{"--context", kubeContext}, args...)
-	}
-	cmd := exec.CommandContext(ctx, "kubectl", args...)
-	if kubeconfig != "" {
-		f, err := os.CreateTemp("", "apphub-kubeconfig-*")
-		if err != nil {
-			return "", err
-		}
-		defer os.Remove(f.Name())
-		if _, err := f.WriteString(kubeconfig); err != nil {
-			f.Close()
-			return "", err
-		}
-		f.Close()
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+f.Name())
-	}
-	out, err := cmd.Output()
+func (clusterDigest) Digest(ctx context.Context, kubeconfig, kubeContext, namespace, job string) (string, error) {
+	cs, err := kubeclient.Clientset(kubeconfig, kubeContext)
 	if err != nil {
-		return "", fmt.Errorf("kubectl get pods: %w", err)
+		return "", err
 	}
-	for _, field := range strings.Fields(string(out)) {
-		if strings.HasPrefix(field, "sha256:") {
-			return field, nil
+	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: "job-name=" + job,
+		FieldSelector: "status.phase=" + string(corev1.PodSucceeded),
+	})
+	if err != nil {
+		return "", fmt.Errorf("listing pods of job %s/%s: %w", namespace, job, err)
+	}
+	return digestOf(pods.Items), nil
+}
+
+// digestOf finds the first sha256 digest in the pods' termination messages.
+func digestOf(pods []corev1.Pod) string {
+	for _, pod := range pods {
+		for _, st := range pod.Status.ContainerStatuses {
+			if st.State.Terminated == nil {
+				continue
+			}
+			for _, field := range strings.Fields(st.State.Terminated.Message) {
+				if strings.HasPrefix(field, "sha256:") {
+					return field
+				}
+			}
 		}
 	}
-	return "", nil
+	return ""
 }

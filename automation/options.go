@@ -73,7 +73,7 @@ type Options struct {
 	// PreviewProgram, BuildProgram and PlatformProgram default to the
 	// stacks package's RunFuncs; tests inject programs that need no provider.
 	PreviewProgram, BuildProgram, PlatformProgram pulumi.RunFunc
-	// DigestReader reads a finished build's image digest. Default: kubectl.
+	// DigestReader reads a finished build's image digest. Default: the API server, through client-go.
 	DigestReader DigestReader
 	// Now is the clock (tests pin it). Default time.Now.
 	Now func() time.Time
@@ -155,7 +155,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.PlatformProgram = stacks.Platform
 	}
 	if o.DigestReader == nil {
-		o.DigestReader = kubectlDigest{}
+		o.DigestReader = clusterDigest{}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
