@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/apphub/apphub-infra/internal/validate"
 	"github.com/apphub/apphub-infra/stacks"
 )
 
@@ -48,16 +49,27 @@ type BuildResult struct {
 // BuildStack is the stack name of a build.
 func BuildStack(id string) string { return "build-" + id }
 
+// buildFields names stack config keys as the spec spells them, where
+// they differ.
+var buildFields = map[string]string{"buildId": "id"}
+
+// config turns the spec into the build stack's config, validated by the
+// stack's own rules; every problem is named by the spec's field names.
 func (s BuildSpec) config(platformRef string) (map[string]string, error) {
+	var p validate.Problems
 	cfg := map[string]string{"platformStack": platformRef, "buildId": s.ID,
 		"imageRepository": s.ImageRepository, "imageTag": s.ImageTag}
-	for k, v := range map[string]string{
-		"gitUrl": s.GitURL, "gitRef": s.GitRef, "contextDir": s.ContextDir, "contextUrl": s.ContextURL,
-		"dockerfile": s.Dockerfile, "cpuRequest": s.CPURequest, "memoryRequest": s.MemoryRequest,
-		"cpuLimit": s.CPULimit, "memoryLimit": s.MemoryLimit,
+	p.Trimmed("id", s.ID)
+	p.Trimmed("imageRepository", s.ImageRepository)
+	p.Trimmed("imageTag", s.ImageTag)
+	for _, kv := range [][2]string{
+		{"gitUrl", s.GitURL}, {"gitRef", s.GitRef}, {"contextDir", s.ContextDir}, {"contextUrl", s.ContextURL},
+		{"dockerfile", s.Dockerfile}, {"cpuRequest", s.CPURequest}, {"memoryRequest", s.MemoryRequest},
+		{"cpuLimit", s.CPULimit}, {"memoryLimit", s.MemoryLimit},
 	} {
-		if v != "" {
-			cfg[k] = v
+		p.Trimmed(kv[0], kv[1])
+		if kv[1] != "" {
+			cfg[kv[0]] = kv[1]
 		}
 	}
 	if len(s.BuildArgs) > 0 {
@@ -66,10 +78,50 @@ func (s BuildSpec) config(platformRef string) (map[string]string, error) {
 	if s.BackoffLimit != nil {
 		cfg["backoffLimit"] = strconv.Itoa(*s.BackoffLimit)
 	}
-	if _, err := stacks.ParseBuildConfig(stacks.MapSource{Values: cfg}); err != nil {
+	if _, err := stacks.ParseBuildConfig(stacks.MapSource{Values: cfg}); err != nil && !p.Merge(err, buildFields) {
+		return nil, err
+	}
+	if err := p.Err(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// defaulted lists the spec's fields whose zero value stands for the
+// stack's default, each with whether it is zero here.
+func (s BuildSpec) defaulted() []zeroField {
+	return []zeroField{
+		{"dockerfile", s.Dockerfile == ""}, {"cpuRequest", s.CPURequest == ""}, {"memoryRequest", s.MemoryRequest == ""},
+		{"cpuLimit", s.CPULimit == ""}, {"memoryLimit", s.MemoryLimit == ""},
+	}
+}
+
+// ValidateBuildRequest checks a caller's request as BuildRun would,
+// without a Manager and before anything exists; given is as for
+// ValidatePreviewRequest.
+func ValidateBuildRequest(spec BuildSpec, given func(field string) bool) error {
+	var p validate.Problems
+	explicitZeros(&p, spec.defaulted(), given)
+	if _, err := spec.config(requestPlatformRef); err != nil && !p.Merge(err, nil) {
+		return invalid("build run", BuildStack(spec.ID), err)
+	}
+	if err := p.Err(); err != nil {
+		return invalid("build run", BuildStack(spec.ID), err)
+	}
+	return nil
+}
+
+// ValidBuild checks a build id for operations that take only the id; the
+// error is an Invalid *Error naming the field "id".
+func ValidBuild(op, id string) error {
+	if err := stacks.ValidateBuildID(id); err != nil {
+		var p validate.Problems
+		if !p.Merge(err, buildFields) {
+			return invalid(op, BuildStack(id), err)
+		}
+		return invalid(op, BuildStack(id), p.Err())
+	}
+	return nil
 }
 
 // BuildRun runs a build and waits for its Job. On success the result holds
@@ -135,8 +187,8 @@ func buildFromOutputs(id string, vals map[string]any, secrets map[string]bool) *
 func (m *Manager) BuildGet(ctx context.Context, id string) (*BuildResult, error) {
 	const op = "build get"
 	stack := BuildStack(id)
-	if err := stacks.ValidateBuildID(id); err != nil {
-		return nil, invalid(op, stack, err)
+	if err := ValidBuild(op, id); err != nil {
+		return nil, err
 	}
 	if m.opts.BuildMode == ModeStub {
 		return m.stubBuildGet(id)

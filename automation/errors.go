@@ -75,6 +75,30 @@ func invalid(op, stack string, err error) *Error {
 	return e
 }
 
+// requestPlatformRef stands in for the Manager's platform stack when a
+// request is validated without a Manager: the platform is never the
+// caller's input, so no request problem can depend on it.
+const requestPlatformRef = "organization/apphub/dev"
+
+// zeroField is a spec field whose zero value means "the stack's default".
+type zeroField struct {
+	name string
+	zero bool
+}
+
+// explicitZeros records the defaulted fields a caller set to their zero
+// value: 0 for a port is an error, not a request for 8080.
+func explicitZeros(p *validate.Problems, fields []zeroField, given func(string) bool) {
+	if given == nil {
+		return
+	}
+	for _, f := range fields {
+		if f.zero && given(f.name) {
+			p.Add(f.name, "must not be zero or empty; omit it to take the default")
+		}
+	}
+}
+
 // classify maps an Automation API error to a typed Error, using the
 // auto.Is… helpers and the context's state. diags are the engine's error
 // diagnostics collected during the operation.

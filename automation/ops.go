@@ -2,9 +2,12 @@ package automation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -162,6 +165,11 @@ func (m *Manager) destroy(ctx context.Context, op, project, stack string, progra
 		return nil, false, err
 	}
 	defer release()
+	if m.absent(project, stack) {
+		// Only a work directory an earlier failed create left may remain.
+		_ = os.RemoveAll(m.stackDir(project, stack))
+		return &opResult{}, true, nil
+	}
 	st, err := m.selectStack(ctx, op, project, stack, program)
 	if IsNotFound(err) {
 		_ = os.RemoveAll(m.stackDir(project, stack))
@@ -195,16 +203,23 @@ type StackInfo struct {
 	Running string
 }
 
-// get reads outputs and the last update of an existing stack.
+// get reads outputs and the last update of an existing stack. A lookup
+// writes nothing: a stack the backend's files show to be absent is
+// NotFound at once, and one without a work directory here is read through
+// a temporary workspace outside the state directory.
 func (m *Manager) get(ctx context.Context, op, project, stack string, program pulumi.RunFunc) (*StackInfo, error) {
 	info := &StackInfo{}
 	if running, ok := m.Busy(project, stack); ok {
 		info.Running = running
 	}
-	st, err := m.selectStack(ctx, op, project, stack, program)
+	if m.absent(project, stack) {
+		return nil, &Error{Kind: KindNotFound, Op: op, Stack: stack, Reason: fmt.Sprintf("no stack named %q", stack)}
+	}
+	st, done, err := m.lookupStack(ctx, op, project, stack, program)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	outs, err := st.Outputs(ctx)
 	if err != nil {
 		return nil, classify(ctx, op, stack, fmt.Errorf("reading outputs: %w", err), nil)
@@ -220,12 +235,95 @@ func (m *Manager) get(ctx context.Context, op, project, stack string, program pu
 	return info, nil
 }
 
-// list returns the stacks of a project.
+// absent reports whether the backend's files show that the stack does not
+// exist; false when only the CLI can tell. A file backend nothing was ever
+// written to has no stacks (the CLI creates .pulumi with the first one).
+func (m *Manager) absent(project, stack string) bool {
+	if exists, known := m.state.exists(project, stack); known {
+		return !exists
+	}
+	dir := m.stateDir()
+	if dir == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, ".pulumi"))
+	return errors.Is(err, os.ErrNotExist)
+}
+
+// noStacks reports whether the backend's files show that the project has
+// no stack at all; false when only the CLI can tell.
+func (m *Manager) noStacks(project string) bool {
+	dir := m.stateDir()
+	if dir == "" {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".pulumi")); errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	root := m.state.root()
+	if root == "" {
+		return false
+	}
+	entries, err := os.ReadDir(filepath.Join(root, ".pulumi", "stacks", project))
+	if errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	for _, e := range entries {
+		if name := e.Name(); strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".json.gz") {
+			return false
+		}
+	}
+	return err == nil
+}
+
+// lookupStack selects a stack for reading: in its work directory when
+// there is one, otherwise in a temporary workspace that done removes, so
+// looking up a stack (or a typo of one) leaves no work directory behind.
+func (m *Manager) lookupStack(ctx context.Context, op, project, stack string, program pulumi.RunFunc) (auto.Stack, func(), error) {
+	if _, err := os.Stat(m.stackDir(project, stack)); err == nil {
+		st, err := m.selectStack(ctx, op, project, stack, program)
+		return st, func() {}, err
+	}
+	ws, done, err := m.lookupWorkspace(ctx, project, program)
+	if err != nil {
+		return auto.Stack{}, nil, classify(ctx, op, stack, err, nil)
+	}
+	st, err := auto.SelectStack(ctx, stack, ws)
+	if err != nil {
+		done()
+		return auto.Stack{}, nil, classify(ctx, op, stack, err, nil)
+	}
+	return st, done, nil
+}
+
+// lookupWorkspace is a throwaway workspace for read-only commands, outside
+// the state directory; done removes it.
+func (m *Manager) lookupWorkspace(ctx context.Context, project string, program pulumi.RunFunc) (auto.Workspace, func(), error) {
+	dir, err := os.MkdirTemp("", "apphub-lookup-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("lookup workspace: %w", err)
+	}
+	done := func() { _ = os.RemoveAll(dir) }
+	ws, err := auto.NewLocalWorkspace(ctx, append(m.wsOpts(project, dir), auto.Program(program))...)
+	if err != nil {
+		done()
+		return nil, nil, fmt.Errorf("lookup workspace: %w", err)
+	}
+	return &fastWorkspace{Workspace: ws, state: m.state, project: project}, done, nil
+}
+
+// list returns the stacks of a project. Like get, it writes nothing: no
+// stack on a file backend means an empty list without the CLI, otherwise
+// the listing runs in a throwaway workspace.
 func (m *Manager) list(ctx context.Context, op, project string, program pulumi.RunFunc) ([]auto.StackSummary, error) {
-	ws, err := m.listWorkspace(ctx, project, program)
+	if m.noStacks(project) {
+		return nil, nil
+	}
+	ws, done, err := m.lookupWorkspace(ctx, project, program)
 	if err != nil {
 		return nil, classify(ctx, op, project, err, nil)
 	}
+	defer done()
 	stacks, err := ws.ListStacks(ctx)
 	if err != nil {
 		return nil, classify(ctx, op, project, fmt.Errorf("listing stacks: %w", err), nil)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apphub/apphub-infra/internal/validate"
 	"github.com/apphub/apphub-infra/stacks"
 )
 
@@ -67,15 +68,28 @@ const (
 // PreviewStack is the stack name of a launch.
 func PreviewStack(launch string) string { return previewStackPre + launch }
 
+// maxTTLSeconds bounds a preview's TTL: a year outlives any launch, and
+// the bound keeps now+TTL far inside time.Duration.
+const maxTTLSeconds = 366 * 24 * 3600
+
+// previewFields names stack config keys as the spec spells them, where
+// they differ: the stack's expiry is derived from the caller's TTL.
+var previewFields = map[string]string{"expiresAt": "ttlSeconds"}
+
 // config turns the spec into the preview stack's config and validates it
-// with the stack's own rules, so bad input never reaches Pulumi.
+// with the stack's own rules, so bad input never reaches Pulumi. Every
+// problem is reported at once, named by the spec's (JSON) field names.
 func (s PreviewSpec) config(platformRef string, now time.Time) (map[string]string, error) {
+	var p validate.Problems
 	cfg := map[string]string{"platformStack": platformRef, "launch": s.Launch, "image": s.Image}
 	set := func(k, v string) {
+		p.Trimmed(k, v)
 		if v != "" {
 			cfg[k] = v
 		}
 	}
+	p.Trimmed("launch", s.Launch)
+	p.Trimmed("image", s.Image)
 	if s.Port != 0 {
 		cfg["port"] = strconv.Itoa(s.Port)
 	}
@@ -90,22 +104,67 @@ func (s PreviewSpec) config(platformRef string, now time.Time) (map[string]strin
 	set("cpuLimit", s.CPULimit)
 	set("memoryLimit", s.MemoryLimit)
 	if s.HealthPath != nil {
+		p.Trimmed("healthPath", *s.HealthPath)
 		cfg["healthPath"] = *s.HealthPath
 	}
 	if s.MountToken {
 		cfg["mountServiceAccountToken"] = "true"
 	}
-	set("egressAllow", strings.Join(s.EgressAllow, ","))
-	if s.TTLSeconds < 0 {
-		return nil, fmt.Errorf("ttlSeconds: must not be negative")
+	checkEgressEntries(&p, s.EgressAllow)
+	if len(s.EgressAllow) > 0 {
+		cfg["egressAllow"] = strings.Join(s.EgressAllow, ",")
 	}
-	if s.TTLSeconds > 0 {
+	switch {
+	case s.TTLSeconds < 0:
+		p.Add("ttlSeconds", "must not be negative (0 or omitted: no expiry), got %d", s.TTLSeconds)
+	case s.TTLSeconds > maxTTLSeconds:
+		p.Add("ttlSeconds", "must be at most %d (366 days), got %d", maxTTLSeconds, s.TTLSeconds)
+	case s.TTLSeconds > 0:
 		cfg["expiresAt"] = now.Add(time.Duration(s.TTLSeconds) * time.Second).UTC().Format(time.RFC3339)
 	}
-	if _, err := stacks.ParsePreviewConfig(stacks.MapSource{Values: cfg}); err != nil {
+	if _, err := stacks.ParsePreviewConfig(stacks.MapSource{Values: cfg}); err != nil && !p.Merge(err, previewFields) {
+		return nil, err
+	}
+	if err := p.Err(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// checkEgressEntries refuses entries the stack's comma-separated list
+// would silently split or drop.
+func checkEgressEntries(p *validate.Problems, entries []string) {
+	for i, e := range entries {
+		if e == "" || strings.Contains(e, ",") || strings.TrimSpace(e) != e {
+			p.Add("egressAllow", "entry %d (%q) must be one CIDR:port, without commas or surrounding spaces", i, e)
+		}
+	}
+}
+
+// defaulted lists the spec's fields whose zero value stands for the
+// stack's default, each with whether it is zero here.
+func (s PreviewSpec) defaulted() []zeroField {
+	return []zeroField{
+		{"port", s.Port == 0}, {"cpuRequest", s.CPURequest == ""}, {"memoryRequest", s.MemoryRequest == ""},
+		{"cpuLimit", s.CPULimit == ""}, {"memoryLimit", s.MemoryLimit == ""},
+	}
+}
+
+// ValidatePreviewRequest checks a caller's request as PreviewUp would,
+// without a Manager and before anything exists. given reports the fields
+// the caller set explicitly (HTTP body keys, CLI flags): for those a zero
+// value is refused instead of silently taking the default, since only an
+// omitted field means "the default". A nil given treats none as set.
+func ValidatePreviewRequest(spec PreviewSpec, given func(field string) bool) error {
+	var p validate.Problems
+	explicitZeros(&p, spec.defaulted(), given)
+	if _, err := spec.config(requestPlatformRef, time.Now()); err != nil && !p.Merge(err, nil) {
+		return invalid("preview up", PreviewStack(spec.Launch), err)
+	}
+	if err := p.Err(); err != nil {
+		return invalid("preview up", PreviewStack(spec.Launch), err)
+	}
+	return nil
 }
 
 // PreviewUp creates or updates a launch's preview and waits until it is

@@ -25,8 +25,6 @@ type Backend interface {
 	PreviewList(ctx context.Context) ([]automation.PreviewListItem, error)
 	BuildRun(ctx context.Context, spec automation.BuildSpec) (*automation.BuildResult, error)
 	BuildGet(ctx context.Context, id string) (*automation.BuildResult, error)
-	ValidatePreview(spec automation.PreviewSpec) error
-	ValidateBuild(spec automation.BuildSpec) error
 }
 
 // Options configure the HTTP API.
@@ -270,18 +268,24 @@ func (s *Server) withLinks(op *Operation) *Operation {
 	return op
 }
 
+// putPreview validates the whole request (body, path, spec) and reports
+// every problem in one 400 before anything is persisted or run.
 func (s *Server) putPreview(w http.ResponseWriter, r *http.Request) {
+	const op = "preview up"
 	launch := r.PathValue("launch")
 	var spec automation.PreviewSpec
-	if !decode(w, r, &spec) {
-		return
-	}
-	if spec.Launch != "" && spec.Launch != launch {
-		writeError(w, http.StatusBadRequest, "invalid", "body launch differs from the path", []validate.FieldError{{Field: "launch", Rule: "must match the path"}})
-		return
+	var p validate.Problems
+	noQuery(r, &p)
+	q := decodeStrict(w, r, &spec, &p)
+	if q.has("launch") && spec.Launch != launch {
+		p.Add("launch", "must match the path (%q), got %q", launch, spec.Launch)
 	}
 	spec.Launch = launch
-	if err := s.b.ValidatePreview(spec); err != nil {
+	var specErr error
+	if q.complete {
+		specErr = automation.ValidatePreviewRequest(spec, q.has)
+	}
+	if err := requestError(op, automation.PreviewStack(launch), &p, specErr); err != nil {
 		writeBackendError(w, err)
 		return
 	}
@@ -289,8 +293,11 @@ func (s *Server) putPreview(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deletePreview(w http.ResponseWriter, r *http.Request) {
+	const op = "preview destroy"
 	launch := r.PathValue("launch")
-	if err := automation.ValidLaunch("preview destroy", launch); err != nil {
+	var p validate.Problems
+	noQuery(r, &p)
+	if err := requestError(op, automation.PreviewStack(launch), &p, automation.ValidLaunch(op, launch)); err != nil {
 		writeBackendError(w, err)
 		return
 	}
@@ -299,6 +306,10 @@ func (s *Server) deletePreview(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getPreview(w http.ResponseWriter, r *http.Request) {
 	launch := r.PathValue("launch")
+	if err := automation.ValidLaunch("preview get", launch); err != nil {
+		writeBackendError(w, err)
+		return
+	}
 	res, err := s.b.PreviewGet(r.Context(), launch)
 	op, hasOp := s.store.latest(KindPreviewUp, launch)
 	if err != nil {
@@ -329,10 +340,14 @@ func (s *Server) listPreviews(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) {
 	var spec automation.BuildSpec
-	if !decode(w, r, &spec) {
-		return
+	var p validate.Problems
+	noQuery(r, &p)
+	q := decodeStrict(w, r, &spec, &p)
+	var specErr error
+	if q.complete {
+		specErr = automation.ValidateBuildRequest(spec, q.has)
 	}
-	if err := s.b.ValidateBuild(spec); err != nil {
+	if err := requestError("build run", automation.BuildStack(spec.ID), &p, specErr); err != nil {
 		writeBackendError(w, err)
 		return
 	}
@@ -341,6 +356,10 @@ func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getBuild(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if err := automation.ValidBuild("build get", id); err != nil {
+		writeBackendError(w, err)
+		return
+	}
 	res, err := s.b.BuildGet(r.Context(), id)
 	op, hasOp := s.store.latest(KindBuildRun, id)
 	if err != nil {
@@ -405,16 +424,6 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(15 * time.Second):
 		}
 	}
-}
-
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid", "request body: "+err.Error(), nil)
-		return false
-	}
-	return true
 }
 
 func writeBackendError(w http.ResponseWriter, err error) {

@@ -130,52 +130,87 @@ func walkFields(v reflect.Value, fn func(reflect.StructField, reflect.Value)) {
 
 // loadInto fills a tagged config struct: default, then config, then the
 // environment override. Every unparsable value is recorded, not just the
-// first. Secret keys given in plaintext are rejected so that a password
-// never sits unencrypted in Pulumi.<stack>.yaml.
+// first, and a value an environment variable supplied is reported under
+// the variable's name (p.From), by the parser here and by every rule
+// validation applies later. Secret keys given in plaintext are rejected so
+// that a password never sits unencrypted in Pulumi.<stack>.yaml.
 func loadInto(out any, src ConfigSource, env EnvLookup, p *validate.Problems) {
 	walkFields(reflect.ValueOf(out).Elem(), func(f reflect.StructField, fv reflect.Value) {
 		key := f.Tag.Get("key")
-		raw, field := f.Tag.Get("default"), key
+		raw := f.Tag.Get("default")
 		if v, ok := src.Get(key); ok {
 			raw = v
-			if f.Type == secretType && v != "" && !src.IsSecret(key) {
+			if f.Type == secretType && v != "" && !src.IsSecret(key) && !plaintextAllowed(key, v) {
 				p.Add(key, "must be set as a secret: pulumi config set --secret %s <value>", key)
 			}
 		}
 		if name := f.Tag.Get("env"); name != "" && env != nil {
 			if v, ok := env(name); ok {
-				raw, field = v, name
+				raw = v
+				shown := v
+				if f.Type == secretType {
+					shown = ""
+				}
+				p.From(key, name, shown)
 			}
 		}
-		switch {
-		case f.Type == secretType:
-			fv.Set(reflect.ValueOf(Secret{value: raw}))
-		case f.Type.Kind() == reflect.String:
-			fv.SetString(strings.TrimSpace(raw))
-		case f.Type.Kind() == reflect.Int:
-			if raw == "" {
-				fv.SetInt(0)
-				return
-			}
-			n, err := strconv.Atoi(strings.TrimSpace(raw))
-			if err != nil {
-				p.Add(field, "must be an integer, got %q", raw)
-				return
-			}
-			fv.SetInt(int64(n))
-		case f.Type.Kind() == reflect.Bool:
-			if raw == "" {
-				fv.SetBool(false)
-				return
-			}
-			b, err := strconv.ParseBool(strings.TrimSpace(raw))
-			if err != nil {
-				p.Add(field, "must be true or false, got %q", raw)
-				return
-			}
-			fv.SetBool(b)
-		default:
-			panic(fmt.Sprintf("config field %s: unsupported type %s", f.Name, f.Type))
-		}
+		setField(f, fv, key, raw, p)
 	})
+}
+
+// plaintextAllowed names the Secret keys that may hold a plaintext value
+// when that value is no credential: a kubeconfig path is only a location,
+// while the file's contents carry the cluster's credentials.
+func plaintextAllowed(key, value string) bool {
+	return key == "kubeconfig" && isKubeconfigPath(value)
+}
+
+// isKubeconfigPath tells a path from kubeconfig contents: one line that
+// does not read like a kubeconfig document (YAML keys or a JSON object).
+func isKubeconfigPath(v string) bool {
+	v = strings.TrimSpace(v)
+	if strings.ContainsAny(v, "\n\r") || strings.HasPrefix(v, "{") {
+		return false
+	}
+	for _, marker := range []string{"apiVersion:", "clusters:", `"apiVersion"`, `"clusters"`} {
+		if strings.Contains(v, marker) {
+			return false
+		}
+	}
+	return true
+}
+
+// setField parses raw into the field, recording a value of the wrong type
+// under key.
+func setField(f reflect.StructField, fv reflect.Value, key, raw string, p *validate.Problems) {
+	switch {
+	case f.Type == secretType:
+		fv.Set(reflect.ValueOf(Secret{value: raw}))
+	case f.Type.Kind() == reflect.String:
+		fv.SetString(strings.TrimSpace(raw))
+	case f.Type.Kind() == reflect.Int:
+		if raw == "" {
+			fv.SetInt(0)
+			return
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(raw))
+		if err != nil {
+			p.Add(key, "must be an integer, got %q", raw)
+			return
+		}
+		fv.SetInt(int64(n))
+	case f.Type.Kind() == reflect.Bool:
+		if raw == "" {
+			fv.SetBool(false)
+			return
+		}
+		b, err := strconv.ParseBool(strings.TrimSpace(raw))
+		if err != nil {
+			p.Add(key, "must be true or false, got %q", raw)
+			return
+		}
+		fv.SetBool(b)
+	default:
+		panic(fmt.Sprintf("config field %s: unsupported type %s", f.Name, f.Type))
+	}
 }

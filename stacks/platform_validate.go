@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -95,6 +96,18 @@ func (c *PlatformConfig) validateARC(p *validate.Problems) {
 func (c *ClusterConfig) validate(p *validate.Problems) {
 	if !p.OneOf("clusterKind", c.Kind, ClusterK3d, ClusterMinikube, ClusterExisting) {
 		return
+	}
+	if c.Kind != ClusterExisting {
+		// A local cluster's own kubeconfig and context win; a value here
+		// would be ignored, and the platform would not go where it says.
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"kubeconfig", c.Kubeconfig.IsSet()}, {"kubeContext", c.Context != ""}} {
+			if k.set {
+				p.Add(k.key, "applies to clusterKind existing only; a %s cluster is reached through the kubeconfig it creates", c.Kind)
+			}
+		}
 	}
 	switch c.Kind {
 	case ClusterK3d:
@@ -237,6 +250,11 @@ func (c *PlatformConfig) validateRegistry(p *validate.Problems) {
 	}
 	if r.Kind == RegistryK3d {
 		p.Port("registryHostPort", r.HostPort)
+		if c.Cluster.Kind == ClusterK3d && (r.HostPort == c.Cluster.K3dHTTPPort || r.HostPort == c.Cluster.K3dHTTPSPort) {
+			// Both are published on the host: the cluster would be created
+			// and then fail to bind.
+			p.Add("registryHostPort", "must differ from k3dHttpPort (%d) and k3dHttpsPort (%d), got %d", c.Cluster.K3dHTTPPort, c.Cluster.K3dHTTPSPort, r.HostPort)
+		}
 	}
 	if r.Kind == RegistryInCluster {
 		if _, err := reference.ParseNormalizedNamed(r.Image); err != nil {
@@ -244,6 +262,10 @@ func (c *PlatformConfig) validateRegistry(p *validate.Problems) {
 		}
 		p.Quantity("registryStorageSize", r.StorageSize)
 		p.Range("registryNodePort", r.NodePort, 30000, 32767)
+		c.refuseInClusterCredentials(p)
+	}
+	if r.Kind != RegistryExternal && r.Server != "" {
+		p.Add("registryServer", "applies to registryKind external only; registryKind %q gets its address from the registry it uses", r.Kind)
 	}
 	if r.StorageClass != "" {
 		p.DNSSubdomain("storageClass", r.StorageClass)
@@ -261,6 +283,21 @@ func (c *PlatformConfig) validateRegistry(p *validate.Problems) {
 	}
 	if (r.Username != "") != r.Password.IsSet() {
 		p.Add("registryUsername", "registryUsername and registryPassword go together")
+	}
+}
+
+// refuseInClusterCredentials: the in-cluster registry runs without
+// authentication and its address is known only once it exists, so there is
+// no login host for a credentials Secret; accepting them would fail the
+// update after the namespaces and identities were created.
+func (c *PlatformConfig) refuseInClusterCredentials(p *validate.Problems) {
+	r := c.Registry
+	const rule = "must not be set with registryKind in-cluster: that registry runs without authentication (use registryKind external for a registry with credentials)"
+	if r.Username != "" {
+		p.Add("registryUsername", rule)
+	}
+	if r.Password.IsSet() {
+		p.Add("registryPassword", rule)
 	}
 }
 
@@ -341,4 +378,36 @@ func chartProblems(p *validate.Problems, ref components.ChartRef, chartKey, vers
 			p.Add(part.key, "%s", msg)
 		}
 	}
+}
+
+// secureValue stands for a secret whose value only the Pulumi CLI can
+// decrypt: set, content unknown.
+const secureValue = "[secure]"
+
+// CheckPlatformValues validates a platform stack's config as its stack file
+// holds it, so a caller can refuse bad config before the stack is created
+// or updated. Secure values cannot be read without the passphrase: they
+// count as set, and the problems of secure keys (which may depend on the
+// secret's content) are left to the program, which reads the real values.
+// Every problem reported is one the program would report too.
+func CheckPlatformValues(values map[string]string, secure map[string]bool, env EnvLookup) error {
+	src := MapSource{Values: map[string]string{}, Secrets: secure}
+	for k, v := range values {
+		src.Values[k] = v
+	}
+	for k := range secure {
+		src.Values[k] = secureValue
+	}
+	_, err := ParsePlatformConfig(src, env)
+	var errs validate.Errors
+	if !errors.As(err, &errs) {
+		return err
+	}
+	var p validate.Problems
+	for _, fe := range errs {
+		if !secure[fe.Field] {
+			p.Add(fe.Field, "%s", fe.Rule)
+		}
+	}
+	return p.Err()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,10 +16,22 @@ func newBuildCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// buildFlags names the spec's fields as build run's flags.
+var buildFlags = map[string]string{
+	"id": "--id", "gitUrl": "--git-url", "gitRef": "--git-ref", "contextDir": "--context-dir",
+	"contextUrl": "--context-url", "dockerfile": "--dockerfile", "imageRepository": "--repository",
+	"imageTag": "--tag", "buildArgs": "--build-arg", "backoffLimit": "--backoff-limit",
+}
+
+type buildRunFlags struct {
+	spec    automation.BuildSpec
+	args    []string
+	backoff int
+	vals    flagValues
+}
+
 func newBuildRunCmd(g *globals) *cobra.Command {
-	var spec automation.BuildSpec
-	var args []string
-	var backoff int
+	f := &buildRunFlags{}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Build and push an image; waits for the Job and prints the image reference",
@@ -28,15 +41,11 @@ func newBuildRunCmd(g *globals) *cobra.Command {
       --repository apps/api --tag 1.2.0 --build-arg GO_VERSION=1.26 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			buildArgs, err := keyValues("--build-arg", args)
+			spec, err := f.request(g, cmd)
 			if err != nil {
 				return err
 			}
-			spec.BuildArgs = buildArgs
-			if cmd.Flags().Changed("backoff-limit") {
-				spec.BackoffLimit = &backoff
-			}
-			m, ctx, cancel, err := g.session(cmd)
+			m, ctx, cancel, err := g.session(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -48,19 +57,35 @@ func newBuildRunCmd(g *globals) *cobra.Command {
 			return g.emit(res, func(w io.Writer) { printBuild(w, res) })
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&spec.ID, "id", "", "build id (required): a DNS label, at most 48 characters")
-	fl.StringVar(&spec.GitURL, "git-url", "", "https git repository")
-	fl.StringVar(&spec.GitRef, "git-ref", "", "branch, tag or commit")
-	fl.StringVar(&spec.ContextDir, "context-dir", "", "subdirectory used as build context")
-	fl.StringVar(&spec.ContextURL, "context-url", "", "https URL of a context tarball (instead of --git-url)")
-	fl.StringVar(&spec.Dockerfile, "dockerfile", "", "Dockerfile path in the context (default Dockerfile)")
-	fl.StringVar(&spec.ImageRepository, "repository", "", "repository under the platform registry (required), e.g. apps/web")
-	fl.StringVar(&spec.ImageTag, "tag", "", "image tag (required)")
-	fl.StringArrayVar(&args, "build-arg", nil, "build argument KEY=VALUE (repeatable)")
-	fl.IntVar(&backoff, "backoff-limit", 1, "retries of a failed build pod")
-	cmd.PreRunE = requireFlags("id", "repository", "tag")
+	fl, v, spec := cmd.Flags(), &f.vals, &f.spec
+	v.stringVar(fl, &spec.ID, "id", "", "build id (required): a DNS label, at most 48 characters")
+	v.stringVar(fl, &spec.GitURL, "git-url", "", "https git repository")
+	v.stringVar(fl, &spec.GitRef, "git-ref", "", "branch, tag or commit")
+	v.stringVar(fl, &spec.ContextDir, "context-dir", "", "subdirectory used as build context")
+	v.stringVar(fl, &spec.ContextURL, "context-url", "", "https URL of a context tarball (instead of --git-url)")
+	v.stringVar(fl, &spec.Dockerfile, "dockerfile", "", "Dockerfile path in the context (default Dockerfile)")
+	v.stringVar(fl, &spec.ImageRepository, "repository", "", "repository under the platform registry (required), e.g. apps/web")
+	v.stringVar(fl, &spec.ImageTag, "tag", "", "image tag (required)")
+	fl.StringArrayVar(&f.args, "build-arg", nil, "build argument KEY=VALUE (repeatable)")
+	v.intVar(fl, &f.backoff, "backoff-limit", 1, "retries of a failed build pod, 0-5")
 	return cmd
+}
+
+// request builds the spec from the flags and validates the invocation as a
+// whole, before anything is prepared or installed.
+func (f *buildRunFlags) request(g *globals, cmd *cobra.Command) (automation.BuildSpec, error) {
+	p := g.check(cmd, &f.vals)
+	spec, changed := f.spec, cmd.Flags().Changed
+	spec.BuildArgs = keyValues(p, "build-arg", f.args)
+	if changed("backoff-limit") {
+		spec.BackoffLimit = &f.backoff
+	}
+	given := func(field string) bool {
+		name, ok := buildFlags[field]
+		return ok && changed(strings.TrimPrefix(name, "--"))
+	}
+	err := invalidInput("build run", automation.BuildStack(spec.ID), p, automation.ValidateBuildRequest(spec, given), buildFlags)
+	return spec, err
 }
 
 func newBuildGetCmd(g *globals) *cobra.Command {
@@ -70,12 +95,17 @@ func newBuildGetCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl build get b-7 -o json`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, ctx, cancel, err := g.session(cmd)
+			const op = "build get"
+			id := args[0]
+			if err := invalidInput(op, automation.BuildStack(id), g.check(cmd, nil), automation.ValidBuild(op, id), map[string]string{"id": "ID"}); err != nil {
+				return err
+			}
+			m, ctx, cancel, err := g.session(cmd, true)
 			if err != nil {
 				return err
 			}
 			defer cancel()
-			res, err := m.BuildGet(ctx, args[0])
+			res, err := m.BuildGet(ctx, id)
 			if err != nil {
 				return err
 			}

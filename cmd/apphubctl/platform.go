@@ -2,12 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/apphub/apphub-infra/automation"
+	"github.com/apphub/apphub-infra/internal/validate"
 	"github.com/apphub/apphub-infra/stacks"
 )
 
@@ -23,7 +29,9 @@ func newPlatformCmd(g *globals) *cobra.Command {
   APPHUB_K8S_NAMESPACE=launches apphubctl platform up --platform-stack prod`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return platformRun(cmd, g, (*automation.Manager).PlatformUp)
+			p := g.check(cmd, nil)
+			platformConfigProblems(p, g.projectDir, g.platformStack)
+			return platformRun(cmd, g, p, (*automation.Manager).PlatformUp)
 		},
 	}, &cobra.Command{
 		Use:     "destroy",
@@ -31,7 +39,7 @@ func newPlatformCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl platform destroy --platform-stack dev`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return platformRun(cmd, g, (*automation.Manager).PlatformDestroy)
+			return platformRun(cmd, g, g.check(cmd, nil), (*automation.Manager).PlatformDestroy)
 		},
 	}, &cobra.Command{
 		Use:   "env",
@@ -40,7 +48,10 @@ func newPlatformCmd(g *globals) *cobra.Command {
   apphubctl platform env -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, ctx, cancel, err := g.session(cmd)
+			if err := invalidInput("platform env", g.platformStack, g.check(cmd, nil), nil, nil); err != nil {
+				return err
+			}
+			m, ctx, cancel, err := g.session(cmd, true)
 			if err != nil {
 				return err
 			}
@@ -55,8 +66,13 @@ func newPlatformCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func platformRun(cmd *cobra.Command, g *globals, op func(*automation.Manager, context.Context) (*automation.PlatformResult, error)) error {
-	m, ctx, cancel, err := g.session(cmd)
+// platformRun runs a platform operation once the invocation's problems p
+// came out empty.
+func platformRun(cmd *cobra.Command, g *globals, p *validate.Problems, op func(*automation.Manager, context.Context) (*automation.PlatformResult, error)) error {
+	if err := invalidInput("platform "+cmd.Name(), g.platformStack, p, nil, nil); err != nil {
+		return err
+	}
+	m, ctx, cancel, err := g.session(cmd, false)
 	if err != nil {
 		return err
 	}
@@ -76,3 +92,73 @@ func printRecovered(w io.Writer, recovered []string) {
 		fmt.Fprintf(w, "recovered: %s\n", r)
 	}
 }
+
+// platformConfigProblems validates the platform stack's config from its
+// stack file (with the catalog's APPHUB_* overrides) before platform up
+// creates or updates the stack: the program validates it too, but only
+// once the stack exists. What the file cannot show (secret values, an ESC
+// environment, a config directory elsewhere) is left to the program.
+func platformConfigProblems(p *validate.Problems, projectDir, stack string) {
+	if p.Has("--platform-stack") || p.Has("--project-dir") {
+		return
+	}
+	values, opaque, ok, err := readStackConfig(projectDir, stack)
+	if err != nil {
+		p.Add("Pulumi."+stack+".yaml", "%v", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	if err := stacks.CheckPlatformValues(values, opaque, stacks.OSEnv); err != nil && !p.Merge(err, nil) {
+		p.Add("Pulumi."+stack+".yaml", "%v", err)
+	}
+}
+
+// readStackConfig reads the project's keys from Pulumi.<stack>.yaml:
+// plain values, and the keys whose values it cannot see (secure or
+// structured). ok is false when the file is not the whole story.
+func readStackConfig(projectDir, stack string) (values map[string]string, opaque map[string]bool, ok bool, err error) {
+	var project struct {
+		StackConfigDir string `yaml:"stackConfigDir"`
+	}
+	if b, err := os.ReadFile(filepath.Join(projectDir, "Pulumi.yaml")); err == nil {
+		_ = yaml.Unmarshal(b, &project) // a broken Pulumi.yaml is the CLI's to report
+	}
+	if project.StackConfigDir != "" {
+		return nil, nil, false, nil
+	}
+	values, opaque = map[string]string{}, map[string]bool{}
+	b, err := os.ReadFile(filepath.Join(projectDir, "Pulumi."+stack+".yaml"))
+	if errors.Is(err, os.ErrNotExist) {
+		return values, opaque, true, nil // a new stack starts without config
+	}
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("reading the stack file: %w", err)
+	}
+	var doc struct {
+		Config      map[string]yaml.Node `yaml:"config"`
+		Environment *yaml.Node           `yaml:"environment"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, nil, false, fmt.Errorf("must be YAML: %w", err)
+	}
+	if doc.Environment != nil {
+		return nil, nil, false, nil
+	}
+	for k, node := range doc.Config {
+		key, ok := strings.CutPrefix(k, platformProject+":")
+		if !ok && strings.Contains(k, ":") {
+			continue // another namespace: kubernetes:context and the like
+		}
+		if node.Kind == yaml.ScalarNode {
+			values[key] = node.Value
+		} else {
+			opaque[key] = true
+		}
+	}
+	return values, opaque, true, nil
+}
+
+// platformProject is the platform's project name and config namespace.
+const platformProject = "apphub"

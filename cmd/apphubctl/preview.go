@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/apphub/apphub-infra/automation"
+	"github.com/apphub/apphub-infra/internal/validate"
 )
 
 type previewUpFlags struct {
@@ -18,6 +19,15 @@ type previewUpFlags struct {
 	env      []string
 	health   string
 	ttl      time.Duration
+	vals     flagValues
+}
+
+// previewFlags names the spec's fields as preview up's flags.
+var previewFlags = map[string]string{
+	"launch": "--launch", "image": "--image", "port": "--port", "replicas": "--replicas", "env": "--env",
+	"cpuRequest": "--cpu-request", "memoryRequest": "--memory-request", "cpuLimit": "--cpu-limit",
+	"memoryLimit": "--memory-limit", "healthPath": "--health-path", "ttlSeconds": "--ttl",
+	"egressAllow": "--egress", "mountServiceAccountToken": "--mount-token",
 }
 
 func newPreviewCmd(g *globals) *cobra.Command {
@@ -27,7 +37,7 @@ func newPreviewCmd(g *globals) *cobra.Command {
 }
 
 func newPreviewUpCmd(g *globals) *cobra.Command {
-	var f previewUpFlags
+	f := &previewUpFlags{}
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create or update a launch's preview and wait until it serves",
@@ -36,20 +46,11 @@ func newPreviewUpCmd(g *globals) *cobra.Command {
       --env LOG_LEVEL=debug --ttl 48h --egress 10.0.0.0/8:5432 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec := f.spec
-			if cmd.Flags().Changed("replicas") {
-				spec.Replicas = &f.replicas
-			}
-			if cmd.Flags().Changed("health-path") {
-				spec.HealthPath = &f.health
-			}
-			env, err := keyValues("--env", f.env)
+			spec, err := f.request(g, cmd)
 			if err != nil {
 				return err
 			}
-			spec.Env = env
-			spec.TTLSeconds = int(f.ttl / time.Second)
-			m, ctx, cancel, err := g.session(cmd)
+			m, ctx, cancel, err := g.session(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -61,22 +62,42 @@ func newPreviewUpCmd(g *globals) *cobra.Command {
 			return g.emit(res, func(w io.Writer) { printPreview(w, res) })
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.spec.Launch, "launch", "", "launch id (required): a DNS label, at most 46 characters")
-	fl.StringVar(&f.spec.Image, "image", "", "image with tag or digest (required)")
-	fl.IntVar(&f.spec.Port, "port", 0, "container port (default 8080)")
-	fl.IntVar(&f.replicas, "replicas", 1, "replicas")
+	fl, v := cmd.Flags(), &f.vals
+	v.stringVar(fl, &f.spec.Launch, "launch", "", "launch id (required): a DNS label, at most 46 characters")
+	v.stringVar(fl, &f.spec.Image, "image", "", "image with tag or digest (required)")
+	v.intVar(fl, &f.spec.Port, "port", 0, "container port, 1024-65535 (default 8080)")
+	v.intVar(fl, &f.replicas, "replicas", 1, "replicas, 0-10")
 	fl.StringArrayVar(&f.env, "env", nil, "environment variable KEY=VALUE (repeatable)")
-	fl.StringVar(&f.spec.CPURequest, "cpu-request", "", "CPU request (default 100m)")
-	fl.StringVar(&f.spec.MemoryRequest, "memory-request", "", "memory request (default 128Mi)")
-	fl.StringVar(&f.spec.CPULimit, "cpu-limit", "", "CPU limit (default 500m)")
-	fl.StringVar(&f.spec.MemoryLimit, "memory-limit", "", "memory limit (default 512Mi)")
-	fl.StringVar(&f.health, "health-path", "/", "readiness HTTP path; empty for a TCP check")
-	fl.DurationVar(&f.ttl, "ttl", 0, "expire the preview this long after this update (preview gc destroys it)")
+	v.stringVar(fl, &f.spec.CPURequest, "cpu-request", "", "CPU request (default 100m)")
+	v.stringVar(fl, &f.spec.MemoryRequest, "memory-request", "", "memory request (default 128Mi)")
+	v.stringVar(fl, &f.spec.CPULimit, "cpu-limit", "", "CPU limit (default 500m)")
+	v.stringVar(fl, &f.spec.MemoryLimit, "memory-limit", "", "memory limit (default 512Mi)")
+	v.stringVar(fl, &f.health, "health-path", "/", "readiness HTTP path; empty for a TCP check")
+	v.durationVar(fl, &f.ttl, "ttl", 0, "expire the preview this long (whole seconds) after this update; preview gc destroys it")
 	fl.StringArrayVar(&f.spec.EgressAllow, "egress", nil, "allowed egress CIDR:port (repeatable)")
 	fl.BoolVar(&f.spec.MountToken, "mount-token", false, "mount the service account token")
-	cmd.PreRunE = requireFlags("launch", "image")
 	return cmd
+}
+
+// request builds the spec from the flags and validates the invocation as a
+// whole, before anything is prepared or installed.
+func (f *previewUpFlags) request(g *globals, cmd *cobra.Command) (automation.PreviewSpec, error) {
+	p := g.check(cmd, &f.vals)
+	spec, changed := f.spec, cmd.Flags().Changed
+	if changed("replicas") {
+		spec.Replicas = &f.replicas
+	}
+	if changed("health-path") {
+		spec.HealthPath = &f.health
+	}
+	spec.Env = keyValues(p, "env", f.env)
+	if !p.Has("--ttl") {
+		wholeSeconds(p, "ttl", f.ttl)
+		spec.TTLSeconds = int(f.ttl / time.Second)
+	}
+	given := func(field string) bool { return changed(strings.TrimPrefix(previewFlags[field], "--")) }
+	err := invalidInput("preview up", automation.PreviewStack(spec.Launch), p, automation.ValidatePreviewRequest(spec, given), previewFlags)
+	return spec, err
 }
 
 func newPreviewDestroyCmd(g *globals) *cobra.Command {
@@ -86,7 +107,10 @@ func newPreviewDestroyCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl preview destroy pr-42`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, ctx, cancel, err := g.session(cmd)
+			if err := checkLaunch(g, cmd, "preview destroy", args[0]); err != nil {
+				return err
+			}
+			m, ctx, cancel, err := g.session(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -114,7 +138,10 @@ func newPreviewGetCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl preview get pr-42 -o json`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, ctx, cancel, err := g.session(cmd)
+			if err := checkLaunch(g, cmd, "preview get", args[0]); err != nil {
+				return err
+			}
+			m, ctx, cancel, err := g.session(cmd, true)
 			if err != nil {
 				return err
 			}
@@ -135,7 +162,10 @@ func newPreviewListCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl preview list -o json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, ctx, cancel, err := g.session(cmd)
+			if err := invalidInput("preview list", "", g.check(cmd, nil), nil, nil); err != nil {
+				return err
+			}
+			m, ctx, cancel, err := g.session(cmd, true)
 			if err != nil {
 				return err
 			}
@@ -163,7 +193,10 @@ func newPreviewGCCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl preview gc   # e.g. from a CronJob or a systemd timer`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, ctx, cancel, err := g.session(cmd)
+			if err := invalidInput("preview gc", "", g.check(cmd, nil), nil, nil); err != nil {
+				return err
+			}
+			m, ctx, cancel, err := g.session(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -204,42 +237,37 @@ func printPreview(w io.Writer, r *automation.PreviewResult) {
 	printRecovered(w, r.Recovered)
 }
 
-// keyValues parses repeated KEY=VALUE flags.
-func keyValues(flag string, kvs []string) (map[string]string, error) {
+// checkLaunch validates an invocation that names a launch as its LAUNCH
+// argument.
+func checkLaunch(g *globals, cmd *cobra.Command, op, launch string) error {
+	return invalidInput(op, automation.PreviewStack(launch), g.check(cmd, nil), automation.ValidLaunch(op, launch), map[string]string{"launch": "LAUNCH"})
+}
+
+// keyValues parses repeated KEY=VALUE flags, recording each malformed or
+// repeated key (a map would keep only the last).
+func keyValues(p *validate.Problems, name string, kvs []string) map[string]string {
 	if len(kvs) == 0 {
-		return nil, nil
+		return nil
 	}
 	out := map[string]string{}
 	for _, kv := range kvs {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, usageError{fmt.Errorf("%s %q: want KEY=VALUE", flag, kv)}
+		switch _, dup := out[k]; {
+		case !ok || k == "":
+			p.Add(flagName(name), "entry %q must be KEY=VALUE", kv)
+		case dup:
+			p.Add(flagName(name), "key %q is given more than once", k)
+		default:
+			out[k] = v
 		}
-		out[k] = v
 	}
-	return out, nil
+	return out
 }
 
 func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
 			return usageError{err}
-		}
-		return nil
-	}
-}
-
-// requireFlags reports missing required flags as a usage error (exit 2).
-func requireFlags(names ...string) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
-		var missing []string
-		for _, n := range names {
-			if !cmd.Flags().Changed(n) {
-				missing = append(missing, "--"+n)
-			}
-		}
-		if len(missing) > 0 {
-			return usageError{fmt.Errorf("required flag(s) %s not set", strings.Join(missing, ", "))}
 		}
 		return nil
 	}

@@ -7,11 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/apphub/apphub-infra/automation"
+	"github.com/apphub/apphub-infra/internal/validate"
 )
 
 // Exit codes.
@@ -37,6 +42,7 @@ type globals struct {
 	quiet             bool
 	events            bool
 	timeout           time.Duration
+	vals              flagValues
 
 	stdout, stderr io.Writer
 	// onEvent lets serve route events to its operations.
@@ -99,35 +105,106 @@ Exit codes: 0 ok, 1 failed, 2 invalid input, 3 not found, 4 conflict,
 (--output json for machines).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if g.output != "text" && g.output != "json" {
-				return usageError{fmt.Errorf("--output must be text or json, got %q", g.output)}
-			}
-			return nil
-		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	f := root.PersistentFlags()
-	f.StringVarP(&g.output, "output", "o", "text", "result format: text or json")
-	f.StringVar(&g.stateDir, "state-dir", "", "state directory (default $APPHUB_STATE_DIR or ./.pulumi-state)")
-	f.StringVar(&g.backendURL, "backend-url", "", "Pulumi backend (default $PULUMI_BACKEND_URL or file://<state-dir>)")
-	f.StringVar(&g.projectDir, "project-dir", ".", "repository holding the platform's Pulumi.yaml and stack files")
-	f.StringVar(&g.platformStack, "platform-stack", "dev", "platform stack previews and builds read")
-	f.IntVar(&g.maxConcurrent, "max-concurrent", 4, "simultaneous stack operations")
+	f, v := root.PersistentFlags(), &g.vals
+	v.stringVarP(f, &g.output, "output", "o", "text", "result format: text or json")
+	v.stringVar(f, &g.stateDir, "state-dir", "", "state directory (default $APPHUB_STATE_DIR or ./.pulumi-state)")
+	v.stringVar(f, &g.backendURL, "backend-url", "", "Pulumi backend (default $PULUMI_BACKEND_URL or file://<state-dir>)")
+	v.stringVar(f, &g.projectDir, "project-dir", ".", "repository holding the platform's Pulumi.yaml and stack files")
+	v.stringVar(f, &g.platformStack, "platform-stack", "dev", "platform stack previews and builds read")
+	v.intVar(f, &g.maxConcurrent, "max-concurrent", 4, "simultaneous stack operations")
 	f.BoolVar(&g.skipPluginInstall, "skip-plugin-install", false, "do not install provider plugins at start-up")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "no progress on stderr")
 	f.BoolVar(&g.events, "events", false, "engine events as JSON lines on stderr instead of human progress")
-	f.DurationVar(&g.timeout, "timeout", 0, "give up after this long (0: no limit); the update is cancelled cleanly")
+	v.durationVar(f, &g.timeout, "timeout", 0, "give up after this long (0: no limit); the update is cancelled cleanly")
 	root.AddCommand(newPlatformCmd(g), newPreviewCmd(g), newBuildCmd(g), newServeCmd(g))
 	return root
 }
 
+// stackName is what a platform stack may be called: a Pulumi stack name
+// (letters, digits, '-', '_', '.'), unqualified, since previews and builds
+// reference it as organization/apphub/<name>.
+var stackName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
+
+// check starts the validation of one invocation: every bad flag (global
+// and the command's own locals) and catalog variable, named as the caller
+// wrote it. Commands add their own rules, then call invalidInput.
+func (g *globals) check(cmd *cobra.Command, locals *flagValues) *validate.Problems {
+	var p validate.Problems
+	g.vals.report(&p)
+	if locals != nil {
+		locals.report(&p)
+	}
+	changed := cmd.Flags().Changed
+	if !p.Has("--output") && g.output != "text" && g.output != "json" {
+		p.Add("--output", "must be text or json, got %q", g.output)
+	}
+	nonEmpty(&p, changed("state-dir"), "state-dir", g.stateDir)
+	nonEmpty(&p, changed("project-dir"), "project-dir", g.projectDir)
+	if !p.Has("--platform-stack") && !stackName.MatchString(g.platformStack) {
+		p.Add("--platform-stack", "must be a stack name of letters, digits, '-', '_' or '.' (at most 100), got %q", g.platformStack)
+	}
+	if !p.Has("--max-concurrent") {
+		positive(&p, changed("max-concurrent"), "max-concurrent", g.maxConcurrent)
+	}
+	if g.timeout < 0 {
+		p.Add("--timeout", "must not be negative (0: no limit), got %s", g.timeout)
+	}
+	switch {
+	case changed("backend-url"):
+		backendURL(&p, "--backend-url", g.backendURL)
+	case os.Getenv("PULUMI_BACKEND_URL") != "":
+		backendURL(&p, "PULUMI_BACKEND_URL", os.Getenv("PULUMI_BACKEND_URL"))
+	}
+	for _, name := range []string{"APPHUB_LAUNCH_EXECUTION_MODE", "APPHUB_BUILD_EXECUTION_MODE"} {
+		if mode := os.Getenv(name); mode != "" && mode != automation.ModeKubernetes && mode != automation.ModeStub {
+			p.Add(name, "must be %q or %q, got %q", automation.ModeKubernetes, automation.ModeStub, mode)
+		}
+	}
+	return &p
+}
+
+// backendURL checks a Pulumi backend URL: a scheme and "://" (file://,
+// s3://, gs://, azblob://, postgres://, https:// for Pulumi Cloud).
+func backendURL(p *validate.Problems, field, value string) {
+	if u, err := url.Parse(value); err != nil || u.Scheme == "" || !strings.Contains(value, "://") {
+		p.Add(field, "must be a backend URL such as file:///var/lib/apphub or s3://bucket/apphub, got %q", value)
+	}
+}
+
+// invalidInput turns an invocation's problems and the spec's (renamed
+// through names from spec fields to flags) into one Invalid error, or nil.
+// A spec field whose flag failed already is left out: it did not parse,
+// so "is required" would only repeat it.
+func invalidInput(op, stack string, p *validate.Problems, specErr error, names map[string]string) error {
+	var e *automation.Error
+	if specErr != nil && (!errors.As(specErr, &e) || e.Kind != automation.KindInvalid) {
+		return specErr
+	}
+	var all validate.Problems
+	all.Merge(p.Err(), nil)
+	if e != nil {
+		for _, fe := range e.Fields.Renamed(names) {
+			if !p.Has(fe.Field) {
+				all.Add(fe.Field, "%s", fe.Rule)
+			}
+		}
+	}
+	err := all.Err()
+	if err == nil {
+		return nil
+	}
+	fields, _ := err.(validate.Errors)
+	return &automation.Error{Kind: automation.KindInvalid, Op: op, Stack: stack, Fields: fields, Reason: err.Error(), Err: err}
+}
+
 // manager builds the Manager from the global flags.
-func (g *globals) manager(ctx context.Context) (*automation.Manager, error) {
+func (g *globals) manager(ctx context.Context, lookup bool) (*automation.Manager, error) {
 	opts := automation.Options{
 		StateDir: g.stateDir, BackendURL: g.backendURL, ProjectDir: g.projectDir,
 		PlatformStack: g.platformStack, MaxConcurrent: g.maxConcurrent,
-		SkipPluginInstall: g.skipPluginInstall,
+		SkipPluginInstall: g.skipPluginInstall || lookup,
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if !g.quiet && !g.events {
@@ -153,9 +230,12 @@ func (g *globals) manager(ctx context.Context) (*automation.Manager, error) {
 	return m, nil
 }
 
-// session builds the Manager and the command's context, bounded by --timeout.
-func (g *globals) session(cmd *cobra.Command) (*automation.Manager, context.Context, context.CancelFunc, error) {
-	m, err := g.manager(cmd.Context())
+// session builds the Manager and the command's context, bounded by
+// --timeout. Call it only after the invocation validated: it prepares the
+// state directory and, unless lookup is set, installs provider plugins. A
+// lookup (get, list, env) runs no program, so it installs nothing.
+func (g *globals) session(cmd *cobra.Command, lookup bool) (*automation.Manager, context.Context, context.CancelFunc, error) {
+	m, err := g.manager(cmd.Context(), lookup)
 	if err != nil {
 		return nil, nil, nil, err
 	}

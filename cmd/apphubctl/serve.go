@@ -6,12 +6,15 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/apphub/apphub-infra/automation"
+	"github.com/apphub/apphub-infra/internal/validate"
 	"github.com/apphub/apphub-infra/server"
 )
 
@@ -20,10 +23,11 @@ type serveFlags struct {
 	tokenFile   string
 	maxInFlight int
 	grace       time.Duration
+	vals        flagValues
 }
 
 func newServeCmd(g *globals) *cobra.Command {
-	var f serveFlags
+	f := &serveFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API for the catalog (loopback by default, bearer token required)",
@@ -45,59 +49,106 @@ persisted under <state-dir>/operations before the 202 and resume after a restart
   apphubctl serve --addr 127.0.0.1:8787 --token-file /run/secrets/apphub-token`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			token, err := readToken(f.tokenFile)
+			token, err := f.request(g, cmd)
 			if err != nil {
 				return err
 			}
-			var srv *server.Server
-			g.onEvent = func(e automation.Event) {
-				if srv != nil {
-					srv.Publish(e)
-				}
-			}
-			m, err := g.manager(cmd.Context())
-			if err != nil {
-				return err
-			}
-			logger := slog.New(slog.NewJSONHandler(g.stderr, nil))
-			srv, err = server.New(m, server.Options{
-				Addr: f.addr, Token: token, StateDir: filepath.Join(m.Options().StateDir, "operations"),
-				MaxInFlight: f.maxInFlight, ShutdownGrace: f.grace, Logger: logger,
-			})
-			if err != nil {
-				return usageError{err}
-			}
-			ln, err := net.Listen("tcp", f.addr)
-			if err != nil {
-				return fmt.Errorf("listen %s: %w", f.addr, err)
-			}
-			if host, _, _ := net.SplitHostPort(f.addr); !isLoopback(host) {
-				logger.Warn("listening beyond loopback: put TLS in front of this API", "addr", f.addr)
-			}
-			logger.Info("serving", "addr", ln.Addr().String())
-			return srv.Serve(cmd.Context(), ln)
+			return f.serve(cmd, g, token)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.addr, "addr", "127.0.0.1:8787", "listen address")
-	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token (else $APPHUB_API_TOKEN)")
-	fl.IntVar(&f.maxInFlight, "max-in-flight", 64, "queued plus running operations before 429")
-	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "time running operations get to finish on shutdown")
+	fl, v := cmd.Flags(), &f.vals
+	v.stringVar(fl, &f.addr, "addr", "127.0.0.1:8787", "listen address host:port")
+	v.stringVar(fl, &f.tokenFile, "token-file", "", "file holding the bearer token (else $APPHUB_API_TOKEN)")
+	v.intVar(fl, &f.maxInFlight, "max-in-flight", 64, "queued plus running operations before 429")
+	v.durationVar(fl, &f.grace, "shutdown-grace", 30*time.Second, "time running operations get to finish on shutdown")
 	return cmd
 }
 
-func readToken(file string) (string, error) {
+// request validates the invocation and reads the token, before the
+// Manager prepares anything.
+func (f *serveFlags) request(g *globals, cmd *cobra.Command) (string, error) {
+	p := g.check(cmd, &f.vals)
+	changed := cmd.Flags().Changed
+	if !p.Has("--addr") {
+		listenAddr(p, f.addr)
+	}
+	if !p.Has("--max-in-flight") {
+		positive(p, changed("max-in-flight"), "max-in-flight", f.maxInFlight)
+	}
+	if !p.Has("--shutdown-grace") && f.grace <= 0 {
+		p.Add("--shutdown-grace", "must be positive, got %s", f.grace)
+	}
+	nonEmpty(p, changed("token-file"), "token-file", f.tokenFile)
+	token := readToken(p, f.tokenFile)
+	return token, invalidInput("serve", "", p, nil, nil)
+}
+
+func (f *serveFlags) serve(cmd *cobra.Command, g *globals, token string) error {
+	var srv *server.Server
+	g.onEvent = func(e automation.Event) {
+		if srv != nil {
+			srv.Publish(e)
+		}
+	}
+	m, err := g.manager(cmd.Context(), false)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(g.stderr, nil))
+	srv, err = server.New(m, server.Options{
+		Addr: f.addr, Token: token, StateDir: filepath.Join(m.Options().StateDir, "operations"),
+		MaxInFlight: f.maxInFlight, ShutdownGrace: f.grace, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", f.addr, err)
+	}
+	if host, _, _ := net.SplitHostPort(f.addr); !isLoopback(host) {
+		logger.Warn("listening beyond loopback: put TLS in front of this API", "addr", f.addr)
+	}
+	logger.Info("serving", "addr", ln.Addr().String())
+	return srv.Serve(cmd.Context(), ln)
+}
+
+// listenAddr checks host:port: a numeric port (0 lets the system pick
+// one, which the log reports) and a host that is empty (every interface),
+// an IP or a DNS name.
+func listenAddr(p *validate.Problems, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		p.Add("--addr", "must be host:port such as 127.0.0.1:8787, got %q", addr)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p.Add("--addr", "port must be a number 0-65535, got %q", port)
+	}
+	if host != "" && net.ParseIP(host) == nil && len(validation.IsDNS1123Subdomain(strings.ToLower(host))) > 0 {
+		p.Add("--addr", "host must be an IP address or a DNS name, got %q", host)
+	}
+}
+
+// readToken reads the bearer token from --token-file or APPHUB_API_TOKEN.
+func readToken(p *validate.Problems, file string) string {
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", usageError{fmt.Errorf("token file: %w", err)}
+			p.Add("--token-file", "cannot be read: %v", err)
+			return ""
 		}
-		return strings.TrimSpace(string(b)), nil
+		token := strings.TrimSpace(string(b))
+		if token == "" {
+			p.Add("--token-file", "holds no token: %s is empty", file)
+		}
+		return token
 	}
 	if t := os.Getenv("APPHUB_API_TOKEN"); t != "" {
-		return t, nil
+		return t
 	}
-	return "", usageError{fmt.Errorf("a bearer token is required: set APPHUB_API_TOKEN or --token-file")}
+	p.Add("APPHUB_API_TOKEN", "a bearer token is required: set APPHUB_API_TOKEN or --token-file")
+	return ""
 }
 
 func isLoopback(host string) bool {

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/url"
 	"path"
@@ -51,29 +52,79 @@ func (p *Problems) ImageTag(field, value string) {
 	}
 }
 
-// HTTPSURL checks a URL BuildKit can fetch anonymously: https, a host, no
-// credentials (they would sit in plaintext config and in the Job spec).
+// shellMeta are characters a shell gives meaning to. Build inputs reach
+// the Job as environment variables and arguments, never through a shell,
+// but a URL, ref or path holding one is a mistake or an attack either way.
+const shellMeta = "`$;|&<>()'\"\\*!{}"
+
+// unsafeChar returns the first space, control character or shell
+// metacharacter of value, or "" when there is none.
+func unsafeChar(value string) string {
+	for _, r := range value {
+		if r <= 0x20 || r == 0x7f || strings.ContainsRune(shellMeta, r) {
+			return string(r)
+		}
+	}
+	return ""
+}
+
+// HTTPSURL checks a URL BuildKit can fetch anonymously: https, a valid
+// host and port, no credentials (they would sit in plaintext config and in
+// the Job spec), no spaces or shell metacharacters.
 func (p *Problems) HTTPSURL(field, value string) *url.URL {
 	if !p.Required(field, value) {
 		return nil
 	}
+	u, rule := httpsURL(value)
+	if rule != "" {
+		p.Add(field, "%s", rule)
+		return nil
+	}
+	return u
+}
+
+func httpsURL(value string) (*url.URL, string) {
+	if c := unsafeChar(value); c != "" {
+		return nil, fmt.Sprintf("must not contain spaces, control characters or shell metacharacters, got %q in %q", c, value)
+	}
 	u, err := url.Parse(value)
 	switch {
 	case err != nil:
-		p.Add(field, "must be a URL: %v", err)
-		return nil
+		return nil, fmt.Sprintf("must be a URL: %v", err)
 	case u.Scheme != "https":
-		p.Add(field, "must use https://, got %q", value)
-	case u.Host == "":
-		p.Add(field, "must name a host")
+		return nil, fmt.Sprintf("must use https://, got %q", value)
 	case u.User != nil:
-		p.Add(field, "must not carry credentials; use a public repository or a registry-side mirror")
-	case u.Fragment != "":
-		p.Add(field, "must not carry a #fragment; set the ref and directory separately")
-	default:
-		return u
+		return nil, "must not carry credentials; use a public repository or a registry-side mirror"
+	case u.Hostname() == "":
+		return nil, "must name a host"
+	case u.Fragment != "" || strings.Contains(value, "#"):
+		return nil, "must not carry a #fragment; set the ref and directory separately"
 	}
-	return nil
+	if rule := hostPortRule(u); rule != "" {
+		return nil, rule
+	}
+	return u, ""
+}
+
+// hostPortRule checks a URL's host (a DNS name or an IP) and port (1-65535
+// when given): url.Parse accepts any digits as a port and any host bytes.
+func hostPortRule(u *url.URL) string {
+	if strings.HasSuffix(u.Host, ":") {
+		return fmt.Sprintf("must not end the host with an empty port, got %q", u.Host)
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("port must be 1-65535, got %s", port)
+		}
+	}
+	host := u.Hostname()
+	if net.ParseIP(host) != nil {
+		return ""
+	}
+	if msgs := validation.IsDNS1123Subdomain(strings.ToLower(host)); len(msgs) > 0 {
+		return fmt.Sprintf("host %q is not a DNS name: %s", host, strings.Join(msgs, "; "))
+	}
+	return ""
 }
 
 // GitRef checks a branch, tag or commit the way `git check-ref-format`
@@ -95,6 +146,8 @@ func (p *Problems) GitRef(field, value string) {
 		bad = "must not contain '..', '//' or '@{'"
 	case strings.ContainsAny(value, " ~^:?*[\\#"):
 		bad = "must not contain spaces or any of ~ ^ : ? * [ \\ #"
+	case strings.ContainsAny(value, shellMeta):
+		bad = "must not contain shell metacharacters (any of " + shellMeta + ")"
 	}
 	for _, r := range value {
 		if r < 0x20 || r == 0x7f {
@@ -107,16 +160,23 @@ func (p *Problems) GitRef(field, value string) {
 }
 
 // RelativePath checks a path inside a build context: relative, clean, not
-// escaping the context.
+// escaping the context, made of the characters file names in repositories
+// use (no spaces, no shell metacharacters).
 func (p *Problems) RelativePath(field, value string) {
 	if value == "" {
 		return
 	}
 	clean := path.Clean(value)
-	if strings.HasPrefix(value, "/") || clean == ".." || strings.HasPrefix(clean, "../") || strings.ContainsAny(value, "\\:#\x00") {
+	switch {
+	case strings.HasPrefix(value, "/") || clean == ".." || strings.HasPrefix(clean, "../") || strings.ContainsAny(value, "\\:#\x00"):
 		p.Add(field, "must be a relative path inside the build context, got %q", value)
+	case strings.Trim(value, pathChars) != "":
+		p.Add(field, "must consist of letters, digits and any of . _ - + @ = , / (no spaces or shell metacharacters), got %q", value)
 	}
 }
+
+// pathChars are the characters RelativePath accepts.
+const pathChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+@=,/"
 
 // StringMap parses a JSON object of strings (env, build args) and checks
 // every key with keyRule.

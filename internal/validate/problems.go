@@ -1,8 +1,10 @@
 package validate
 
 import (
+	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -40,9 +42,61 @@ func (e Errors) Fields() []string {
 	return out
 }
 
+// Renamed returns the errors with their fields renamed through names, for
+// a caller who wrote the fields differently (CLI flags for spec fields).
+// Fields not in names keep their name.
+func (e Errors) Renamed(names map[string]string) Errors {
+	out := make(Errors, len(e))
+	for i, fe := range e {
+		if n, ok := names[fe.Field]; ok {
+			fe.Field = n
+		}
+		out[i] = fe
+	}
+	return out
+}
+
 // Problems accumulates field errors; the zero value is ready to use.
 type Problems struct {
 	errs Errors
+	// sources names where a field's value came from when that is not the
+	// field itself: rules are written against config keys, but a value an
+	// environment variable supplied must be reported under the variable.
+	sources map[string]source
+}
+
+type source struct{ name, value string }
+
+// From records that field's value came from name (an environment variable
+// overriding a config key), so Err reports the field's problems under name
+// and with the value, which is what the caller can find and fix. value is
+// appended to rules that do not show it; pass "" for a secret.
+func (p *Problems) From(field, name, value string) {
+	if p.sources == nil {
+		p.sources = map[string]source{}
+	}
+	p.sources[field] = source{name: name, value: value}
+}
+
+// Merge records the field errors of err, renamed through names, and
+// reports whether err was an Errors (anything else is left to the caller).
+func (p *Problems) Merge(err error, names map[string]string) bool {
+	var errs Errors
+	if !errors.As(err, &errs) {
+		return false
+	}
+	p.errs = append(p.errs, errs.Renamed(names)...)
+	return true
+}
+
+// Has reports whether field has a problem recorded already.
+func (p *Problems) Has(field string) bool {
+	for _, fe := range p.errs {
+		if fe.Field == field {
+			return true
+		}
+	}
+	return false
 }
 
 // Add records a broken rule, formatted like fmt.Sprintf.
@@ -60,12 +114,21 @@ func (p *Problems) Check(field string, msgs []string) {
 	}
 }
 
-// Err returns nil when nothing was recorded, otherwise the Errors.
+// Err returns nil when nothing was recorded, otherwise the Errors, with
+// each field named where its value came from (see From).
 func (p *Problems) Err() error {
 	if len(p.errs) == 0 {
 		return nil
 	}
 	out := make(Errors, len(p.errs))
-	copy(out, p.errs)
+	for i, fe := range p.errs {
+		if s, ok := p.sources[fe.Field]; ok {
+			fe.Field = s.name
+			if s.value != "" && !strings.Contains(fe.Rule, strconv.Quote(s.value)) && !strings.Contains(fe.Rule, "got "+s.value) {
+				fe.Rule += fmt.Sprintf(" (got %q)", s.value)
+			}
+		}
+		out[i] = fe
+	}
 	return out
 }

@@ -1,6 +1,8 @@
 package validate
 
 import (
+	"strings"
+
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -99,4 +101,13 @@ func (p *Problems) Required(field, value string) bool {
 		return false
 	}
 	return true
+}
+
+// Trimmed records a value with leading or trailing whitespace. Config
+// loading trims, so a padded request value would otherwise be accepted as
+// something other than what the caller sent.
+func (p *Problems) Trimmed(field, value string) {
+	if strings.TrimSpace(value) != value {
+		p.Add(field, "must not begin or end with whitespace, got %q", value)
+	}
 }
