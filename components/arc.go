@@ -45,6 +45,14 @@ type ARCArgs struct {
 	RunnerImage  string
 	// BuildkitImage is the rootless BuildKit sidecar image.
 	BuildkitImage string
+	// Kubeconfig (path or contents; empty: the default) and KubeContext
+	// reach the cluster for the finalizer guard that destroy runs.
+	Kubeconfig  pulumi.StringInput
+	KubeContext pulumi.StringInput
+	// FinalizerTimeoutSeconds is how long a destroy waits for the
+	// controller to clear its finalizers before the guard removes them.
+	// Default DefaultARCFinalizerTimeoutSeconds.
+	FinalizerTimeoutSeconds int
 }
 
 // ARC is the controller release, the runner scale set release and the App secret.
@@ -94,6 +102,11 @@ func NewARC(ctx *pulumi.Context, name string, args *ARCArgs, opts ...pulumi.Reso
 		Timeout:       pulumi.Int(600),
 		Values: pulumi.Map{
 			"serviceAccount": pulumi.Map{"create": pulumi.Bool(true)},
+			// The chart sets no security context, and arc-systems enforces
+			// Pod Security "restricted": without these the ReplicaSet's
+			// pods are forbidden and the release waits out its timeout.
+			"podSecurityContext": restrictedPodSecurity(),
+			"securityContext":    restrictedContainerSecurity(),
 		},
 	}
 	args.ControllerChart.applyTo(controllerArgs)
@@ -121,16 +134,27 @@ func NewARC(ctx *pulumi.Context, name string, args *ARCArgs, opts ...pulumi.Reso
 		return nil, fmt.Errorf("arc %q: github app secret: %w", name, err)
 	}
 
+	// Deleted after the scale set and before the controller, so a live
+	// controller gets its chance to clean up first.
+	guard, err := newARCFinalizerGuard(ctx, name+"-finalizer-guard", args, parent,
+		pulumi.DependsOn([]pulumi.Resource{controller, controllerNS, runnersNS}))
+	if err != nil {
+		return nil, fmt.Errorf("arc %q: %w", name, err)
+	}
+
+	// Helm's wait proves nothing for this chart (no workload of its own:
+	// the controller starts listeners and runners), and an uninstall that
+	// waits would hang on the finalizers before the guard could run.
 	scaleSetArgs := &HelmReleaseArgs{
 		Name:          pulumi.String(args.ScaleSetName),
 		Namespace:     runnersNS.Name,
-		Atomic:        pulumi.Bool(true),
 		CleanupOnFail: pulumi.Bool(true),
+		SkipAwait:     pulumi.Bool(true),
 		Timeout:       pulumi.Int(600),
 		Values:        scaleSetValues(args, secretName),
 	}
 	args.ScaleSetChart.applyTo(scaleSetArgs)
-	_, err = newHelmRelease(ctx, name+"-runners", scaleSetArgs, parent, pulumi.DependsOn([]pulumi.Resource{controller, secret}))
+	_, err = newHelmRelease(ctx, name+"-runners", scaleSetArgs, parent, pulumi.DependsOn([]pulumi.Resource{controller, secret, guard}))
 	if err != nil {
 		return nil, fmt.Errorf("arc %q: scale set: %w", name, err)
 	}
@@ -164,8 +188,34 @@ func (a *ARCArgs) validate() error {
 		return fmt.Errorf("runners: need 0 <= min (%d) <= max (%d) and max >= 1", a.MinRunners, a.MaxRunners)
 	case a.RunnerImage == "" || a.BuildkitImage == "":
 		return fmt.Errorf("runner and BuildKit images are required")
+	case a.FinalizerTimeoutSeconds < 0:
+		return fmt.Errorf("finalizer timeout must not be negative, got %d", a.FinalizerTimeoutSeconds)
 	}
 	return nil
+}
+
+// arcUserID is the distroless "nonroot" user of the controller and
+// listener image.
+const arcUserID = 65532
+
+// restrictedPodSecurity is the pod-level part of Pod Security "restricted".
+func restrictedPodSecurity() pulumi.Map {
+	return pulumi.Map{
+		"runAsNonRoot":   pulumi.Bool(true),
+		"runAsUser":      pulumi.Int(arcUserID),
+		"runAsGroup":     pulumi.Int(arcUserID),
+		"seccompProfile": pulumi.Map{"type": pulumi.String("RuntimeDefault")},
+	}
+}
+
+// restrictedContainerSecurity is the container-level part.
+func restrictedContainerSecurity() pulumi.Map {
+	return pulumi.Map{
+		"allowPrivilegeEscalation": pulumi.Bool(false),
+		"readOnlyRootFilesystem":   pulumi.Bool(true),
+		"runAsNonRoot":             pulumi.Bool(true),
+		"capabilities":             pulumi.Map{"drop": pulumi.ToStringArray([]string{"ALL"})},
+	}
 }
 
 // scaleSetValues are the gha-runner-scale-set values: App auth through the
@@ -186,6 +236,17 @@ func scaleSetValues(a *ARCArgs, secretName string) pulumi.Map {
 		"controllerServiceAccount": pulumi.Map{
 			"namespace": pulumi.String(a.ControllerNamespace),
 			"name":      pulumi.String(ARCControllerServiceAccount(a.ControllerRelease)),
+		},
+		// The controller starts a listener pod per scale set in its own
+		// (restricted) namespace from this template.
+		"listenerTemplate": pulumi.Map{
+			"spec": pulumi.Map{
+				"securityContext": restrictedPodSecurity(),
+				"containers": pulumi.Array{pulumi.Map{
+					"name":            pulumi.String("listener"),
+					"securityContext": restrictedContainerSecurity(),
+				}},
+			},
 		},
 		"template": pulumi.Map{
 			"spec": pulumi.Map{

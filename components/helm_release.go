@@ -29,6 +29,7 @@ type helmReleaseInputs struct {
 	Timeout       *int           `pulumi:"timeout"`
 	MaxHistory    *int           `pulumi:"maxHistory"`
 	WaitForJobs   *bool          `pulumi:"waitForJobs"`
+	SkipAwait     *bool          `pulumi:"skipAwait"`
 	Compat        *string        `pulumi:"compat"`
 	// RepositoryOpts.repo is a classic Helm repository URL.
 	RepositoryOpts map[string]string `pulumi:"repositoryOpts"`
@@ -47,7 +48,10 @@ type HelmReleaseArgs struct {
 	Timeout     pulumi.IntPtrInput
 	MaxHistory  pulumi.IntPtrInput
 	WaitForJobs pulumi.BoolPtrInput
-	Compat      pulumi.StringPtrInput
+	// SkipAwait skips Helm's wait on install and upgrade and, unless
+	// Atomic, on uninstall.
+	SkipAwait pulumi.BoolPtrInput
+	Compat    pulumi.StringPtrInput
 	// RepositoryOpts takes "repo", the URL of a classic Helm repository.
 	RepositoryOpts pulumi.StringMapInput
 }

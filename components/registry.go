@@ -137,8 +137,13 @@ func NewRegistry(ctx *pulumi.Context, name string, args *RegistryArgs, opts ...p
 		return nil, fmt.Errorf("registry %q: creating deployment: %w", name, err)
 	}
 
+	// The Service's await (ready endpoints) held every platform update ~10 s
+	// and proves nothing the Deployment's await (pods Available) does not.
 	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: meta,
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: meta.Name, Namespace: meta.Namespace, Labels: labels,
+			Annotations: pulumi.StringMap{AnnotationSkipAwait: pulumi.String("true")},
+		},
 		Spec: &corev1.ServiceSpecArgs{
 			Type:     pulumi.String("NodePort"),
 			Selector: selector,

@@ -51,6 +51,7 @@ func TestRegistryInCluster(t *testing.T) {
 	svc := m.Find(t, tService, "registry")
 	assert.Equal(t, "NodePort", svc.Str("spec.type"))
 	assert.Equal(t, float64(30500), svc.Num("spec.ports.0.nodePort"))
+	assert.Equal(t, "true", svc.Str("metadata.annotations[pulumi.com/skipAwait]"), "the Deployment's await already proves the registry ready")
 	assert.Equal(t, dep.Plain("spec.selector.matchLabels"), svc.Plain("spec.selector"), "service selects the registry pods")
 }
 

@@ -9,13 +9,10 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,36 +21,6 @@ import (
 
 	"github.com/apphub/apphub-infra/automation"
 )
-
-// plugins the programs use; the test runs only when all are installed.
-var plugins = []string{"kubernetes", "random", "command"}
-
-func requirePlugins(t testing.TB, home string) {
-	t.Helper()
-	var missing []string
-	for _, p := range plugins {
-		bin := "pulumi-resource-" + p
-		if _, err := exec.LookPath(bin); err == nil {
-			continue
-		}
-		matches, _ := filepath.Glob(filepath.Join(home, "plugins", "resource-"+p+"-v*", bin))
-		if len(matches) == 0 {
-			missing = append(missing, bin)
-		}
-	}
-	if len(missing) > 0 {
-		t.Skipf("provider plugins %v are not on PATH or in %s/plugins: install them (pulumi plugin install resource kubernetes v4.33.0, …) to run the end-to-end tier", missing, home)
-	}
-}
-
-func kubectl(t testing.TB, args ...string) string {
-	t.Helper()
-	var out bytes.Buffer
-	cmd := exec.Command("kubectl", args...)
-	cmd.Stdout = &out
-	_ = cmd.Run()
-	return strings.TrimSpace(out.String())
-}
 
 // newManager prepares a platform stack on the existing cluster with an
 // in-cluster registry, skipping when the provider plugins are missing.
@@ -126,4 +93,3 @@ func TestLifecycleThroughTheEngine(t *testing.T) {
 	assert.Empty(t, kubectl(t, "get", "deploy,svc,ingress,networkpolicy", "-n", "apphub", "-l", "apphub.io/launch=e2e-1", "-o", "name"))
 }
 
-func ptr[T any](v T) *T { return &v }

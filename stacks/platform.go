@@ -150,6 +150,10 @@ func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformResult, err
 			MaxRunners:          a.MaxRunners,
 			RunnerImage:         a.RunnerImage,
 			BuildkitImage:       a.BuildkitImage,
+			Kubeconfig:          kubeconfigOrEmpty(kubeconfig),
+			KubeContext:         pulumi.String(kubeContext(cfg)),
+
+			FinalizerTimeoutSeconds: a.FinalizerTimeoutSeconds,
 		}, withK8s); err != nil {
 			return nil, err
 		}
@@ -218,6 +222,15 @@ func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformResult, err
 }
 
 // kubeContext is the kubeconfig context of the target cluster.
+// kubeconfigOrEmpty is the provider's kubeconfig for tools that reach the
+// cluster themselves; empty means the default kubeconfig.
+func kubeconfigOrEmpty(k *pulumi.StringOutput) pulumi.StringInput {
+	if k == nil {
+		return pulumi.String("")
+	}
+	return *k
+}
+
 func kubeContext(cfg *PlatformConfig) string {
 	switch cfg.Cluster.Kind {
 	case ClusterK3d:

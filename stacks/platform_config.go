@@ -175,6 +175,8 @@ type ARCConfig struct {
 	MaxRunners          int    `key:"arcMaxRunners" default:"5"`
 	RunnerImage         string `key:"arcRunnerImage" default:"ghcr.io/actions/actions-runner:2.334.0"`
 	BuildkitImage       string `key:"arcBuildkitImage" default:"moby/buildkit:v0.23.2-rootless"`
+	// FinalizerTimeoutSeconds bounds a destroy's wait for the controller.
+	FinalizerTimeoutSeconds int `key:"arcFinalizerTimeoutSeconds" default:"120"`
 }
 
 // ControllerChartRef is where the controller chart comes from.

@@ -81,6 +81,7 @@ func (c *PlatformConfig) validateARC(p *validate.Problems) {
 	} else {
 		chartProblems(p, scale, "arcScaleSetChart", "", "")
 	}
+	p.Range("arcFinalizerTimeoutSeconds", a.FinalizerTimeoutSeconds, 1, 3600)
 	p.Range("arcMinRunners", a.MinRunners, 0, 100)
 	p.Range("arcMaxRunners", a.MaxRunners, 1, 100)
 	if a.MinRunners > a.MaxRunners {

@@ -7,18 +7,23 @@ var toolHints = map[string]string{
 	"k3d":      "install k3d v5 (https://k3d.io)",
 	"docker":   "install Docker and start it; k3d runs its nodes as containers",
 	"minikube": "install minikube (https://minikube.sigs.k8s.io)",
-	"kubectl":  "install kubectl; it extracts minikube's kubeconfig",
+	"kubectl":  "install kubectl; it extracts minikube's kubeconfig and clears ARC's finalizers on destroy",
 }
 
 // RequiredTools lists the commands the config's local cluster needs.
 func (c *PlatformConfig) RequiredTools() []string {
+	var tools []string
 	switch c.Cluster.Kind {
 	case ClusterK3d:
-		return []string{"k3d", "docker"}
+		tools = []string{"k3d", "docker"}
 	case ClusterMinikube:
-		return []string{"minikube", "kubectl"}
+		tools = []string{"minikube", "kubectl"}
 	}
-	return nil
+	if c.ARC.Enabled() && c.Cluster.Kind != ClusterMinikube {
+		// The ARC finalizer guard runs kubectl when the platform is destroyed.
+		tools = append(tools, "kubectl")
+	}
+	return tools
 }
 
 // CheckTools reports every missing tool before any resource is registered,
@@ -31,7 +36,7 @@ func (c *PlatformConfig) CheckTools(lookPath func(string) (string, error)) error
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("clusterKind %s needs tools that are not on PATH: %v", c.Cluster.Kind, missing)
+		return fmt.Errorf("clusterKind %s (ARC on: %t) needs tools that are not on PATH: %v", c.Cluster.Kind, c.ARC.Enabled(), missing)
 	}
 	return nil
 }
