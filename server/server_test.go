@@ -131,6 +131,12 @@ func TestAuthAndHealth(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, code)
 	code, _ = e.do(t, "GET", "/v1/previews/missing", nil, token)
 	assert.Equal(t, http.StatusNotFound, code)
+	code, _ = e.do(t, "GET", "/v1/builds/missing", nil, token)
+	assert.Equal(t, http.StatusNotFound, code)
+	for _, dir := range []string{"apphub-preview/preview-missing", "apphub-build/build-missing"} {
+		_, err := os.Stat(filepath.Join(e.m.Options().WorkDir, dir))
+		assert.True(t, os.IsNotExist(err), "a lookup leaves no work directory: %s", dir)
+	}
 }
 
 func TestPreviewAsyncLifecycle(t *testing.T) {

@@ -61,3 +61,18 @@ func TestInvalidInputJSONAndNotFound(t *testing.T) {
 	code, _, _ = run(cliArgs(t, state, "platform", "env")...)
 	assert.Equal(t, exitNotFound, code, "no platform stack deployed")
 }
+
+func TestLookupsOfUnknownIDsWriteNothing(t *testing.T) {
+	state := t.TempDir()
+	root, _ := filepath.Abs("../..")
+	for _, args := range [][]string{{"preview", "get", "nope"}, {"build", "get", "nope"}} {
+		// No --skip-plugin-install: a lookup runs no program, so it installs
+		// no plugin (the download would fail here and exit 1).
+		code, _, stderr := run(append([]string{"--state-dir", state, "--project-dir", root, "-q"}, args...)...)
+		assert.Equal(t, exitNotFound, code, "%v: %s", args, stderr)
+	}
+	for _, dir := range []string{"work/apphub-preview/preview-nope", "work/apphub-build/build-nope", "home/plugins", ".pulumi"} {
+		_, err := os.Stat(filepath.Join(state, dir))
+		assert.True(t, os.IsNotExist(err), "%s must not exist", dir)
+	}
+}

@@ -1,0 +1,217 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apphub/apphub-infra/automation"
+)
+
+// recordingBackend stands in for the Manager: the server must refuse bad
+// input itself, so a refused request never reaches it.
+type recordingBackend struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (b *recordingBackend) record(call string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls = append(b.calls, call)
+}
+
+func (b *recordingBackend) Calls() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.calls...)
+}
+
+var errNotHere = errors.New("the recording backend runs nothing")
+
+func (b *recordingBackend) PreviewUp(context.Context, automation.PreviewSpec) (*automation.PreviewResult, error) {
+	b.record("PreviewUp")
+	return nil, errNotHere
+}
+
+func (b *recordingBackend) PreviewDestroy(context.Context, string) (*automation.PreviewResult, error) {
+	b.record("PreviewDestroy")
+	return nil, errNotHere
+}
+
+func (b *recordingBackend) PreviewGet(_ context.Context, launch string) (*automation.PreviewResult, error) {
+	b.record("PreviewGet")
+	return nil, &automation.Error{Kind: automation.KindNotFound, Op: "preview get", Stack: automation.PreviewStack(launch)}
+}
+
+func (b *recordingBackend) PreviewList(context.Context) ([]automation.PreviewListItem, error) {
+	b.record("PreviewList")
+	return nil, nil
+}
+
+func (b *recordingBackend) BuildRun(context.Context, automation.BuildSpec) (*automation.BuildResult, error) {
+	b.record("BuildRun")
+	return nil, errNotHere
+}
+
+func (b *recordingBackend) BuildGet(_ context.Context, id string) (*automation.BuildResult, error) {
+	b.record("BuildGet")
+	return nil, &automation.Error{Kind: automation.KindNotFound, Op: "build get", Stack: automation.BuildStack(id)}
+}
+
+// apiUnderTest serves the handler over a recording backend.
+func apiUnderTest(t *testing.T) (*Server, *recordingBackend, string) {
+	t.Helper()
+	b := &recordingBackend{}
+	ops := filepath.Join(t.TempDir(), "operations")
+	srv, err := New(b, Options{Token: apiToken, StateDir: ops, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	t.Cleanup(srv.stopWorkers)
+	return srv, b, ops
+}
+
+func call(t *testing.T, h http.Handler, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &out), "body: %s", rec.Body.String())
+	return rec.Code, out
+}
+
+// fieldRules maps each field of a 400 to its rules.
+func fieldRules(t *testing.T, body map[string]any) map[string][]string {
+	t.Helper()
+	raw, ok := body["fields"].([]any)
+	require.True(t, ok, "a 400 lists fields[]: %v", body)
+	out := map[string][]string{}
+	for _, f := range raw {
+		fe := f.(map[string]any)
+		field, rule := fe["field"].(string), fe["rule"].(string)
+		out[field] = append(out[field], rule)
+	}
+	return out
+}
+
+// apiToken is the bearer token of these tests (the clitest tier has its own).
+const apiToken = "refusal-token-0123456789"
+
+const (
+	goodPreview = `"image":"registry.test/app:1"`
+	goodBuild   = `"id":"b-1","gitUrl":"https://git.test/acme/web.git","imageRepository":"apps/web","imageTag":"1"`
+)
+
+// want is one expected field problem: the field as the caller wrote it and
+// a fragment of its rule.
+type want struct{ field, rule string }
+
+func TestBadRequestsAreRefusedWholeAndCreateNothing(t *testing.T) {
+	bigEnv := `{` + goodPreview + `,"env":{"A":"` + strings.Repeat("x", maxBody) + `"}}`
+	tests := []struct {
+		name, method, path, body string
+		want                     []want
+	}{
+		// Preview bodies.
+		{"port zero", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"port":0}`, []want{{"port", "must not be zero"}}},
+		{"privileged port", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"port":80}`, []want{{"port", "1024 or above"}}},
+		{"port as string", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"port":"8080"}`, []want{{"port", "must be an integer: got string"}}},
+		{"fractional port", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"port":8080.5}`, []want{{"port", "must be an integer"}}},
+		{"trailing object", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `} {}`, []want{{"body", "exactly one JSON object"}}},
+		{"trailing garbage", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `}x`, []want{{"body", "exactly one JSON object"}}},
+		{"case-variant key", "PUT", "/v1/previews/pr-1", `{"IMAGE":"registry.test/app:1"}`, []want{{"IMAGE", `did you mean "image"`}, {"image", "is required"}}},
+		{"case-variant ttl", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"TTLSeconds":60}`, []want{{"TTLSeconds", `did you mean "ttlSeconds"`}}},
+		{"unknown key", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"imgae":"typo"}`, []want{{"imgae", "is not a field"}}},
+		{"duplicate key", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"image":"registry.test/app:2"}`, []want{{"image", "more than once"}}},
+		{"negative ttl with others", "PUT", "/v1/previews/pr-1", `{"image":"nginx","ttlSeconds":-5,"port":80}`,
+			[]want{{"ttlSeconds", "must not be negative"}, {"port", "1024 or above"}, {"image", "tag or digest"}}},
+		{"ttl beyond a year", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"ttlSeconds":99999999}`, []want{{"ttlSeconds", "at most"}}},
+		{"null replicas", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"replicas":null}`, []want{{"replicas", "must not be null"}}},
+		{"duplicate env key", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"env":{"A":"1","A":"2"}}`, []want{{"env", `key "A" is given more than once`}}},
+		{"env number", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"env":{"A":1}}`, []want{{"env", "an object of strings"}}},
+		{"env reserved", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"env":{"PORT":"1"}}`, []want{{"env", "set by the platform"}}},
+		{"empty cpu request", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"cpuRequest":""}`, []want{{"cpuRequest", "must not be zero or empty"}}},
+		{"padded image", "PUT", "/v1/previews/pr-1", `{"image":" registry.test/app:1"}`, []want{{"image", "whitespace"}}},
+		{"egress entry with comma", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"egressAllow":["10.0.0.0/8:5432,0.0.0.0/0:443"]}`, []want{{"egressAllow", "without commas"}}},
+		{"empty egress entry", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"egressAllow":[""]}`, []want{{"egressAllow", "entry 0"}}},
+		{"launch differs from path", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"launch":"other"}`, []want{{"launch", "must match the path"}}},
+		{"token flag as string", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"mountServiceAccountToken":"yes"}`, []want{{"mountServiceAccountToken", "true or false"}}},
+		{"health path with space", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"healthPath":"/a b"}`, []want{{"healthPath", "absolute path"}}},
+		{"array body", "PUT", "/v1/previews/pr-1", `[]`, []want{{"body", "must be a JSON object"}}},
+		{"empty body", "PUT", "/v1/previews/pr-1", ``, []want{{"body", "must be a JSON object"}}},
+		{"cut-off body", "PUT", "/v1/previews/pr-1", `{"image":`, []want{{"body", "not valid JSON"}}},
+		{"not UTF-8", "PUT", "/v1/previews/pr-1", "{\"image\":\"registry.test/app:1\xff\"}", []want{{"body", "UTF-8"}}},
+		{"oversized body", "PUT", "/v1/previews/pr-1", bigEnv, []want{{"body", "at most"}}},
+		{"query parameters", "PUT", "/v1/previews/pr-1?dryRun=true", `{` + goodPreview + `}`, []want{{"query", "no query parameters"}}},
+		{"bad launch in path", "PUT", "/v1/previews/Bad_Launch", `{` + goodPreview + `}`, []want{{"launch", "RFC 1123"}}},
+		// Build bodies.
+		{"git url port out of range", "POST", "/v1/builds", `{` + strings.Replace(goodBuild, "git.test", "git.test:99999", 1) + `}`, []want{{"gitUrl", "port must be 1-65535"}}},
+		{"git url port zero", "POST", "/v1/builds", `{` + strings.Replace(goodBuild, "git.test", "git.test:0", 1) + `}`, []want{{"gitUrl", "port must be 1-65535"}}},
+		{"git url with semicolon", "POST", "/v1/builds", `{` + strings.Replace(goodBuild, "web.git", "web.git;rm -rf ~", 1) + `}`, []want{{"gitUrl", "shell metacharacters"}}},
+		{"git url with substitution", "POST", "/v1/builds", `{` + strings.Replace(goodBuild, "acme", "$(id)", 1) + `}`, []want{{"gitUrl", "shell metacharacters"}}},
+		{"git url with backtick", "POST", "/v1/builds", `{` + strings.Replace(goodBuild, "acme", "`id`", 1) + `}`, []want{{"gitUrl", "shell metacharacters"}}},
+		{"git url bad host", "POST", "/v1/builds", `{` + strings.Replace(goodBuild, "git.test", "git_test", 1) + `}`, []want{{"gitUrl", "not a DNS name"}}},
+		{"git ref with pipe", "POST", "/v1/builds", `{` + goodBuild + `,"gitRef":"main|reboot"}`, []want{{"gitRef", "shell metacharacters"}}},
+		{"context dir with space", "POST", "/v1/builds", `{` + goodBuild + `,"contextDir":"my app"}`, []want{{"contextDir", "no spaces"}}},
+		{"empty dockerfile", "POST", "/v1/builds", `{` + goodBuild + `,"dockerfile":""}`, []want{{"dockerfile", "must not be zero or empty"}}},
+		{"case-variant id", "POST", "/v1/builds", `{` + strings.Replace(goodBuild, `"id"`, `"ID"`, 1) + `}`, []want{{"ID", `did you mean "id"`}, {"id", "is required"}}},
+		{"bad build id", "POST", "/v1/builds", `{` + strings.Replace(goodBuild, "b-1", "B_1", 1) + `}`, []want{{"id", "RFC 1123"}}},
+		{"backoff out of range", "POST", "/v1/builds", `{` + goodBuild + `,"backoffLimit":9}`, []want{{"backoffLimit", "between 0 and 5"}}},
+		{"duplicate build arg", "POST", "/v1/builds", `{` + goodBuild + `,"buildArgs":{"A":"1","A":"2"}}`, []want{{"buildArgs", "more than once"}}},
+		{"every build problem at once", "POST", "/v1/builds", `{"id":"B","gitUrl":"http://x.test/a.git","imageRepository":"Apps","imageTag":"-1","extra":1}`,
+			[]want{{"id", "RFC 1123"}, {"gitUrl", "https://"}, {"imageRepository", "lowercase"}, {"imageTag", "must be a tag"}, {"extra", "is not a field"}}},
+		// Ids in paths.
+		{"get bad launch", "GET", "/v1/previews/Bad_x", ``, []want{{"launch", "RFC 1123"}}},
+		{"get bad build", "GET", "/v1/builds/a_b", ``, []want{{"id", "RFC 1123"}}},
+		{"delete bad launch", "DELETE", "/v1/previews/Bad_x", ``, []want{{"launch", "RFC 1123"}}},
+		{"delete with query", "DELETE", "/v1/previews/pr-1?force=1", ``, []want{{"query", "no query parameters"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, backend, ops := apiUnderTest(t)
+			code, body := call(t, srv.Handler(), tt.method, tt.path, tt.body)
+			require.Equal(t, http.StatusBadRequest, code, "%v", body)
+			assert.Equal(t, "invalid", body["error"])
+			got := fieldRules(t, body)
+			for _, w := range tt.want {
+				assert.Contains(t, strings.Join(got[w.field], " | "), w.rule, "field %q in %v", w.field, got)
+			}
+			assert.Len(t, got, len(tt.want), "exactly the expected fields: %v", got)
+			assert.Empty(t, backend.Calls(), "a refused request never reaches the Manager")
+			entries, err := os.ReadDir(ops)
+			require.NoError(t, err)
+			assert.Empty(t, entries, "no operation was persisted")
+		})
+	}
+}
+
+func TestGoodRequestsReachTheBackend(t *testing.T) {
+	// The control for the table above: the same handler accepts valid input
+	// and persists it, so the refusals are not an artefact of the harness.
+	srv, backend, ops := apiUnderTest(t)
+	code, body := call(t, srv.Handler(), "PUT", "/v1/previews/pr-1", `{`+goodPreview+`,"port":3000,"ttlSeconds":0,"launch":"pr-1"}`)
+	require.Equal(t, http.StatusAccepted, code, "%v", body)
+	code, body = call(t, srv.Handler(), "POST", "/v1/builds", `{`+goodBuild+`,"gitRef":"release/1.2","contextDir":"services/web"}`)
+	require.Equal(t, http.StatusAccepted, code, "%v", body)
+	code, _ = call(t, srv.Handler(), "GET", "/v1/builds/b-2", ``)
+	assert.Equal(t, http.StatusNotFound, code)
+	require.Eventually(t, func() bool { return len(backend.Calls()) == 3 }, 5*time.Second, 10*time.Millisecond)
+	assert.ElementsMatch(t, []string{"PreviewUp", "BuildRun", "BuildGet"}, backend.Calls())
+	entries, err := os.ReadDir(ops)
+	require.NoError(t, err)
+	assert.Len(t, entries, 2)
+}
