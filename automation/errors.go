@@ -3,7 +3,6 @@ package automation
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -38,7 +37,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	msg := fmt.Sprintf("%s %s: %s", e.Op, e.Stack, e.Kind)
+	msg := e.Op
+	if e.Stack != "" {
+		msg += " " + e.Stack
+	}
+	msg += ": " + string(e.Kind)
 	if e.Reason != "" {
 		msg += ": " + e.Reason
 	} else if e.Err != nil {

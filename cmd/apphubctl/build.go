@@ -11,7 +11,7 @@ import (
 )
 
 func newBuildCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "build", Short: "Run BuildKit builds as stacks and inspect them"}
+	cmd := &cobra.Command{Use: "build", Short: "Run BuildKit builds as stacks and inspect them", Args: cobra.ArbitraryArgs, RunE: groupRun}
 	cmd.AddCommand(newBuildRunCmd(g), newBuildGetCmd(g))
 	return cmd
 }
@@ -39,7 +39,7 @@ func newBuildRunCmd(g *globals) *cobra.Command {
       --repository apps/web --tag "$(git rev-parse --short HEAD)"
   apphubctl build run --id b-8 --context-url https://example.com/src.tar.gz \
       --repository apps/api --tag 1.2.0 --build-arg GO_VERSION=1.26 -o json`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			spec, err := f.request(g, cmd)
 			if err != nil {

@@ -21,13 +21,15 @@ func newPlatformCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "platform",
 		Short: "Bring the platform stack up, tear it down, print the catalog's settings",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  groupRun,
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "up",
 		Short: "Create or update the platform stack (config from Pulumi.<stack>.yaml)",
 		Example: `  apphubctl platform up --platform-stack dev
   APPHUB_K8S_NAMESPACE=launches apphubctl platform up --platform-stack prod`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p := g.check(cmd, nil)
 			platformConfigProblems(p, g.projectDir, g.platformStack)
@@ -37,7 +39,7 @@ func newPlatformCmd(g *globals) *cobra.Command {
 		Use:     "destroy",
 		Short:   "Destroy everything the platform stack created",
 		Example: `  apphubctl platform destroy --platform-stack dev`,
-		Args:    cobra.NoArgs,
+		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return platformRun(cmd, g, g.check(cmd, nil), (*automation.Manager).PlatformDestroy)
 		},
@@ -46,7 +48,7 @@ func newPlatformCmd(g *globals) *cobra.Command {
 		Short: "Print the catalog's APPHUB_* and REDIS_URL settings from the platform outputs",
 		Example: `  eval "$(apphubctl platform env)"
   apphubctl platform env -o json`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := invalidInput("platform env", g.platformStack, g.check(cmd, nil), nil, nil); err != nil {
 				return err
@@ -138,7 +140,7 @@ func readStackConfig(projectDir, stack string) (values map[string]string, opaque
 	}
 	var doc struct {
 		Config      map[string]yaml.Node `yaml:"config"`
-		Environment *yaml.Node           `yaml:"environment"`
+		Environment any                  `yaml:"environment"`
 	}
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, nil, false, fmt.Errorf("must be YAML: %w", err)

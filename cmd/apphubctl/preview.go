@@ -31,7 +31,7 @@ var previewFlags = map[string]string{
 }
 
 func newPreviewCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "preview", Short: "Create, inspect and destroy preview stacks (one per launch)"}
+	cmd := &cobra.Command{Use: "preview", Short: "Create, inspect and destroy preview stacks (one per launch)", Args: cobra.ArbitraryArgs, RunE: groupRun}
 	cmd.AddCommand(newPreviewUpCmd(g), newPreviewDestroyCmd(g), newPreviewGetCmd(g), newPreviewListCmd(g), newPreviewGCCmd(g))
 	return cmd
 }
@@ -44,7 +44,7 @@ func newPreviewUpCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl preview up --launch pr-42 --image apphub-registry:5000/apps/web:abc123
   apphubctl preview up --launch pr-42 --image ghcr.io/acme/web:1.4.0 --port 3000 \
       --env LOG_LEVEL=debug --ttl 48h --egress 10.0.0.0/8:5432 -o json`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			spec, err := f.request(g, cmd)
 			if err != nil {
@@ -160,7 +160,7 @@ func newPreviewListCmd(g *globals) *cobra.Command {
 		Use:     "list",
 		Short:   "List preview stacks",
 		Example: `  apphubctl preview list -o json`,
-		Args:    cobra.NoArgs,
+		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := invalidInput("preview list", "", g.check(cmd, nil), nil, nil); err != nil {
 				return err
@@ -191,7 +191,7 @@ func newPreviewGCCmd(g *globals) *cobra.Command {
 		Use:     "gc",
 		Short:   "Destroy previews whose expiry (--ttl) has passed",
 		Example: `  apphubctl preview gc   # e.g. from a CronJob or a systemd timer`,
-		Args:    cobra.NoArgs,
+		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := invalidInput("preview gc", "", g.check(cmd, nil), nil, nil); err != nil {
 				return err
@@ -264,10 +264,27 @@ func keyValues(p *validate.Problems, name string, kvs []string) map[string]strin
 	return out
 }
 
+// groupRun is the RunE of commands that only group subcommands: help
+// without arguments, an unknown command (exit 2) otherwise. Without it
+// cobra prints help and exits 0 for "preview frob".
+func groupRun(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	err := fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's own default, set only on its path
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		err = fmt.Errorf("%w; did you mean %q?", err, s[0])
+	}
+	return usage(cmd, "command", err)
+}
+
 func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
-			return usageError{err}
+			return usage(cmd, "args", err)
 		}
 		return nil
 	}

@@ -85,6 +85,13 @@ func TestBadInvocationsAreRefusedBeforeAnythingExists(t *testing.T) {
 		{"empty egress", append(preview, "--egress", ""), nil, []want{{"--egress", "entry 0"}}},
 		{"every problem at once", []string{"preview", "up", "--launch", "X", "--image", "nginx", "--port", "0", "--ttl", "500ms", "--timeout", "-1s"}, nil,
 			[]want{{"--launch", "RFC 1123"}, {"--image", "tag or digest"}, {"--port", "must not be zero"}, {"--ttl", "whole number"}, {"--timeout", "negative"}}},
+		// what cobra itself parses
+		{"unknown flag", append(preview, "--prot", "80"), nil, []want{{"--prot", "unknown flag"}}},
+		{"flag without its value", append(preview, "--port"), nil, []want{{"--port", "needs an argument"}}},
+		{"bool flag with a word", append(preview, "--mount-token=maybe"), nil, []want{{"--mount-token", "invalid argument"}}},
+		{"stray argument", append(preview, "extra"), nil, []want{{"args", "accepts 0 arg(s), received 1"}}},
+		{"unknown command", []string{"preview", "uo"}, nil, []want{{"command", `did you mean "up"?`}}},
+		{"two launches", []string{"preview", "get", "a", "b"}, nil, []want{{"args", "accepts 1 arg(s), received 2"}}},
 		// global flags and the catalog's variables
 		{"negative timeout", append(preview, "--timeout", "-5s"), nil, []want{{"--timeout", "must not be negative"}}},
 		{"zero concurrency", append(preview, "--max-concurrent", "0"), nil, []want{{"--max-concurrent", "at least 1"}}},

@@ -69,10 +69,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func exitCode(err error) int {
-	var usage usageError
-	if errors.As(err, &usage) {
-		return exitInvalid
-	}
 	switch automation.KindOf(err) {
 	case automation.KindInvalid:
 		return exitInvalid
@@ -88,8 +84,32 @@ func exitCode(err error) int {
 	return exitFailed
 }
 
-// usageError marks bad command-line usage.
-type usageError struct{ error }
+// flagToken finds the flag a pflag parse error is about: the long name of
+// an invalid argument's flag ("-q, --quiet"), else the first flag named.
+var (
+	invalidArgFlag = regexp.MustCompile(`for "(?:-[A-Za-z0-9], )?(-{1,2}[A-Za-z0-9][A-Za-z0-9-]*)" flag`)
+	flagToken      = regexp.MustCompile(`-{1,2}[A-Za-z0-9][A-Za-z0-9-]*`)
+)
+
+// flagError reports a parse error pflag stopped at (an unknown flag, a flag
+// without its value, a bool that is not one) as invalid input naming the
+// flag, like every other bad flag. Scalar flags never stop the parse (see
+// flags.go), so this is the one problem cobra could not let through.
+func flagError(cmd *cobra.Command, err error) error {
+	field := "flags"
+	if m := invalidArgFlag.FindStringSubmatch(err.Error()); m != nil {
+		field = m[1]
+	} else if m := flagToken.FindString(err.Error()); m != "" {
+		field = m
+	}
+	return usage(cmd, field, err)
+}
+
+// usage is bad command-line usage as invalid input naming field.
+func usage(cmd *cobra.Command, field string, err error) error {
+	fields := validate.Errors{{Field: field, Rule: err.Error()}}
+	return &automation.Error{Kind: automation.KindInvalid, Op: cmd.CommandPath(), Fields: fields, Reason: fields.Error(), Err: err}
+}
 
 func newRootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
@@ -105,8 +125,10 @@ Exit codes: 0 ok, 1 failed, 2 invalid input, 3 not found, 4 conflict,
 (--output json for machines).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.ArbitraryArgs,
+		RunE:          groupRun,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return flagError(cmd, err) })
 	f, v := root.PersistentFlags(), &g.vals
 	v.stringVarP(f, &g.output, "output", "o", "text", "result format: text or json")
 	v.stringVar(f, &g.stateDir, "state-dir", "", "state directory (default $APPHUB_STATE_DIR or ./.pulumi-state)")

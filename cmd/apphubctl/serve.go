@@ -47,7 +47,7 @@ The token comes from $APPHUB_API_TOKEN or --token-file. Accepted operations are
 persisted under <state-dir>/operations before the 202 and resume after a restart.`,
 		Example: `  APPHUB_API_TOKEN=$(openssl rand -hex 32) apphubctl serve
   apphubctl serve --addr 127.0.0.1:8787 --token-file /run/secrets/apphub-token`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			token, err := f.request(g, cmd)
 			if err != nil {
