@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/apphub/apphub-infra/components"
 	"github.com/apphub/apphub-infra/internal/validate"
 	"github.com/apphub/apphub-infra/stacks"
 )
@@ -143,7 +144,7 @@ func (m *Manager) BuildRun(ctx context.Context, spec BuildSpec) (*BuildResult, e
 		if res != nil {
 			r.Recovered = res.Recovered
 		}
-		return r, err
+		return r, withCauses(err, m.workloadCauses(ctx, stacks.OutBuildNamespace, "Job", isJob(components.BuildName(spec.ID))))
 	}
 	r := buildFromOutputs(spec.ID, res.Outputs, res.Secrets)
 	r.State, r.LastUpdate, r.Recovered = StateSucceeded, res.Update, res.Recovered

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apphub/apphub-infra/components"
 	"github.com/apphub/apphub-infra/internal/validate"
 	"github.com/apphub/apphub-infra/stacks"
 )
@@ -181,7 +182,7 @@ func (m *Manager) PreviewUp(ctx context.Context, spec PreviewSpec) (*PreviewResu
 	}
 	res, err := m.up(ctx, op, stacks.PreviewProject, stack, m.opts.PreviewProgram, cfg)
 	if err != nil {
-		return previewFailure(spec.Launch, res), err
+		return previewFailure(spec.Launch, res), withCauses(err, m.workloadCauses(ctx, stacks.OutNamespace, "ReplicaSet", isReplicaSetOf(components.PreviewName(spec.Launch))))
 	}
 	r := previewFromOutputs(spec.Launch, res.Outputs, res.Secrets, m.opts.Now())
 	r.State, r.LastUpdate, r.Recovered = StateReady, res.Update, res.Recovered
