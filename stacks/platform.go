@@ -188,6 +188,8 @@ func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformResult, err
 		OutBuilderImage:           pulumi.String(cfg.Build.BuilderImage),
 		OutBuildTimeoutSeconds:    pulumi.Int(cfg.Build.TimeoutSeconds),
 		OutBuildJobTTLSeconds:     pulumi.Int(cfg.Build.JobTTLSeconds),
+		OutContainerMaxCPU:        pulumi.String(cfg.Limits.MaxCPU),
+		OutContainerMaxMemory:     pulumi.String(cfg.Limits.MaxMemory),
 		OutIngressClass:           pulumi.String(cfg.Preview.IngressClass),
 		OutRegistryPushAddress:    pushOut,
 		OutRegistryPullAddress:    pullOut,

@@ -33,6 +33,10 @@ const (
 	OutKubeconfig             = "kubeconfig"
 	OutRunnerScaleSet         = "runnerScaleSet"
 	OutRegistryInsecure       = "registryInsecure"
+	// The LimitRange maximum per container in both workload namespaces:
+	// requests beyond it are refused before a pod is ever forbidden.
+	OutContainerMaxCPU    = "containerMaxCpu"
+	OutContainerMaxMemory = "containerMaxMemory"
 )
 
 // catalogEnv maps platform outputs to the catalog's settings.

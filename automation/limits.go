@@ -1,0 +1,46 @@
+package automation
+
+import (
+	"context"
+
+	"github.com/apphub/apphub-infra/internal/validate"
+	"github.com/apphub/apphub-infra/stacks"
+)
+
+// checkPlatformLimits refuses, before any stack exists, container requests
+// and limits the platform's LimitRange would forbid. When the platform's
+// outputs cannot be read, the program's own StackReference reports that.
+func (m *Manager) checkPlatformLimits(ctx context.Context, op, stack string, values ...stacks.ContainerResource) error {
+	given := false
+	for _, v := range values {
+		given = given || v.Value != ""
+	}
+	if !given {
+		return nil
+	}
+	outs, err := m.platformOutputs(ctx)
+	if err != nil {
+		return nil
+	}
+	var p validate.Problems
+	stacks.CheckPlatformLimits(&p, outs, values...)
+	if err := p.Err(); err != nil {
+		return invalid(op, stack, err)
+	}
+	return nil
+}
+
+// resources are the spec's container sizes by their JSON field names.
+func (s PreviewSpec) resources() []stacks.ContainerResource {
+	return []stacks.ContainerResource{
+		{Field: "cpuRequest", Value: s.CPURequest}, {Field: "cpuLimit", Value: s.CPULimit},
+		{Field: "memoryRequest", Value: s.MemoryRequest, Memory: true}, {Field: "memoryLimit", Value: s.MemoryLimit, Memory: true},
+	}
+}
+
+func (s BuildSpec) resources() []stacks.ContainerResource {
+	return []stacks.ContainerResource{
+		{Field: "cpuRequest", Value: s.CPURequest}, {Field: "cpuLimit", Value: s.CPULimit},
+		{Field: "memoryRequest", Value: s.MemoryRequest, Memory: true}, {Field: "memoryLimit", Value: s.MemoryLimit, Memory: true},
+	}
+}
