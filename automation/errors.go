@@ -78,6 +78,35 @@ func invalid(op, stack string, err error) *Error {
 	return e
 }
 
+// Invalid combines a caller's own problems (p: undecodable body keys, bad
+// flags) and a spec validation's error into one Invalid error naming every
+// field, or returns nil when there are none. specErr's fields are renamed
+// through names (spec fields to CLI flags, say); a field p reports already
+// is left out, since it did not decode and "is required" would only repeat
+// it. An error of another kind is returned as it is.
+func Invalid(op, stack string, p *validate.Problems, specErr error, names map[string]string) error {
+	var e *Error
+	if specErr != nil && (!errors.As(specErr, &e) || e.Kind != KindInvalid) {
+		return specErr
+	}
+	var all validate.Problems
+	all.Merge(p.Err(), nil)
+	if e != nil && len(e.Fields) == 0 {
+		all.Add("request", "%s", e.Reason)
+	}
+	if e != nil {
+		for _, fe := range e.Fields.Renamed(names) {
+			if !p.Has(fe.Field) {
+				all.Add(fe.Field, "%s", fe.Rule)
+			}
+		}
+	}
+	if err := all.Err(); err != nil {
+		return invalid(op, stack, err)
+	}
+	return nil
+}
+
 // requestPlatformRef stands in for the Manager's platform stack when a
 // request is validated without a Manager: the platform is never the
 // caller's input, so no request problem can depend on it.

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/apphub/apphub-infra/automation"
 	"github.com/apphub/apphub-infra/internal/validate"
 )
 
@@ -198,30 +197,11 @@ func noQuery(r *http.Request, p *validate.Problems) {
 	}
 }
 
-// requestError combines the body's problems with the spec's into one
-// Invalid error, or nil. A field the body already failed is left out of
-// the spec's problems: it did not decode, so "is required" would only
-// repeat it.
-func requestError(op, stack string, p *validate.Problems, specErr error) error {
-	var e *automation.Error
-	if specErr != nil && (!errors.As(specErr, &e) || e.Kind != automation.KindInvalid) {
-		return specErr
+// noBody refuses a body on a request that takes none: whatever it asked
+// for (a "force" flag, say) would be ignored while the request succeeded.
+func noBody(w http.ResponseWriter, r *http.Request, p *validate.Problems) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil || len(bytes.TrimSpace(body)) > 0 {
+		p.Add(bodyField, "this request takes no body")
 	}
-	var all validate.Problems
-	if err := p.Err(); err != nil {
-		all.Merge(err, nil)
-	}
-	if e != nil {
-		for _, fe := range e.Fields {
-			if !p.Has(fe.Field) {
-				all.Add(fe.Field, "%s", fe.Rule)
-			}
-		}
-	}
-	err := all.Err()
-	if err == nil {
-		return nil
-	}
-	fields, _ := err.(validate.Errors)
-	return &automation.Error{Kind: automation.KindInvalid, Op: op, Stack: stack, Fields: fields, Reason: err.Error(), Err: err}
 }

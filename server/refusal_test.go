@@ -179,6 +179,7 @@ func TestBadRequestsAreRefusedWholeAndCreateNothing(t *testing.T) {
 		{"get bad build", "GET", "/v1/builds/a_b", ``, []want{{"id", "RFC 1123"}}},
 		{"delete bad launch", "DELETE", "/v1/previews/Bad_x", ``, []want{{"launch", "RFC 1123"}}},
 		{"delete with query", "DELETE", "/v1/previews/pr-1?force=1", ``, []want{{"query", "no query parameters"}}},
+		{"delete with a body", "DELETE", "/v1/previews/pr-1", `{"force":true}`, []want{{"body", "takes no body"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

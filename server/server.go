@@ -285,7 +285,7 @@ func (s *Server) putPreview(w http.ResponseWriter, r *http.Request) {
 	if q.complete {
 		specErr = automation.ValidatePreviewRequest(spec, q.has)
 	}
-	if err := requestError(op, automation.PreviewStack(launch), &p, specErr); err != nil {
+	if err := automation.Invalid(op, automation.PreviewStack(launch), &p, specErr, nil); err != nil {
 		writeBackendError(w, err)
 		return
 	}
@@ -297,7 +297,8 @@ func (s *Server) deletePreview(w http.ResponseWriter, r *http.Request) {
 	launch := r.PathValue("launch")
 	var p validate.Problems
 	noQuery(r, &p)
-	if err := requestError(op, automation.PreviewStack(launch), &p, automation.ValidLaunch(op, launch)); err != nil {
+	noBody(w, r, &p)
+	if err := automation.Invalid(op, automation.PreviewStack(launch), &p, automation.ValidLaunch(op, launch), nil); err != nil {
 		writeBackendError(w, err)
 		return
 	}
@@ -347,7 +348,7 @@ func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) {
 	if q.complete {
 		specErr = automation.ValidateBuildRequest(spec, q.has)
 	}
-	if err := requestError("build run", automation.BuildStack(spec.ID), &p, specErr); err != nil {
+	if err := automation.Invalid("build run", automation.BuildStack(spec.ID), &p, specErr, nil); err != nil {
 		writeBackendError(w, err)
 		return
 	}

@@ -197,28 +197,8 @@ func backendURL(p *validate.Problems, field, value string) {
 
 // invalidInput turns an invocation's problems and the spec's (renamed
 // through names from spec fields to flags) into one Invalid error, or nil.
-// A spec field whose flag failed already is left out: it did not parse,
-// so "is required" would only repeat it.
 func invalidInput(op, stack string, p *validate.Problems, specErr error, names map[string]string) error {
-	var e *automation.Error
-	if specErr != nil && (!errors.As(specErr, &e) || e.Kind != automation.KindInvalid) {
-		return specErr
-	}
-	var all validate.Problems
-	all.Merge(p.Err(), nil)
-	if e != nil {
-		for _, fe := range e.Fields.Renamed(names) {
-			if !p.Has(fe.Field) {
-				all.Add(fe.Field, "%s", fe.Rule)
-			}
-		}
-	}
-	err := all.Err()
-	if err == nil {
-		return nil
-	}
-	fields, _ := err.(validate.Errors)
-	return &automation.Error{Kind: automation.KindInvalid, Op: op, Stack: stack, Fields: fields, Reason: err.Error(), Err: err}
+	return automation.Invalid(op, stack, p, specErr, names)
 }
 
 // manager builds the Manager from the global flags.
