@@ -110,7 +110,7 @@ func decodeMember(p *validate.Problems, fields map[string]reflect.Value, given m
 		return
 	}
 	if fv.Kind() == reflect.Map {
-		if dup := duplicateKey(raw); dup != "" {
+		if dup := validate.DuplicateKey(raw); dup != "" {
 			p.Add(key, "key %q is given more than once", dup)
 		}
 	}
@@ -167,26 +167,6 @@ func jsonProblem(err error) string {
 		return "got " + typeErr.Value
 	}
 	return err.Error()
-}
-
-// duplicateKey returns a key an object holds twice, or "".
-func duplicateKey(raw json.RawMessage) string {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if _, err := dec.Token(); err != nil {
-		return ""
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		key, _, err := nextMember(dec)
-		if err != nil {
-			return ""
-		}
-		if seen[key] {
-			return key
-		}
-		seen[key] = true
-	}
-	return ""
 }
 
 // noQuery refuses query parameters on requests that take a body: none is

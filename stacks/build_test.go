@@ -123,6 +123,14 @@ func TestBuildRejectsBadInputBeforeAnyResource(t *testing.T) {
 		{"build args not JSON", map[string]string{"buildArgs": "A=1"}, "buildArgs: must be a JSON object"},
 		{"backoff too high", map[string]string{"backoffLimit": "10"}, "backoffLimit: must be between 0 and 5"},
 		{"context url with ref", map[string]string{"gitUrl": "", "contextUrl": "https://e/c.tgz"}, "contextUrl: gitRef and contextDir apply to gitUrl only"},
+		{"git url port out of range", map[string]string{"gitUrl": "https://github.com:70000/acme/web.git"}, "gitUrl: port must be 1-65535, got 70000"},
+		{"git url with empty port", map[string]string{"gitUrl": "https://github.com:/acme/web.git"}, "gitUrl: must not end the host with an empty port"},
+		{"git url with command", map[string]string{"gitUrl": "https://github.com/acme/web.git|sh"}, "gitUrl: must not contain spaces, control characters or shell metacharacters"},
+		{"git url with quote", map[string]string{"gitUrl": "https://github.com/acme/we'b.git"}, "gitUrl: must not contain spaces, control characters or shell metacharacters"},
+		{"context url host with underscore", map[string]string{"gitUrl": "", "gitRef": "", "contextUrl": "https://my_host/c.tgz"}, `contextUrl: host "my_host" is not a DNS name`},
+		{"ref with substitution", map[string]string{"gitRef": "$(reboot)"}, "gitRef: must not contain shell metacharacters"},
+		{"context dir with semicolon", map[string]string{"contextDir": "svc;ls"}, "contextDir: must consist of letters"},
+		{"build arg given twice", map[string]string{"buildArgs": `{"A":"1","A":"2"}`}, `buildArgs: key "A" is given more than once`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -179,6 +179,9 @@ func TestPreviewRejectsBadInputBeforeAnyResource(t *testing.T) {
 		{"bad egress cidr", map[string]string{"egressAllow": "10.0.0.0/33:443"}, "is not a CIDR"},
 		{"bad expiry", map[string]string{"expiresAt": "tomorrow"}, "expiresAt: must be an RFC 3339 time"},
 		{"root user", map[string]string{"runAsUser": "0"}, "runAsUser: must be between 1 and"},
+		{"port zero", map[string]string{"port": "0"}, "port: must be 1-65535, got 0"},
+		{"env key given twice", map[string]string{"env": `{"A":"1","A":"2"}`}, `env: key "A" is given more than once`},
+		{"egress with stray comma", map[string]string{"egressAllow": "10.0.0.0/8:5432,,0.0.0.0/0:443"}, "egressAllow: entry 1 is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

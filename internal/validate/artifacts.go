@@ -1,11 +1,13 @@
 package validate
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -179,7 +181,8 @@ func (p *Problems) RelativePath(field, value string) {
 const pathChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+@=,/"
 
 // StringMap parses a JSON object of strings (env, build args) and checks
-// every key with keyRule.
+// every key with keyRule. A key given twice is refused: decoding would keep
+// the last value without a word.
 func (p *Problems) StringMap(field, raw string, keyRule func(string) []string) map[string]string {
 	if strings.TrimSpace(raw) == "" {
 		return nil
@@ -189,12 +192,46 @@ func (p *Problems) StringMap(field, raw string, keyRule func(string) []string) m
 		p.Add(field, `must be a JSON object of strings such as {"KEY":"value"}: %v`, err)
 		return nil
 	}
+	if dup := DuplicateKey([]byte(raw)); dup != "" {
+		p.Add(field, "key %q is given more than once", dup)
+	}
+	keys := make([]string, 0, len(m))
 	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
 		if msgs := keyRule(k); len(msgs) > 0 {
 			p.Add(field, "key %q: %s", k, strings.Join(msgs, "; "))
 		}
 	}
 	return m
+}
+
+// DuplicateKey returns a key a JSON object holds twice, or "" (also for
+// anything that is not an object).
+func DuplicateKey(raw []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return key
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
 }
 
 // EnvName is the rule for environment variable names.
@@ -209,9 +246,13 @@ type Egress struct {
 // EgressList parses "10.0.0.0/8:5432,0.0.0.0/0:443".
 func (p *Problems) EgressList(field, raw string) []Egress {
 	var out []Egress
-	for _, item := range strings.Split(raw, ",") {
+	if strings.TrimSpace(raw) == "" {
+		return nil
+	}
+	for n, item := range strings.Split(raw, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
+			p.Add(field, "entry %d is empty (a stray comma?)", n)
 			continue
 		}
 		i := strings.LastIndex(item, ":")
