@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -112,8 +113,38 @@ func platformConfigProblems(p *validate.Problems, projectDir, stack string) {
 	if !ok {
 		return
 	}
+	unknownKeys(p, values, opaque)
 	if err := stacks.CheckPlatformValues(values, opaque, stacks.OSEnv); err != nil && !p.Merge(err, nil) {
 		p.Add("Pulumi."+stack+".yaml", "%v", err)
+	}
+}
+
+// unknownKeys refuses project keys the platform does not read: a typo
+// (namspace) would otherwise leave the default in force without a word.
+func unknownKeys(p *validate.Problems, values map[string]string, opaque map[string]bool) {
+	known := map[string]bool{}
+	for _, k := range stacks.PlatformConfigKeys() {
+		known[k.Name] = true
+	}
+	var keys []string
+	for k := range values {
+		keys = append(keys, k)
+	}
+	for k := range opaque {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if known[k] {
+			continue
+		}
+		rule := "is not a config key of the platform: it would be ignored"
+		for name := range known {
+			if strings.EqualFold(name, k) {
+				rule += fmt.Sprintf(" (keys are case-sensitive: did you mean %q?)", name)
+			}
+		}
+		p.Add(k, "%s", rule)
 	}
 }
 

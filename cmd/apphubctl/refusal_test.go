@@ -216,6 +216,8 @@ func TestPlatformUpRefusesBadConfigBeforeTheStackExists(t *testing.T) {
 		{"kubeconfig contents in plaintext", "config:\n  apphub:clusterKind: existing\n  apphub:kubeContext: c\n  apphub:registryKind: in-cluster\n  apphub:previewUrlTemplate: http://{launch}.x.test\n  apphub:kubeconfig: |\n    apiVersion: v1\n    clusters: []\n", nil,
 			[]want{{"kubeconfig", "must be set as a secret"}}},
 		{"no stack file yet", "", nil, []want{{"previewUrlTemplate", "is required"}}},
+		{"misspelt key", devStackFile + "  apphub:namspace: launches\n  apphub:BuildTimeoutSeconds: \"600\"\n", nil,
+			[]want{{"namspace", "is not a config key"}, {"BuildTimeoutSeconds", `did you mean "buildTimeoutSeconds"?`}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
