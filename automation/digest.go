@@ -17,12 +17,12 @@ type DigestReader interface {
 	Digest(ctx context.Context, kubeconfig, kubeContext, namespace, job string) (string, error)
 }
 
-// clusterDigest reads the build pod's termination message through the API
+// ClusterDigest, the default DigestReader, reads the build pod's termination message through the API
 // server (client-go), with the platform's kubeconfig given as a path or as
 // contents.
-type clusterDigest struct{}
+type ClusterDigest struct{}
 
-func (clusterDigest) Digest(ctx context.Context, kubeconfig, kubeContext, namespace, job string) (string, error) {
+func (ClusterDigest) Digest(ctx context.Context, kubeconfig, kubeContext, namespace, job string) (string, error) {
 	cs, err := kubeclient.Clientset(kubeconfig, kubeContext)
 	if err != nil {
 		return "", err

@@ -155,7 +155,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.PlatformProgram = stacks.Platform
 	}
 	if o.DigestReader == nil {
-		o.DigestReader = clusterDigest{}
+		o.DigestReader = ClusterDigest{}
 	}
 	if o.Now == nil {
 		o.Now = time.Now

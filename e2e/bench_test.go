@@ -23,7 +23,9 @@ import (
 //
 //	go test -tags e2e -run '^$' -bench PulumiPreviewOnCluster -benchtime 3x ./e2e
 func BenchmarkPulumiPreviewOnCluster(b *testing.B) {
-	m := newManager(b)
+	e := newEnv(b)
+	e.writeProject(b, withoutARC(e.platformConfig()))
+	m := e.manager(b)
 	ctx := context.Background()
 	platform, err := m.PlatformUp(ctx)
 	require.NoError(b, err)

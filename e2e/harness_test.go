@@ -14,10 +14,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/apphub/apphub-infra/automation"
 )
 
 // plugins the programs use; the tier fails (never skips) without them.
@@ -28,8 +31,10 @@ var plugins = []string{"kubernetes", "random", "command"}
 // that holds the plugins and the cluster of $KUBECONFIG.
 type env struct {
 	root, project, state, home, kubeconfig, kubeContext, stack string
-	pulumi                                                    string
-	charts                                                    string
+	pulumi                                                     string
+	charts                                                     string
+	// publish receives the Manager's events once an HTTP API is attached.
+	publish atomic.Pointer[func(automation.Event)]
 }
 
 const passphrase = "e2e-passphrase"
@@ -83,21 +88,34 @@ func requirePlugins(t testing.TB, home string) {
 	require.Empty(t, missing, "provider plugins are not on PATH or in %s/plugins: `make plugins` installs them from ../shared/pulumi; on a connected machine `pulumi plugin install resource kubernetes v4.33.0` (and random v4.18.0, command v1.2.1)", home)
 }
 
-// writeProject writes the platform project: the repository's Pulumi.yaml
-// with main pointing back at the repository, so `pulumi up` compiles and
-// runs main.go exactly as `make up` does, and the stack's config.
+// writeProject writes the platform project, the repository's Pulumi.yaml
+// with main pointing back at the repository so that `pulumi up` compiles
+// and runs main.go exactly as `make up` does, and the stack's config.
 func (e *env) writeProject(t testing.TB, config map[string]string) {
 	t.Helper()
 	project, err := os.ReadFile(filepath.Join(e.root, "Pulumi.yaml"))
 	require.NoError(t, err)
 	project = bytes.Replace(project, []byte("runtime: go\n"), []byte("runtime: go\nmain: "+e.root+"\n"), 1)
 	require.NoError(t, os.WriteFile(filepath.Join(e.project, "Pulumi.yaml"), project, 0o600))
+	e.writeStack(t, config)
+}
+
+// writeStack writes Pulumi.<stack>.yaml with plain values in the apphub
+// namespace (secrets go through setSecret).
+func (e *env) writeStack(t testing.TB, config map[string]string) {
+	t.Helper()
 	var b strings.Builder
 	b.WriteString("config:\n")
 	for k, v := range config {
 		fmt.Fprintf(&b, "  apphub:%s: %q\n", k, v)
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(e.project, "Pulumi."+e.stack+".yaml"), []byte(b.String()), 0o600))
+}
+
+// withStack is the same project and backend with another stack.
+func (e *env) withStack(stack string) *env {
+	return &env{root: e.root, project: e.project, state: e.state, home: e.home, kubeconfig: e.kubeconfig,
+		kubeContext: e.kubeContext, stack: stack, pulumi: e.pulumi, charts: e.charts}
 }
 
 // platformConfig is the platform on the harness cluster: existing cluster,
@@ -114,7 +132,19 @@ func (e *env) platformConfig() map[string]string {
 		"arcScaleSetChart":           filepath.Join(e.charts, "gha-runner-scale-set-0.14.2.tgz"),
 		"arcGithubConfigUrl":         "https://github.com/apphub-e2e",
 		"arcFinalizerTimeoutSeconds": "15",
+		// The shortest build deadline, so that the failing build fails fast.
+		"buildTimeoutSeconds": "60",
 	}
+}
+
+// withoutARC drops the ARC settings (they need secrets set through the CLI).
+func withoutARC(cfg map[string]string) map[string]string {
+	for k := range cfg {
+		if strings.HasPrefix(k, "arc") {
+			delete(cfg, k)
+		}
+	}
+	return cfg
 }
 
 // cli runs the Pulumi CLI in the project against the tier's backend.
@@ -170,6 +200,15 @@ func kubectl(t testing.TB, args ...string) string {
 	cmd.Stdout = &out
 	_ = cmd.Run()
 	return strings.TrimSpace(out.String())
+}
+
+// kubectlIn runs kubectl with stdin and fails the test on error.
+func kubectlIn(t testing.TB, stdin string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("kubectl", args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "kubectl %v: %s", args, out)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -116,6 +116,8 @@ func TestPlatformDev(t *testing.T) {
 		OutBuilderImage:           "moby/buildkit:v0.23.2-rootless",
 		OutBuildTimeoutSeconds:    900,
 		OutBuildJobTTLSeconds:     3600,
+		OutContainerMaxCPU:        "2",
+		OutContainerMaxMemory:     "4Gi",
 		OutPreviewURLTemplate:     "http://{launch}.apphub.localhost",
 		OutIngressClass:           "traefik",
 		OutRegistryPushAddress:    "apphub-registry:5000",
