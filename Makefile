@@ -22,6 +22,7 @@ help:
 	@echo "make down [STACK=...]      destroy the platform stack"
 	@echo "make test                  vet and run the tests (what CI runs)"
 	@echo "make pulumi                build the pinned Pulumi CLI into ./bin"
+	@echo "make plugins               provider plugins + Go language host for the e2e tier"
 	@echo "make apphubctl             build the catalog's CLI and HTTP API into ./bin"
 	@echo "make bench                 the benchmark suite (docs/benchmarks.md)"
 
@@ -37,22 +38,58 @@ $(PULUMI): tools/go.mod tools/go.sum
 .PHONY: pulumi
 pulumi: $(PULUMI)
 
+# up, preview and down run main.go through a CLI with the Go language host
+# (tools/find-pulumi.sh picks an installed official CLI, else ./bin/pulumi
+# with pulumi-language-go beside it) and stop, saying how to get one, before
+# anything is built or created.
+FIND_PULUMI := $(CURDIR)/tools/find-pulumi.sh
+
 .PHONY: stack
-stack: $(PULUMI)
-	@mkdir -p .pulumi-state
-	$(PULUMI) stack select --create $(STACK) --non-interactive
+stack:
+	@cli=$$($(FIND_PULUMI)) && mkdir -p .pulumi-state && \
+	  $$cli stack select --create $(STACK) --non-interactive
 
 .PHONY: up
-up: stack
-	$(PULUMI) up --stack $(STACK) $(if $(filter dev,$(STACK)),--yes,)
+up:
+	@cli=$$($(FIND_PULUMI)) && mkdir -p .pulumi-state && \
+	  $$cli stack select --create $(STACK) --non-interactive && \
+	  $$cli up --stack $(STACK) $(if $(filter dev,$(STACK)),--yes,)
 
 .PHONY: preview
-preview: stack
-	$(PULUMI) preview --stack $(STACK) --diff
+preview:
+	@cli=$$($(FIND_PULUMI)) && mkdir -p .pulumi-state && \
+	  $$cli stack select --create $(STACK) --non-interactive && \
+	  $$cli preview --stack $(STACK) --diff
 
 .PHONY: down
-down: stack
-	$(PULUMI) destroy --stack $(STACK) $(if $(filter dev,$(STACK)),--yes,)
+down:
+	@cli=$$($(FIND_PULUMI)) && \
+	  $$cli destroy --stack $(STACK) $(if $(filter dev,$(STACK)),--yes,)
+
+# Provider plugins and the Go language host for the tests' PULUMI_HOME:
+# from ../shared/pulumi where it exists (machines that cannot download
+# them; the tests then never reach for the network), else downloaded by the
+# CLI. The language host goes beside ./bin/pulumi, where the CLI looks for
+# its bundled hosts.
+SHARED_PULUMI := $(abspath $(CURDIR)/../shared/pulumi)
+TEST_PULUMI_HOME ?= $(CURDIR)/.pulumi-home
+PLUGINS := kubernetes:v4.33.0 random:v4.18.0 command:v1.2.1
+ifneq ($(wildcard $(SHARED_PULUMI)/install.sh),)
+E2E_ENV := PULUMI_HOME=$(TEST_PULUMI_HOME) PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+else
+E2E_ENV := PULUMI_HOME=$(TEST_PULUMI_HOME)
+endif
+
+.PHONY: plugins
+plugins: $(PULUMI)
+	@if [ -x "$(SHARED_PULUMI)/install.sh" ]; then \
+	  PULUMI=$(PULUMI) "$(SHARED_PULUMI)/install.sh" "$(TEST_PULUMI_HOME)" "$(BIN)"; \
+	else \
+	  for p in $(PLUGINS); do \
+	    PULUMI_HOME="$(TEST_PULUMI_HOME)" $(PULUMI) plugin install resource $${p%%:*} $${p#*:} || exit 1; \
+	  done; \
+	  echo "plugins: downloaded into $(TEST_PULUMI_HOME); the e2e tier also needs pulumi-language-go beside $(PULUMI) or on PATH"; \
+	fi
 
 .PHONY: vet
 vet:
@@ -78,13 +115,15 @@ test-cli: $(PULUMI)
 
 # The cluster tier runs against $$KUBECONFIG when APPHUB_CLUSTER_TESTS=1
 # (.ci/run starts ../shared/kube/up.sh and sets both). The end-to-end tier
-# runs with it and skips, naming them, when the provider plugins are absent.
+# runs with it: the real providers and the Go language host from `make
+# plugins`; it fails, never skips, when they are missing.
 .PHONY: test-cluster
 test-cluster: $(PULUMI)
 	@if [ "$${APPHUB_CLUSTER_TESTS:-}" = 1 ]; then \
 	  set -e; \
+	  $(MAKE) --no-print-directory plugins; \
 	  go test -count=1 -tags cluster -timeout 20m -v ./internal/kubetier/...; \
-	  go test -count=1 -tags e2e -timeout 40m -v ./e2e/...; \
+	  $(E2E_ENV) go test -count=1 -tags e2e -timeout 40m -v ./e2e/...; \
 	else \
 	  echo "cluster tier off: run ../shared/kube/up.sh, export KUBECONFIG=... APPHUB_CLUSTER_TESTS=1"; \
 	fi
@@ -100,7 +139,7 @@ test-bench: $(PULUMI)
 	go run ./cmd/apphub-bench automation -levels 1,20 -baseline-levels 1 -sequential 3 -check
 	@if [ "$${APPHUB_CLUSTER_TESTS:-}" = 1 ]; then \
 	  go test -count=1 -tags cluster -run '^$$' -bench PreviewCreateOnCluster -benchtime 2x ./internal/kubetier; \
-	  go test -count=1 -tags e2e -run '^$$' -bench PulumiPreviewOnCluster -benchtime 2x -v ./e2e; \
+	  $(E2E_ENV) go test -count=1 -tags e2e -run '^$$' -bench PulumiPreviewOnCluster -benchtime 2x -v ./e2e; \
 	fi
 
 # The full benchmark suite; figures and how to read them: docs/benchmarks.md.
@@ -110,7 +149,8 @@ bench: $(PULUMI)
 	go run ./cmd/apphub-bench automation -check
 	@if [ -n "$${KUBECONFIG:-}" ]; then \
 	  go test -count=1 -tags cluster -run '^$$' -bench PreviewCreateOnCluster -benchtime 5x ./internal/kubetier; \
-	  go test -count=1 -tags e2e -run '^$$' -bench PulumiPreviewOnCluster -benchtime 3x -v ./e2e; \
+	  $(MAKE) --no-print-directory plugins; \
+	  $(E2E_ENV) go test -count=1 -tags e2e -run '^$$' -bench PulumiPreviewOnCluster -benchtime 3x -v ./e2e; \
 	else \
 	  echo "cluster comparison skipped: start ../shared/kube/up.sh and export KUBECONFIG"; \
 	fi
