@@ -122,3 +122,68 @@ func TestARCRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestARCFinalizerGuardRunsBetweenScaleSetAndController(t *testing.T) {
+	m, err := run(t, func(ctx *pulumi.Context) error {
+		_, err := NewARC(ctx, "arc", arcArgs(func(a *ARCArgs) {
+			a.Kubeconfig = pulumi.ToSecret(pulumi.String("apiVersion: v1\nkind: Config\n")).(pulumi.StringOutput)
+			a.KubeContext = pulumi.String("prod")
+			a.FinalizerTimeoutSeconds = 45
+		}))
+		return err
+	})
+	require.NoError(t, err)
+	guard := m.Find(t, tCommand, "arc-finalizer-guard")
+	ctrl := m.Find(t, tRelease, "arc-controller")
+	set := m.Find(t, tRelease, "arc-runners")
+	assertParent(t, guard, ARCType, "arc")
+
+	// Destroy is reverse dependency order: scale set, guard, controller.
+	assert.Contains(t, set.Dependencies, guard.URN)
+	assert.Contains(t, guard.Dependencies, ctrl.URN)
+	for _, n := range m.ByType(tNamespace) {
+		assert.Contains(t, guard.Dependencies, n.URN, "the namespaces outlive the guard")
+	}
+	// The scale set's uninstall must not wait on the finalizers the guard clears.
+	skip, ok := set.Bool("skipAwait")
+	assert.True(t, ok && skip)
+	atomic, _ := set.Bool("atomic")
+	assert.False(t, atomic, "an atomic release waits on uninstall")
+
+	assert.Equal(t, "prod", guard.Str("environment.ARC_KUBE_CONTEXT"))
+	assert.True(t, guard.Secret("environment.ARC_KUBECONFIG"), "kubeconfig contents stay secret")
+	assert.Equal(t, "45", guard.Str("environment.ARC_TIMEOUT_SECONDS"))
+	assert.Equal(t, "arc-gha-rs-controller", guard.Str("environment.ARC_CONTROLLER"))
+	assert.Equal(t, "arc-runners", guard.Str("environment.ARC_RUNNERS_NAMESPACE"))
+	assert.Equal(t, "apphub-runners", guard.Str("environment.ARC_SCALE_SET"))
+	assert.Equal(t, []string{"bash", "-c"}, guard.Strings("interpreter"))
+	script := guard.Str("delete")
+	assert.Contains(t, script, "actions.github.com/scale-set-name=$ARC_SCALE_SET,actions.github.com/scale-set-namespace=$ARC_RUNNERS_NAMESPACE",
+		"only this scale set's objects are touched")
+	assert.Contains(t, script, `grep -v -e 'actions\.github\.com'`, "only ARC's finalizers are removed")
+}
+
+func TestARCControllerAndListenerPassRestricted(t *testing.T) {
+	m, err := run(t, func(ctx *pulumi.Context) error {
+		_, err := NewARC(ctx, "arc", arcArgs(nil))
+		return err
+	})
+	require.NoError(t, err)
+	ctrl := m.Find(t, tRelease, "arc-controller")
+	set := m.Find(t, tRelease, "arc-runners")
+	for what, prefix := range map[string]string{
+		"controller": "values.", "listener": "values.listenerTemplate.spec.",
+	} {
+		r, pod, ctr := ctrl, prefix+"podSecurityContext.", prefix+"securityContext."
+		if what == "listener" {
+			r, pod, ctr = set, prefix+"securityContext.", prefix+"containers.0.securityContext."
+			assert.Equal(t, "listener", set.Str(prefix+"containers.0.name"), "ARC merges the container named listener")
+		}
+		nonRoot, _ := r.Bool(pod + "runAsNonRoot")
+		assert.True(t, nonRoot, what)
+		assert.Equal(t, "RuntimeDefault", r.Str(pod+"seccompProfile.type"), what)
+		esc, given := r.Bool(ctr + "allowPrivilegeEscalation")
+		assert.True(t, given && !esc, what)
+		assert.Equal(t, []string{"ALL"}, r.Strings(ctr+"capabilities.drop"), what)
+	}
+}
