@@ -30,6 +30,17 @@ func (m *Manager) checkPlatformLimits(ctx context.Context, op, stack string, val
 	return nil
 }
 
+// CheckPreviewLimits is the platform-limit check of PreviewUp on its own, for
+// callers that answer before the operation runs (the HTTP API's 400).
+func (m *Manager) CheckPreviewLimits(ctx context.Context, spec PreviewSpec) error {
+	return m.checkPlatformLimits(ctx, "preview up", PreviewStack(spec.Launch), spec.resources()...)
+}
+
+// CheckBuildLimits is the platform-limit check of BuildRun on its own.
+func (m *Manager) CheckBuildLimits(ctx context.Context, spec BuildSpec) error {
+	return m.checkPlatformLimits(ctx, "build run", BuildStack(spec.ID), spec.resources()...)
+}
+
 // resources are the spec's container sizes by their JSON field names.
 func (s PreviewSpec) resources() []stacks.ContainerResource {
 	return []stacks.ContainerResource{

@@ -101,6 +101,15 @@ func previewOverHTTP(_ context.Context, t *testing.T, e *env, m *automation.Mana
 	require.Equal(t, server.StatusSucceeded, a.wait(t, body)["status"])
 	assert.Equal(t, "registry.test/apps/web:2", kubectl(t, "get", "deploy", "-n", "apphub", name, "-o", "jsonpath={.spec.template.spec.containers[0].image}"))
 
+	// Above the platform's LimitRange: 400 naming the field, nothing queued.
+	code, body = a.do(t, http.MethodPut, "/v1/previews/"+launch, map[string]any{"image": "registry.test/apps/web:3", "memoryLimit": "9Gi"})
+	require.Equal(t, http.StatusBadRequest, code, "%v", body)
+	fields, _ := body["fields"].([]any)
+	require.Len(t, fields, 1, "%v", body)
+	assert.Equal(t, "memoryLimit", fields[0].(map[string]any)["field"])
+	assert.Equal(t, "registry.test/apps/web:2", kubectl(t, "get", "deploy", "-n", "apphub", name, "-o", "jsonpath={.spec.template.spec.containers[0].image}"),
+		"the refused request changed nothing")
+
 	code, body = a.do(t, http.MethodDelete, "/v1/previews/"+launch, nil)
 	require.Equal(t, http.StatusAccepted, code, "%v", body)
 	require.Equal(t, server.StatusSucceeded, a.wait(t, body)["status"])

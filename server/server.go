@@ -27,6 +27,14 @@ type Backend interface {
 	BuildGet(ctx context.Context, id string) (*automation.BuildResult, error)
 }
 
+// limitChecker is what a Backend may add to refuse, with a 400 and before
+// anything is persisted, requests the platform's LimitRange would forbid
+// (the Manager does; test backends need not).
+type limitChecker interface {
+	CheckPreviewLimits(ctx context.Context, spec automation.PreviewSpec) error
+	CheckBuildLimits(ctx context.Context, spec automation.BuildSpec) error
+}
+
 // Options configure the HTTP API.
 type Options struct {
 	// Addr to listen on. Default 127.0.0.1:8787 (loopback only).
@@ -289,6 +297,12 @@ func (s *Server) putPreview(w http.ResponseWriter, r *http.Request) {
 		writeBackendError(w, err)
 		return
 	}
+	if lc, ok := s.b.(limitChecker); ok {
+		if err := lc.CheckPreviewLimits(r.Context(), spec); err != nil {
+			writeBackendError(w, err)
+			return
+		}
+	}
 	s.accept(w, KindPreviewUp, launch, spec)
 }
 
@@ -351,6 +365,12 @@ func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) {
 	if err := automation.Invalid("build run", automation.BuildStack(spec.ID), &p, specErr, nil); err != nil {
 		writeBackendError(w, err)
 		return
+	}
+	if lc, ok := s.b.(limitChecker); ok {
+		if err := lc.CheckBuildLimits(r.Context(), spec); err != nil {
+			writeBackendError(w, err)
+			return
+		}
 	}
 	s.accept(w, KindBuildRun, spec.ID, spec)
 }
