@@ -162,22 +162,7 @@ func loadInto(out any, src ConfigSource, env EnvLookup, p *validate.Problems) {
 // when that value is no credential: a kubeconfig path is only a location,
 // while the file's contents carry the cluster's credentials.
 func plaintextAllowed(key, value string) bool {
-	return key == "kubeconfig" && isKubeconfigPath(value)
-}
-
-// isKubeconfigPath tells a path from kubeconfig contents: one line that
-// does not read like a kubeconfig document (YAML keys or a JSON object).
-func isKubeconfigPath(v string) bool {
-	v = strings.TrimSpace(v)
-	if strings.ContainsAny(v, "\n\r") || strings.HasPrefix(v, "{") {
-		return false
-	}
-	for _, marker := range []string{"apiVersion:", "clusters:", `"apiVersion"`, `"clusters"`} {
-		if strings.Contains(v, marker) {
-			return false
-		}
-	}
-	return true
+	return key == "kubeconfig" && !validate.IsKubeconfigContents(value)
 }
 
 // setField parses raw into the field, recording a value of the wrong type

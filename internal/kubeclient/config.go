@@ -10,15 +10,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-)
 
-// IsContents reports whether a kubeconfig value is the file's contents
-// rather than a path: contents are YAML or JSON over several lines, or at
-// least name an apiVersion; a path is one line.
-func IsContents(kubeconfig string) bool {
-	v := strings.TrimSpace(kubeconfig)
-	return strings.ContainsAny(v, "\n\r") || strings.HasPrefix(v, "{") || strings.Contains(v, "apiVersion:")
-}
+	"github.com/apphub/apphub-infra/internal/validate"
+)
 
 // RESTConfig resolves a kubeconfig (empty: $KUBECONFIG or ~/.kube/config;
 // a path; or contents) and a context (empty: the kubeconfig's current one).
@@ -28,7 +22,7 @@ func RESTConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
 	switch {
 	case kubeconfig == "":
 		cc = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(clientcmd.NewDefaultClientConfigLoadingRules(), overrides)
-	case IsContents(kubeconfig):
+	case validate.IsKubeconfigContents(kubeconfig):
 		raw, err := clientcmd.Load([]byte(kubeconfig))
 		if err != nil {
 			return nil, fmt.Errorf("parsing kubeconfig contents: %w", err)

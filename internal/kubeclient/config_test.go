@@ -27,20 +27,6 @@ contexts:
 current-context: ctx-a
 `
 
-func TestIsContents(t *testing.T) {
-	for v, want := range map[string]bool{
-		kubeconfigYAML:                        true,
-		`{"apiVersion":"v1","kind":"Config"}`: true,
-		"apiVersion: v1":                      true,
-		"/home/me/.kube/config":               false,
-		"./kubeconfig.yaml":                   false,
-		"  /etc/kube/admin.conf\t":            false,
-		"C:\\Users\\me\\.kube\\config":        false,
-	} {
-		assert.Equal(t, want, IsContents(v), "%q", v)
-	}
-}
-
 func TestRESTConfigFromPathOrContents(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config")
 	require.NoError(t, os.WriteFile(path, []byte(kubeconfigYAML), 0o600))
