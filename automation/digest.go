@@ -17,9 +17,9 @@ type DigestReader interface {
 	Digest(ctx context.Context, kubeconfig, kubeContext, namespace, job string) (string, error)
 }
 
-// ClusterDigest, the default DigestReader, reads the build pod's termination message through the API
-// server (client-go), with the platform's kubeconfig given as a path or as
-// contents.
+// ClusterDigest, the default DigestReader, reads the build pod's
+// termination message through the API server (client-go), with the
+// platform's kubeconfig given as a path or as contents.
 type ClusterDigest struct{}
 
 func (ClusterDigest) Digest(ctx context.Context, kubeconfig, kubeContext, namespace, job string) (string, error) {

@@ -43,15 +43,18 @@ func (m *Manager) CheckBuildLimits(ctx context.Context, spec BuildSpec) error {
 
 // resources are the spec's container sizes by their JSON field names.
 func (s PreviewSpec) resources() []stacks.ContainerResource {
-	return []stacks.ContainerResource{
-		{Field: "cpuRequest", Value: s.CPURequest}, {Field: "cpuLimit", Value: s.CPULimit},
-		{Field: "memoryRequest", Value: s.MemoryRequest, Memory: true}, {Field: "memoryLimit", Value: s.MemoryLimit, Memory: true},
-	}
+	return containerResources(s.CPURequest, s.CPULimit, s.MemoryRequest, s.MemoryLimit)
 }
 
 func (s BuildSpec) resources() []stacks.ContainerResource {
+	return containerResources(s.CPURequest, s.CPULimit, s.MemoryRequest, s.MemoryLimit)
+}
+
+// containerResources names the four sizes both specs share, as their JSON
+// fields (cpuRequest, cpuLimit, memoryRequest, memoryLimit) say.
+func containerResources(cpuRequest, cpuLimit, memoryRequest, memoryLimit string) []stacks.ContainerResource {
 	return []stacks.ContainerResource{
-		{Field: "cpuRequest", Value: s.CPURequest}, {Field: "cpuLimit", Value: s.CPULimit},
-		{Field: "memoryRequest", Value: s.MemoryRequest, Memory: true}, {Field: "memoryLimit", Value: s.MemoryLimit, Memory: true},
+		{Field: "cpuRequest", Value: cpuRequest}, {Field: "cpuLimit", Value: cpuLimit},
+		{Field: "memoryRequest", Value: memoryRequest, Memory: true}, {Field: "memoryLimit", Value: memoryLimit, Memory: true},
 	}
 }
