@@ -1,6 +1,7 @@
 package automation
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -24,7 +25,7 @@ type Event struct {
 }
 
 // collector drains an operation's engine events: it forwards each to
-// OnEvent and keeps the error diagnostics as the failure reason.
+// the operation's sink (WithEvents, else OnEvent) and keeps the error diagnostics as the failure reason.
 type collector struct {
 	ch    chan events.EngineEvent
 	done  chan struct{}
@@ -32,7 +33,8 @@ type collector struct {
 	diags []string
 }
 
-func (m *Manager) collect(op, stack string) *collector {
+func (m *Manager) collect(ctx context.Context, op, stack string) *collector {
+	sink := m.sinkFor(ctx)
 	c := &collector{ch: make(chan events.EngineEvent, 64), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
@@ -47,8 +49,8 @@ func (m *Manager) collect(op, stack string) *collector {
 				c.mu.Unlock()
 			}
 			m.opts.Logger.Debug("engine event", "op", op, "stack", stack, "type", e.Type, "resource", e.Resource, "action", e.Action)
-			if m.opts.OnEvent != nil {
-				m.opts.OnEvent(e)
+			if sink != nil {
+				sink(e)
 			}
 		}
 	}()

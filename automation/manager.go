@@ -20,7 +20,12 @@ type Manager struct {
 	cmd      auto.PulumiCommand
 	sem      chan struct{}
 	hostname string
-	state    fileState
+
+	locksOnce  sync.Once
+	lockStore  lockStore
+	closeLocks func()
+	locksErr   error
+	state      fileState
 
 	mu   sync.Mutex
 	busy map[string]string // stack key -> operation holding it

@@ -74,7 +74,7 @@ func masked(vals map[string]any, secrets map[string]bool) map[string]any {
 
 // recoverStack clears what a dead or interrupted operation left behind.
 func (m *Manager) recoverStack(ctx context.Context, project string, st auto.Stack) ([]string, error) {
-	recovered, err := m.clearStaleLocks(project, st.Name())
+	recovered, err := m.clearStaleLocks(ctx, project, st.Name())
 	if err != nil {
 		return recovered, err
 	}
@@ -144,7 +144,7 @@ func (m *Manager) up(ctx context.Context, op, project, stack string, program pul
 	if err := setConfig(ctx, st, project, cfg); err != nil {
 		return nil, classify(ctx, op, stack, err, nil)
 	}
-	c := m.collect(op, stack)
+	c := m.collect(ctx, op, stack)
 	res, err := st.Up(ctx, optup.ProgressStreams(m.progress(stack)), optup.EventStreams(c.ch))
 	diags := c.wait()
 	if err != nil {
@@ -182,7 +182,7 @@ func (m *Manager) destroy(ctx context.Context, op, project, stack string, progra
 	if err != nil {
 		return nil, false, classify(ctx, op, stack, err, nil)
 	}
-	c := m.collect(op, stack)
+	c := m.collect(ctx, op, stack)
 	dres, err := st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(stack)), optdestroy.EventStreams(c.ch), optdestroy.Remove())
 	diags := c.wait()
 	if err != nil {

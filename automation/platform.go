@@ -57,7 +57,7 @@ func (m *Manager) PlatformUp(ctx context.Context) (*PlatformResult, error) {
 	if err != nil {
 		return nil, classify(ctx, op, stack, err, nil)
 	}
-	c := m.collect(op, stack)
+	c := m.collect(ctx, op, stack)
 	res, err := st.Up(ctx, optup.ProgressStreams(m.progress(stack)), optup.EventStreams(c.ch))
 	diags := c.wait()
 	if err != nil {
@@ -88,7 +88,7 @@ func (m *Manager) PlatformDestroy(ctx context.Context) (*PlatformResult, error) 
 	if err != nil {
 		return nil, classify(ctx, op, stack, err, nil)
 	}
-	c := m.collect(op, stack)
+	c := m.collect(ctx, op, stack)
 	res, err := st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(stack)), optdestroy.EventStreams(c.ch))
 	diags := c.wait()
 	if err != nil {

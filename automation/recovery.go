@@ -7,21 +7,14 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 )
-
-// lockFile is the file backend's lock record.
-type lockFile struct {
-	Pid      int    `json:"pid"`
-	Username string `json:"username"`
-	Hostname string `json:"hostname"`
-}
 
 // stateDir is the local directory of a file:// backend, or "" for others.
 func (m *Manager) stateDir() string {
@@ -32,43 +25,57 @@ func (m *Manager) stateDir() string {
 	return u.Path
 }
 
-// clearStaleLocks removes lock files of this stack left by processes of
-// this host that no longer run. A lock held by a live process, or by
-// another host, is left alone: the operation then fails as a Conflict.
-func (m *Manager) clearStaleLocks(project, stack string) ([]string, error) {
-	root := m.stateDir()
-	if root == "" {
-		return nil, nil
+// clearStaleLocks removes the stack's Pulumi locks whose holder is
+// provably dead: a process of this host that no longer runs, or, in a
+// takeover, a lock the dead attempt's host took since that attempt began
+// (the queue's lease proved that attempt dead). A live holder on this host
+// gets a bounded wait in a takeover (an orphaned CLI exits once its
+// program host is gone); any other lock is left and the operation fails
+// as a Conflict naming it.
+func (m *Manager) clearStaleLocks(ctx context.Context, project, stack string) ([]string, error) {
+	ls, err := m.locks()
+	if err != nil || ls == nil {
+		return nil, err
 	}
-	dir := filepath.Join(root, ".pulumi", "locks", "organization", project, stack)
-	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading locks: %w", err)
-	}
+	takeover, isTakeover := takeoverFrom(ctx)
+	deadline := m.opts.Now().Add(orphanCLIWait)
 	var cleared []string
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		path := filepath.Join(dir, e.Name())
-		b, err := os.ReadFile(path)
+	for {
+		entries, err := ls.list(ctx, project, stack)
 		if err != nil {
-			continue
+			return cleared, err
 		}
-		var l lockFile
-		if json.Unmarshal(b, &l) != nil || l.Hostname != m.hostname || processAlive(l.Pid) {
-			continue
+		waiting := false
+		for _, e := range entries {
+			l := e.lock
+			dead := l.Hostname == m.hostname && !processAlive(l.Pid)
+			if !dead && isTakeover && l.Hostname != m.hostname && l.Hostname == takeover.Host {
+				dead = !l.Timestamp.Before(takeover.Since.Add(-clockSkew))
+			}
+			if !dead {
+				waiting = waiting || isTakeover && l.Hostname == m.hostname
+				continue
+			}
+			if err := ls.remove(ctx, e.key); err != nil {
+				return cleared, err
+			}
+			cleared = append(cleared, fmt.Sprintf("removed stale lock of dead process %d (%s@%s, taken %s)", l.Pid, l.Username, l.Hostname, l.Timestamp.UTC().Format(time.RFC3339)))
 		}
-		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
-			return cleared, fmt.Errorf("removing stale lock %s: %w", path, err)
+		if !waiting || m.opts.Now().After(deadline) {
+			return cleared, nil
 		}
-		cleared = append(cleared, fmt.Sprintf("removed stale lock of dead process %d (%s@%s)", l.Pid, l.Username, l.Hostname))
+		select {
+		case <-ctx.Done():
+			return cleared, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
-	return cleared, nil
 }
+
+const (
+	orphanCLIWait = 60 * time.Second
+	clockSkew     = time.Minute
+)
 
 // processAlive reports whether pid runs a Pulumi process; a reused pid of
 // an unrelated program does not keep a lock alive.

@@ -14,13 +14,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/apphub/apphub-infra/automation"
 )
 
 // plugins the programs use; the tier fails (never skips) without them.
@@ -33,8 +30,6 @@ type env struct {
 	root, project, state, home, kubeconfig, kubeContext, stack string
 	pulumi                                                     string
 	charts                                                     string
-	// publish receives the Manager's events once an HTTP API is attached.
-	publish atomic.Pointer[func(automation.Event)]
 }
 
 const passphrase = "e2e-passphrase"

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/apphub/apphub-infra/automation"
+	"github.com/apphub/apphub-infra/queue"
 	"github.com/apphub/apphub-infra/server"
 )
 
@@ -28,17 +28,15 @@ type api struct{ url string }
 
 func startAPI(t *testing.T, e *env, m *automation.Manager) *api {
 	t.Helper()
-	srv, err := server.New(m, server.Options{Token: apiToken, StateDir: filepath.Join(t.TempDir(), "operations"),
+	srv, err := server.New(t.Context(), m, server.Options{Token: apiToken, StateDir: t.TempDir(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
-	publish := srv.Publish
-	e.publish.Store(&publish)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done; e.publish.Store(nil) })
+	t.Cleanup(func() { cancel(); <-done })
 	return &api{url: "http://" + ln.Addr().String()}
 }
 
@@ -70,7 +68,7 @@ func (a *api) wait(t *testing.T, accepted map[string]any) map[string]any {
 	for time.Now().Before(deadline) {
 		code, op := a.do(t, http.MethodGet, "/v1/operations/"+id, nil)
 		require.Equal(t, http.StatusOK, code)
-		if s := op["status"]; s == server.StatusSucceeded || s == server.StatusFailed {
+		if s := op["status"]; s == queue.StatusSucceeded || s == queue.StatusFailed {
 			return op
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -87,7 +85,7 @@ func previewOverHTTP(_ context.Context, t *testing.T, e *env, m *automation.Mana
 	code, body := a.do(t, http.MethodPut, "/v1/previews/"+launch, map[string]any{"image": "registry.test/apps/web:1", "replicas": 1})
 	require.Equal(t, http.StatusAccepted, code, "%v", body)
 	op := a.wait(t, body)
-	require.Equal(t, server.StatusSucceeded, op["status"], "%v", op["reason"])
+	require.Equal(t, queue.StatusSucceeded, op["status"], "%v", op["reason"])
 	assert.NotEmpty(t, op["events"], "engine events are attached to the operation")
 	code, got := a.do(t, http.MethodGet, "/v1/previews/"+launch, nil)
 	require.Equal(t, http.StatusOK, code)
@@ -98,7 +96,7 @@ func previewOverHTTP(_ context.Context, t *testing.T, e *env, m *automation.Mana
 
 	code, body = a.do(t, http.MethodPut, "/v1/previews/"+launch, map[string]any{"image": "registry.test/apps/web:2", "replicas": 1})
 	require.Equal(t, http.StatusAccepted, code, "%v", body)
-	require.Equal(t, server.StatusSucceeded, a.wait(t, body)["status"])
+	require.Equal(t, queue.StatusSucceeded, a.wait(t, body)["status"])
 	assert.Equal(t, "registry.test/apps/web:2", kubectl(t, "get", "deploy", "-n", "apphub", name, "-o", "jsonpath={.spec.template.spec.containers[0].image}"))
 
 	// Above the platform's LimitRange: 400 naming the field, nothing queued.
@@ -112,7 +110,7 @@ func previewOverHTTP(_ context.Context, t *testing.T, e *env, m *automation.Mana
 
 	code, body = a.do(t, http.MethodDelete, "/v1/previews/"+launch, nil)
 	require.Equal(t, http.StatusAccepted, code, "%v", body)
-	require.Equal(t, server.StatusSucceeded, a.wait(t, body)["status"])
+	require.Equal(t, queue.StatusSucceeded, a.wait(t, body)["status"])
 	assert.Empty(t, kubectl(t, "get", "deploy,svc,ingress,networkpolicy", "-n", "apphub", "-l", "apphub.io/launch="+launch, "-o", "name"))
 	code, _ = a.do(t, http.MethodGet, "/v1/previews/"+launch, nil)
 	assert.Equal(t, http.StatusNotFound, code)

@@ -17,7 +17,6 @@ import (
 
 // manager is the Automation API over the tier's project and backend: the
 // same stack the CLI steps create, with the platform program inline.
-// Events go to publish when it is set (the HTTP API's operations).
 func (e *env) manager(t testing.TB) *automation.Manager {
 	t.Helper()
 	m, err := automation.New(automation.Options{
@@ -25,11 +24,6 @@ func (e *env) manager(t testing.TB) *automation.Manager {
 		PulumiRoot: e.root, ProjectDir: e.project, PlatformStack: e.stack,
 		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Progress: os.Stderr,
-		OnEvent: func(ev automation.Event) {
-			if p := e.publish.Load(); p != nil {
-				(*p)(ev)
-			}
-		},
 	})
 	require.NoError(t, err)
 	// Nothing to install: the plugins are in PULUMI_HOME, and Start must

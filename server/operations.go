@@ -1,244 +1,225 @@
 package server
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
-	"sync"
+	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/apphub/apphub-infra/automation"
+	"github.com/apphub/apphub-infra/internal/validate"
+	"github.com/apphub/apphub-infra/queue"
 )
 
-// Operation statuses.
-const (
-	StatusQueued    = "queued"
-	StatusRunning   = "running"
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-)
-
-// Operation kinds.
-const (
-	KindPreviewUp      = "preview-up"
-	KindPreviewDestroy = "preview-destroy"
-	KindBuildRun       = "build-run"
-)
-
-// maxEvents bounds the events kept per operation.
-const maxEvents = 500
-
-// Operation is an accepted request and its progress.
-type Operation struct {
-	ID         string             `json:"id"`
-	Kind       string             `json:"kind"`
-	Target     string             `json:"target"`
-	Status     string             `json:"status"`
-	Reason     string             `json:"reason,omitempty"`
-	ErrorKind  string             `json:"errorKind,omitempty"`
-	Spec       json.RawMessage    `json:"spec,omitempty"`
-	Result     json.RawMessage    `json:"result,omitempty"`
-	Attempts   int                `json:"attempts"`
-	CreatedAt  time.Time          `json:"createdAt"`
-	StartedAt  *time.Time         `json:"startedAt,omitempty"`
-	FinishedAt *time.Time         `json:"finishedAt,omitempty"`
-	Events     []automation.Event `json:"events,omitempty"`
-	Links      map[string]string  `json:"links,omitempty"`
-}
-
-func (o *Operation) done() bool { return o.Status == StatusSucceeded || o.Status == StatusFailed }
-
-// store persists operations as one JSON file each, written atomically, so
-// an accepted request survives a crash or restart.
-type store struct {
-	dir string
-	mu  sync.Mutex
-	ops map[string]*Operation
-	// subscribers wait for an operation's events.
-	subs map[string][]chan struct{}
-}
-
-func openStore(dir string) (*store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("operations dir: %w", err)
-	}
-	s := &store{dir: dir, ops: map[string]*Operation{}, subs: map[string][]chan struct{}{}}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
+// execute runs one operation for the queue, its events going to sink.
+func (s *Server) execute(ctx context.Context, op *queue.Operation, sink func(automation.Event)) (any, error) {
+	ctx = automation.WithEvents(ctx, sink)
+	switch op.Kind {
+	case queue.KindPreviewUp:
+		var spec automation.PreviewSpec
+		if err := json.Unmarshal(op.Spec, &spec); err != nil {
 			return nil, err
 		}
-		var op Operation
-		if err := json.Unmarshal(b, &op); err != nil {
-			return nil, fmt.Errorf("operation %s: %w", e.Name(), err)
+		return s.b.PreviewUp(ctx, spec)
+	case queue.KindPreviewDestroy:
+		var launch string
+		if err := json.Unmarshal(op.Spec, &launch); err != nil {
+			return nil, err
 		}
-		s.ops[op.ID] = &op
-	}
-	return s, nil
-}
-
-func newID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
-}
-
-// errBusy is returned when the target already has an unfinished operation.
-var errBusy = errors.New("an operation on this target is already queued or running")
-
-// create persists a new queued operation unless the target is busy.
-func (s *store) create(kind, target string, spec any) (*Operation, error) {
-	raw, err := json.Marshal(spec)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, o := range s.ops {
-		if o.Target == targetKey(kind, target) && !o.done() {
-			return o, errBusy
+		return s.b.PreviewDestroy(ctx, launch)
+	case queue.KindBuildRun:
+		var spec automation.BuildSpec
+		if err := json.Unmarshal(op.Spec, &spec); err != nil {
+			return nil, err
 		}
+		return s.b.BuildRun(ctx, spec)
 	}
-	op := &Operation{ID: newID(), Kind: kind, Target: targetKey(kind, target), Status: StatusQueued, Spec: raw, CreatedAt: time.Now().UTC()}
-	if err := s.writeLocked(op); err != nil {
-		return nil, err
-	}
-	s.ops[op.ID] = op
-	return copyOp(op), nil
+	return nil, fmt.Errorf("unknown operation kind %q", op.Kind)
 }
 
-// targetKey puts previews and builds in separate namespaces of targets.
-func targetKey(kind, target string) string {
-	if kind == KindBuildRun {
-		return "build/" + target
-	}
-	return "preview/" + target
-}
-
-func (s *store) writeLocked(op *Operation) error {
-	b, err := json.MarshalIndent(op, "", "  ")
+// expire queues a destroy of every preview whose ttlSeconds have passed;
+// River runs it on the leader only. A preview with an operation under way
+// is left for the next round.
+func (s *Server) expire(ctx context.Context) error {
+	items, err := s.b.PreviewList(ctx)
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(s.dir, op.ID+".json")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-// update applies fn to an operation and persists it.
-func (s *store) update(id string, fn func(*Operation)) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op, ok := s.ops[id]
-	if !ok {
-		return fmt.Errorf("operation %s: not found", id)
-	}
-	fn(op)
-	s.notifyLocked(id)
-	return s.writeLocked(op)
-}
-
-// addEvent records an event in memory; events are persisted with the next
-// status change rather than on every line.
-func (s *store) addEvent(target string, e automation.Event) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, op := range s.ops {
-		if op.Target == target && op.Status == StatusRunning {
-			op.Events = append(op.Events, e)
-			if len(op.Events) > maxEvents {
-				op.Events = op.Events[len(op.Events)-maxEvents:]
-			}
-			s.notifyLocked(op.ID)
+	for _, it := range items {
+		p, err := s.b.PreviewGet(ctx, it.Launch)
+		if err != nil || !p.Expired {
+			continue
 		}
-	}
-}
-
-func (s *store) notifyLocked(id string) {
-	for _, ch := range s.subs[id] {
-		select {
-		case ch <- struct{}{}:
+		op, err := s.q.Enqueue(ctx, queue.KindPreviewDestroy, it.Launch, it.Launch)
+		switch {
+		case errors.Is(err, queue.ErrBusy):
+		case err != nil:
+			s.opts.Logger.Warn("expiring preview", "launch", it.Launch, "err", err)
 		default:
+			s.opts.Logger.Info("preview expired: destroy queued", "launch", it.Launch, "expiresAt", p.ExpiresAt, "operation", op.ID)
 		}
 	}
+	return nil
 }
 
-func (s *store) subscribe(id string) (chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	s.mu.Lock()
-	s.subs[id] = append(s.subs[id], ch)
-	s.mu.Unlock()
-	return ch, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		subs := s.subs[id]
-		for i, c := range subs {
-			if c == ch {
-				s.subs[id] = append(subs[:i], subs[i+1:]...)
-				break
+// operationFilter reads ?stack=preview-<launch>|build-<id>&status=…&limit=….
+func operationFilter(r *http.Request, p *validate.Problems) queue.Filter {
+	var f queue.Filter
+	var err error
+	for key, vals := range r.URL.Query() {
+		v := vals[len(vals)-1]
+		switch key {
+		case "stack":
+			if f.Target, err = queue.StackTarget(v); err != nil {
+				p.Add("stack", "%v", err)
+			}
+		case "status":
+			if err := queue.ValidStatus(v); err != nil {
+				p.Add("status", "%v", err)
+			}
+			f.Status = v
+		case "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				p.Add("limit", "must be a number 1-1000, got %q", v)
+			}
+			f.Limit = n
+		default:
+			p.Add(key, "unknown query parameter: this request takes stack, status and limit")
+		}
+	}
+	return f
+}
+
+func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) {
+	var p validate.Problems
+	f := operationFilter(r, &p)
+	if err := automation.Invalid("operation list", "", &p, nil, nil); err != nil {
+		writeBackendError(w, err)
+		return
+	}
+	ops, err := s.q.List(r.Context(), f)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
+		return
+	}
+	for _, op := range ops {
+		withLinks(op)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"operations": ops})
+}
+
+// operation reads the path's operation or answers 404.
+func (s *Server) operation(w http.ResponseWriter, r *http.Request) (*queue.Operation, bool) {
+	id := r.PathValue("id")
+	if err := queue.ValidID(id); err != nil {
+		var p validate.Problems
+		p.Add("id", "%v", err)
+		writeBackendError(w, automation.Invalid("operation", "", &p, nil, nil))
+		return nil, false
+	}
+	op, err := s.q.Get(r.Context(), id)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
+		return nil, false
+	}
+	if op == nil {
+		writeError(w, http.StatusNotFound, "not-found", "no such operation", nil)
+		return nil, false
+	}
+	return op, true
+}
+
+func (s *Server) getOperation(w http.ResponseWriter, r *http.Request) {
+	op, ok := s.operation(w, r)
+	if !ok {
+		return
+	}
+	events, _, err := s.q.Events(r.Context(), op.ID, 0)
+	if err == nil {
+		op.Events = events
+	}
+	writeJSON(w, http.StatusOK, withLinks(op))
+}
+
+// cancelOperation cancels a queued operation at once and a running one
+// through the Automation API (the CLI is interrupted); 202 while it stops.
+func (s *Server) cancelOperation(w http.ResponseWriter, r *http.Request) {
+	var p validate.Problems
+	noQuery(r, &p)
+	noBody(w, r, &p)
+	if err := automation.Invalid("operation cancel", "", &p, nil, nil); err != nil {
+		writeBackendError(w, err)
+		return
+	}
+	if _, ok := s.operation(w, r); !ok {
+		return
+	}
+	op, err := s.q.Cancel(r.Context(), r.PathValue("id"))
+	if errors.Is(err, queue.ErrFinished) {
+		writeJSON(w, http.StatusConflict, map[string]any{"error": "conflict", "message": err.Error(), "operation": withLinks(op)})
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	status := http.StatusOK
+	if !op.Done() {
+		status = http.StatusAccepted
+	}
+	writeJSON(w, status, withLinks(op))
+}
+
+// streamEvents follows an operation as newline-delimited JSON events until
+// it finishes (the last line is the final operation) or the client leaves.
+// Events come from the database, so any replica can serve any operation.
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
+	op, ok := s.operation(w, r)
+	if !ok {
+		return
+	}
+	wake, unsubscribe := s.q.Wait(op.ID)
+	defer unsubscribe()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	seq := 0
+	for {
+		// Read the status first: events written before it finished are
+		// then all in the read that follows.
+		cur, err := s.q.Get(r.Context(), op.ID)
+		if err != nil || cur == nil {
+			return
+		}
+		var events []automation.Event
+		if events, seq, err = s.q.Events(r.Context(), op.ID, seq); err != nil {
+			return
+		}
+		for _, e := range events {
+			if enc.Encode(e) != nil {
+				return
 			}
 		}
-	}
-}
-
-func (s *store) get(id string) (*Operation, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op, ok := s.ops[id]
-	if !ok {
-		return nil, false
-	}
-	return copyOp(op), true
-}
-
-// unfinished lists queued or running operations, oldest first.
-func (s *store) unfinished() []*Operation {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*Operation
-	for _, o := range s.ops {
-		if !o.done() {
-			out = append(out, copyOp(o))
+		if len(events) == 500 {
+			continue
+		}
+		if cur.Done() {
+			_ = enc.Encode(map[string]any{"type": "operation", "operation": withLinks(cur)})
+			return
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		select {
+		case <-wake:
+		case <-r.Context().Done():
+			return
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
-	return out
-}
-
-// latest returns the newest operation on a target.
-func (s *store) latest(kind, target string) (*Operation, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var best *Operation
-	for _, o := range s.ops {
-		if o.Target == targetKey(kind, target) && (best == nil || o.CreatedAt.After(best.CreatedAt)) {
-			best = o
-		}
-	}
-	if best == nil {
-		return nil, false
-	}
-	return copyOp(best), true
-}
-
-func copyOp(o *Operation) *Operation {
-	c := *o
-	c.Events = append([]automation.Event(nil), o.Events...)
-	return &c
 }

@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/apphub/apphub-infra/automation"
+	"github.com/apphub/apphub-infra/queue"
 )
 
 // recordingBackend stands in for the Manager: the server must refuse bad
@@ -73,14 +72,24 @@ func (b *recordingBackend) BuildGet(_ context.Context, id string) (*automation.B
 }
 
 // apiUnderTest serves the handler over a recording backend.
-func apiUnderTest(t *testing.T) (*Server, *recordingBackend, string) {
+// The queue is the real one (River on SQLite in a temp dir), working
+// operations, so an accepted request reaches the backend.
+func apiUnderTest(t *testing.T) (*Server, *recordingBackend, *queue.Queue) {
 	t.Helper()
 	b := &recordingBackend{}
-	ops := filepath.Join(t.TempDir(), "operations")
-	srv, err := New(b, Options{Token: apiToken, StateDir: ops, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := New(context.Background(), b, Options{Token: apiToken, StateDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
-	t.Cleanup(srv.stopWorkers)
-	return srv, b, ops
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, srv.Queue().Start(ctx))
+	t.Cleanup(func() { _ = srv.Queue().Stop(time.Second); cancel(); srv.Queue().Close() })
+	return srv, b, srv.Queue()
+}
+
+func recorded(t *testing.T, q *queue.Queue) []*queue.Operation {
+	t.Helper()
+	ops, err := q.List(context.Background(), queue.Filter{})
+	require.NoError(t, err)
+	return ops
 }
 
 func call(t *testing.T, h http.Handler, method, path, body string) (int, map[string]any) {
@@ -180,6 +189,15 @@ func TestBadRequestsAreRefusedWholeAndCreateNothing(t *testing.T) {
 		{"delete bad launch", "DELETE", "/v1/previews/Bad_x", ``, []want{{"launch", "RFC 1123"}}},
 		{"delete with query", "DELETE", "/v1/previews/pr-1?force=1", ``, []want{{"query", "no query parameters"}}},
 		{"delete with a body", "DELETE", "/v1/previews/pr-1", `{"force":true}`, []want{{"body", "takes no body"}}},
+		// Operations.
+		{"list bad status", "GET", "/v1/operations?status=done", ``, []want{{"status", "must be one of queued, running"}}},
+		{"list bad stack", "GET", "/v1/operations?stack=pr-1", ``, []want{{"stack", "preview-<launch> or build-<id>"}}},
+		{"list bad limit", "GET", "/v1/operations?limit=0", ``, []want{{"limit", "1-1000"}}},
+		{"list unknown parameter", "GET", "/v1/operations?target=x", ``, []want{{"target", "unknown query parameter"}}},
+		{"get malformed id", "GET", "/v1/operations/nope", ``, []want{{"id", "must be an operation id"}}},
+		{"cancel malformed id", "DELETE", "/v1/operations/a..b", ``, []want{{"id", "must be an operation id"}}},
+		{"cancel with a body", "DELETE", "/v1/operations/20261201T082152-0123456789abcdef", `{"force":true}`, []want{{"body", "takes no body"}}},
+		{"events malformed id", "GET", "/v1/operations/x%20y/events", ``, []want{{"id", "must be an operation id"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -193,9 +211,7 @@ func TestBadRequestsAreRefusedWholeAndCreateNothing(t *testing.T) {
 			}
 			assert.Len(t, got, len(tt.want), "exactly the expected fields: %v", got)
 			assert.Empty(t, backend.Calls(), "a refused request never reaches the Manager")
-			entries, err := os.ReadDir(ops)
-			require.NoError(t, err)
-			assert.Empty(t, entries, "no operation was persisted")
+			assert.Empty(t, recorded(t, ops), "no operation was recorded")
 		})
 	}
 }
@@ -212,7 +228,7 @@ func TestGoodRequestsReachTheBackend(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, code)
 	require.Eventually(t, func() bool { return len(backend.Calls()) == 3 }, 5*time.Second, 10*time.Millisecond)
 	assert.ElementsMatch(t, []string{"PreviewUp", "BuildRun", "BuildGet"}, backend.Calls())
-	entries, err := os.ReadDir(ops)
-	require.NoError(t, err)
-	assert.Len(t, entries, 2)
+	code, _ = call(t, srv.Handler(), "GET", "/v1/operations/20261201T082152-0123456789abcdef", ``)
+	assert.Equal(t, http.StatusNotFound, code, "a well-formed id that names nothing")
+	assert.Len(t, recorded(t, ops), 2)
 }

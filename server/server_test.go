@@ -21,6 +21,7 @@ import (
 
 	"github.com/apphub/apphub-infra/automation"
 	"github.com/apphub/apphub-infra/internal/testprograms"
+	"github.com/apphub/apphub-infra/queue"
 )
 
 // The API is tested end to end: a real Manager driving the real Pulumi CLI
@@ -37,31 +38,32 @@ type env struct {
 	done  chan error
 }
 
-func newManager(t *testing.T, state string, srv **Server) *automation.Manager {
+func newManager(t *testing.T, state, backend string) *automation.Manager {
 	root, _ := filepath.Abs("..")
 	_, err := os.Stat(filepath.Join(root, "bin", "pulumi"))
 	require.NoError(t, err, "bin/pulumi is missing: build it with `make pulumi` (make test does)")
 	m, err := automation.New(automation.Options{
-		StateDir: state, BackendURL: "file://" + state, Passphrase: "p", PulumiRoot: root, ProjectDir: t.TempDir(),
+		StateDir: state, BackendURL: backend, Passphrase: "p", PulumiRoot: root, ProjectDir: t.TempDir(),
 		SkipPluginInstall: true, LaunchMode: automation.ModeKubernetes, BuildMode: automation.ModeKubernetes,
 		PreviewProgram: testprograms.Preview, BuildProgram: testprograms.Build,
-		OnEvent: func(e automation.Event) {
-			if *srv != nil {
-				(*srv).Publish(e)
-			}
-		},
 	})
 	require.NoError(t, err)
 	return m
 }
 
-// start runs a server over state on a loopback port.
+// start runs a server over state on a loopback port, with its queue and
+// stacks in state (SQLite, file backend).
 func start(t *testing.T, state string, grace time.Duration) *env {
+	return startOn(t, state, "", "file://"+state, grace)
+}
+
+// startOn runs a server with the given queue database and stack backend.
+func startOn(t *testing.T, state, database, backend string, grace time.Duration) *env {
 	t.Helper()
 	e := &env{state: state, done: make(chan error, 1)}
-	e.m = newManager(t, state, &e.srv)
-	srv, err := New(e.m, Options{Token: token, StateDir: filepath.Join(state, "operations"), ShutdownGrace: grace,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e.m = newManager(t, state, backend)
+	srv, err := New(context.Background(), e.m, Options{Token: token, StateDir: state, DatabaseURL: database, ShutdownGrace: grace,
+		TakeoverAfter: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	e.srv = srv
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -105,7 +107,7 @@ func (e *env) wait(t *testing.T, id string) map[string]any {
 	for time.Now().Before(deadline) {
 		code, op := e.do(t, "GET", "/v1/operations/"+id, nil, token)
 		require.Equal(t, http.StatusOK, code)
-		if s := op["status"]; s == StatusSucceeded || s == StatusFailed {
+		if s := op["status"]; s == queue.StatusSucceeded || s == queue.StatusFailed || s == queue.StatusCanceled {
 			return op
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -127,7 +129,7 @@ func TestAuthAndHealth(t *testing.T) {
 	}
 	code, _ = e.do(t, "GET", "/v1/previews", nil, token)
 	assert.Equal(t, http.StatusOK, code)
-	code, _ = e.do(t, "GET", "/v1/operations/nope", nil, token)
+	code, _ = e.do(t, "GET", "/v1/operations/20261201T082152-0123456789abcdef", nil, token)
 	assert.Equal(t, http.StatusNotFound, code)
 	code, _ = e.do(t, "GET", "/v1/previews/missing", nil, token)
 	assert.Equal(t, http.StatusNotFound, code)
@@ -144,9 +146,11 @@ func TestPreviewAsyncLifecycle(t *testing.T) {
 	e := start(t, t.TempDir(), time.Second)
 	code, op := e.do(t, "PUT", "/v1/previews/pr-7", map[string]any{"image": "registry.test/app:1"}, token)
 	require.Equal(t, http.StatusAccepted, code, "%v", op)
-	assert.Contains(t, []any{StatusQueued, StatusRunning}, op["status"])
+	assert.Contains(t, []any{queue.StatusQueued, queue.StatusRunning}, op["status"])
 	id := op["id"].(string)
-	assert.FileExists(t, filepath.Join(e.state, "operations", id+".json"), "accepted means persisted")
+	recorded, err := e.srv.Queue().Get(context.Background(), id)
+	require.NoError(t, err)
+	require.NotNil(t, recorded, "accepted means recorded")
 
 	// Follow the events as NDJSON until the operation ends.
 	req, _ := http.NewRequest("GET", e.url+"/v1/operations/"+id+"/events", nil)
@@ -164,7 +168,7 @@ func TestPreviewAsyncLifecycle(t *testing.T) {
 	require.NotEmpty(t, lines)
 	last := lines[len(lines)-1]
 	assert.Equal(t, "operation", last["type"])
-	assert.Equal(t, StatusSucceeded, last["operation"].(map[string]any)["status"])
+	assert.Equal(t, queue.StatusSucceeded, last["operation"].(map[string]any)["status"])
 	sawResource := false
 	for _, l := range lines {
 		if l["type"] == "resource-done" {
@@ -186,7 +190,7 @@ func TestPreviewAsyncLifecycle(t *testing.T) {
 
 	code, del := e.do(t, "DELETE", "/v1/previews/pr-7", nil, token)
 	require.Equal(t, http.StatusAccepted, code)
-	assert.Equal(t, StatusSucceeded, e.wait(t, del["id"].(string))["status"])
+	assert.Equal(t, queue.StatusSucceeded, e.wait(t, del["id"].(string))["status"])
 	code, _ = e.do(t, "GET", "/v1/previews/pr-7", nil, token)
 	assert.Equal(t, http.StatusNotFound, code)
 	code, del = e.do(t, "DELETE", "/v1/previews/pr-7", nil, token)
@@ -218,7 +222,7 @@ func TestBadRequestsAndConflict(t *testing.T) {
 	assert.Equal(t, first["id"], body["operation"].(map[string]any)["id"], "the conflict names the operation in the way")
 	code, _ = e.do(t, "DELETE", "/v1/previews/slow", nil, token)
 	assert.Equal(t, http.StatusConflict, code)
-	assert.Equal(t, StatusSucceeded, e.wait(t, first["id"].(string))["status"])
+	assert.Equal(t, queue.StatusSucceeded, e.wait(t, first["id"].(string))["status"])
 }
 
 func TestBuildAsync(t *testing.T) {
@@ -227,7 +231,7 @@ func TestBuildAsync(t *testing.T) {
 	code, op := e.do(t, "POST", "/v1/builds", map[string]any{"id": "b-9", "gitUrl": "https://git.test/acme/web.git", "imageRepository": "apps/web", "imageTag": "abc"}, token)
 	require.Equal(t, http.StatusAccepted, code, "%v", op)
 	done := e.wait(t, op["id"].(string))
-	assert.Equal(t, StatusSucceeded, done["status"])
+	assert.Equal(t, queue.StatusSucceeded, done["status"])
 	code, got := e.do(t, "GET", "/v1/builds/b-9", nil, token)
 	require.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "registry.test:5000/apps/web:abc", got["build"].(map[string]any)["image"])
@@ -241,30 +245,32 @@ func TestRestartResumesAcceptedOperations(t *testing.T) {
 	code, op := first.do(t, "PUT", "/v1/previews/resume", map[string]any{"image": "registry.test/app:1", "env": map[string]string{"TEST_SLEEP_MS": "4000"}}, token)
 	require.Equal(t, http.StatusAccepted, code)
 	id := op["id"].(string)
+	ctx := context.Background()
 	require.Eventually(t, func() bool {
-		o, _ := first.srv.store.get(id)
-		return o.Status == StatusRunning
+		o, _ := first.srv.Queue().Get(ctx, id)
+		return o != nil && o.Status == queue.StatusRunning
 	}, 20*time.Second, 50*time.Millisecond)
 	first.stop()
 	require.NoError(t, <-first.done)
 	first.done <- nil // for the cleanup
-	var onDisk Operation
-	b, err := os.ReadFile(filepath.Join(state, "operations", id+".json"))
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(b, &onDisk))
-	assert.Equal(t, StatusQueued, onDisk.Status, "interrupted by shutdown: back in the queue")
 
-	// A request accepted but never started (crash right after the 202).
-	st, err := openStore(filepath.Join(state, "operations"))
+	// Between the two runs, with no worker: the operation is back in the
+	// queue, and a request accepted but never started (crash right after
+	// the 202) joins it.
+	idle, err := queue.Open(ctx, queue.Config{StateDir: state})
 	require.NoError(t, err)
-	crashed, err := st.create(KindBuildRun, "b-r", automation.BuildSpec{ID: "b-r", GitURL: "https://git.test/x.git", ImageRepository: "apps/x", ImageTag: "1"})
+	onDisk, err := idle.Get(ctx, id)
 	require.NoError(t, err)
+	assert.Equal(t, queue.StatusQueued, onDisk.Status, "interrupted by shutdown: back in the queue")
+	crashed, err := idle.Enqueue(ctx, queue.KindBuildRun, "b-r", automation.BuildSpec{ID: "b-r", GitURL: "https://git.test/x.git", ImageRepository: "apps/x", ImageTag: "1"})
+	require.NoError(t, err)
+	idle.Close()
 
 	second := start(t, state, time.Second)
 	resumed := second.wait(t, id)
-	assert.Equal(t, StatusSucceeded, resumed["status"])
+	assert.Equal(t, queue.StatusSucceeded, resumed["status"])
 	assert.Equal(t, float64(2), resumed["attempts"], "run once before the restart, once after")
-	assert.Equal(t, StatusSucceeded, second.wait(t, crashed.ID)["status"])
+	assert.Equal(t, queue.StatusSucceeded, second.wait(t, crashed.ID)["status"])
 	code, got := second.do(t, "GET", "/v1/previews/resume", nil, token)
 	require.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "ready", got["preview"].(map[string]any)["state"])

@@ -15,7 +15,7 @@ import (
 // catalog's variables: bad input must be refused before either is needed.
 func noPulumi(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	for _, k := range []string{"PULUMI_BACKEND_URL", "APPHUB_STATE_DIR", "APPHUB_LAUNCH_EXECUTION_MODE", "APPHUB_BUILD_EXECUTION_MODE", "APPHUB_API_TOKEN"} {
+	for _, k := range []string{"PULUMI_BACKEND_URL", "APPHUB_DATABASE_URL", "APPHUB_STATE_DIR", "APPHUB_LAUNCH_EXECUTION_MODE", "APPHUB_BUILD_EXECUTION_MODE", "APPHUB_API_TOKEN"} {
 		t.Setenv(k, "")
 	}
 }
@@ -132,6 +132,22 @@ func TestBadInvocationsAreRefusedBeforeAnythingExists(t *testing.T) {
 		{"serve addr without port", []string{"serve", "--addr", "localhost"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"--addr", "host:port"}}},
 		{"serve named port", []string{"serve", "--addr", "127.0.0.1:http"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"--addr", "port must be a number"}}},
 		{"serve missing token file", []string{"serve", "--token-file", "/nonexistent/token"}, nil, []want{{"--token-file", "cannot be read"}}},
+		{"serve zero takeover", []string{"serve", "--takeover-after", "0s"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"--takeover-after", "must be positive"}}},
+		{"serve sub-second takeover", []string{"serve", "--takeover-after", "200ms"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"--takeover-after", "at least 1s"}}},
+		{"serve zero expiry", []string{"serve", "--expiry-interval", "0s"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"--expiry-interval", "must be positive"}}},
+		{"serve missing ui token file", []string{"serve", "--ui-token-file", "/nonexistent/ui"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"--ui-token-file", "cannot be read"}}},
+		{"serve mysql database", []string{"serve", "--database-url", "mysql://db/apphub"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"--database-url", "scheme must be postgres://"}}},
+		{"serve postgres without host", []string{"serve", "--database-url", "postgres:///apphub"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"--database-url", "needs a host"}}},
+		{"serve empty database flag", []string{"serve", "--database-url", ""}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"--database-url", "must not be empty"}}},
+		{"env database url", []string{"serve"}, map[string]string{"APPHUB_API_TOKEN": "t0ken", "APPHUB_DATABASE_URL": "redis://x"}, []want{{"APPHUB_DATABASE_URL", "scheme must be"}}},
+		{"sqlite without path", []string{"migrate", "--database-url", "sqlite://"}, nil, []want{{"--database-url", "needs a file path"}}},
+		// operation
+		{"operation get bad id", []string{"operation", "get", "nope"}, nil, []want{{"ID", "must be an operation id"}}},
+		{"operation cancel bad id", []string{"operation", "cancel", "x;y"}, nil, []want{{"ID", "must be an operation id"}}},
+		{"operation get no id", []string{"operation", "get"}, nil, []want{{"args", "accepts 1 arg"}}},
+		{"operation list bad stack", []string{"operation", "list", "--stack", "pr-1"}, nil, []want{{"--stack", "preview-<launch> or build-<id>"}}},
+		{"operation list bad status", []string{"operation", "list", "--status", "done"}, nil, []want{{"--status", "must be one of"}}},
+		{"operation list bad limit", []string{"operation", "list", "--limit", "0"}, nil, []want{{"--limit", "1-1000"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

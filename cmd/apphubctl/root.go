@@ -35,6 +35,7 @@ type globals struct {
 	output            string
 	stateDir          string
 	backendURL        string
+	databaseURL       string
 	projectDir        string
 	platformStack     string
 	maxConcurrent     int
@@ -45,8 +46,6 @@ type globals struct {
 	vals              flagValues
 
 	stdout, stderr io.Writer
-	// onEvent lets serve route events to its operations.
-	onEvent func(automation.Event)
 }
 
 // Run executes apphubctl with args and returns the process exit code.
@@ -133,6 +132,7 @@ Exit codes: 0 ok, 1 failed, 2 invalid input, 3 not found, 4 conflict,
 	v.stringVarP(f, &g.output, "output", "o", "text", "result format: text or json")
 	v.stringVar(f, &g.stateDir, "state-dir", "", "state directory (default $APPHUB_STATE_DIR or ./.pulumi-state)")
 	v.stringVar(f, &g.backendURL, "backend-url", "", "Pulumi backend (default $PULUMI_BACKEND_URL or file://<state-dir>)")
+	v.stringVar(f, &g.databaseURL, "database-url", "", "operation queue: postgres://… shared by replicas, or sqlite://PATH (default $APPHUB_DATABASE_URL, else <state-dir>/queue.db)")
 	v.stringVar(f, &g.projectDir, "project-dir", ".", "repository holding the platform's Pulumi.yaml and stack files")
 	v.stringVar(f, &g.platformStack, "platform-stack", "dev", "platform stack previews and builds read")
 	v.intVar(f, &g.maxConcurrent, "max-concurrent", 4, "simultaneous stack operations")
@@ -140,7 +140,7 @@ Exit codes: 0 ok, 1 failed, 2 invalid input, 3 not found, 4 conflict,
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "no progress on stderr")
 	f.BoolVar(&g.events, "events", false, "engine events as JSON lines on stderr instead of human progress")
 	v.durationVar(f, &g.timeout, "timeout", 0, "give up after this long (0: no limit); the update is cancelled cleanly")
-	root.AddCommand(newPlatformCmd(g), newPreviewCmd(g), newBuildCmd(g), newServeCmd(g))
+	root.AddCommand(newPlatformCmd(g), newPreviewCmd(g), newBuildCmd(g), newServeCmd(g), newOperationCmd(g), newMigrateCmd(g))
 	return root
 }
 
@@ -179,6 +179,7 @@ func (g *globals) check(cmd *cobra.Command, locals *flagValues) *validate.Proble
 	case os.Getenv("PULUMI_BACKEND_URL") != "":
 		backendURL(&p, "PULUMI_BACKEND_URL", os.Getenv("PULUMI_BACKEND_URL"))
 	}
+	g.checkDatabaseURL(&p, changed("database-url"))
 	for _, name := range []string{"APPHUB_LAUNCH_EXECUTION_MODE", "APPHUB_BUILD_EXECUTION_MODE"} {
 		if mode := os.Getenv(name); mode != "" && mode != automation.ModeKubernetes && mode != automation.ModeStub {
 			p.Add(name, "must be %q or %q, got %q", automation.ModeKubernetes, automation.ModeStub, mode)
@@ -204,7 +205,7 @@ func invalidInput(op, stack string, p *validate.Problems, specErr error, names m
 // manager builds the Manager from the global flags.
 func (g *globals) manager(ctx context.Context, lookup bool) (*automation.Manager, error) {
 	opts := automation.Options{
-		StateDir: g.stateDir, BackendURL: g.backendURL, ProjectDir: g.projectDir,
+		StateDir: g.stateDir, BackendURL: g.stackBackend(), ProjectDir: g.projectDir,
 		PlatformStack: g.platformStack, MaxConcurrent: g.maxConcurrent,
 		SkipPluginInstall: g.skipPluginInstall || lookup,
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -217,9 +218,6 @@ func (g *globals) manager(ctx context.Context, lookup bool) (*automation.Manager
 	opts.OnEvent = func(e automation.Event) {
 		if g.events {
 			_ = enc.Encode(e)
-		}
-		if g.onEvent != nil {
-			g.onEvent(e)
 		}
 	}
 	m, err := automation.New(opts)

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -13,17 +12,20 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/apphub/apphub-infra/automation"
 	"github.com/apphub/apphub-infra/internal/validate"
+	"github.com/apphub/apphub-infra/queue"
 	"github.com/apphub/apphub-infra/server"
 )
 
 type serveFlags struct {
-	addr        string
-	tokenFile   string
-	maxInFlight int
-	grace       time.Duration
-	vals        flagValues
+	addr          string
+	tokenFile     string
+	uiTokenFile   string
+	maxInFlight   int
+	grace         time.Duration
+	takeoverAfter time.Duration
+	expiry        time.Duration
+	vals          flagValues
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -39,34 +41,47 @@ func newServeCmd(g *globals) *cobra.Command {
   DELETE /v1/previews/{launch}        destroy (202 + operation)
   POST   /v1/builds                   run a build (202 + operation)
   GET    /v1/builds/{id}              state and image
-  GET    /v1/operations/{id}          queued|running|succeeded|failed, reason, timestamps
+  GET    /v1/operations               list (?stack=preview-<launch>&status=running&limit=50)
+  GET    /v1/operations/{id}          queued|running|succeeded|failed|canceled, reason, timestamps
+  DELETE /v1/operations/{id}          cancel (queued: at once; running: the CLI is interrupted)
   GET    /v1/operations/{id}/events   engine events as NDJSON until the operation ends
+  /ui/                                River's queue UI (token as bearer or Basic password)
   GET    /healthz                     no token needed
 
-The token comes from $APPHUB_API_TOKEN or --token-file. Accepted operations are
-persisted under <state-dir>/operations before the 202 and resume after a restart.`,
+The token comes from $APPHUB_API_TOKEN or --token-file (the UI's from
+$APPHUB_UI_TOKEN or --ui-token-file, else the same). Operations are River jobs:
+in <state-dir>/queue.db (SQLite) by default, or in PostgreSQL with
+--database-url postgres://… (or $APPHUB_DATABASE_URL), where any number of
+replicas share the queue and, unless --backend-url or $PULUMI_BACKEND_URL says
+otherwise, the stack state. Accepted operations are in the database before the
+202; they resume after a restart, and an operation of a replica that died is
+taken over by another after --takeover-after. Previews with ttlSeconds are
+destroyed when they expire (checked every --expiry-interval, by one replica).`,
 		Example: `  APPHUB_API_TOKEN=$(openssl rand -hex 32) apphubctl serve
   apphubctl serve --addr 127.0.0.1:8787 --token-file /run/secrets/apphub-token`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			token, err := f.request(g, cmd)
+			tokens, err := f.request(g, cmd)
 			if err != nil {
 				return err
 			}
-			return f.serve(cmd, g, token)
+			return f.serve(cmd, g, tokens)
 		},
 	}
 	fl, v := cmd.Flags(), &f.vals
 	v.stringVar(fl, &f.addr, "addr", "127.0.0.1:8787", "listen address host:port")
 	v.stringVar(fl, &f.tokenFile, "token-file", "", "file holding the bearer token (else $APPHUB_API_TOKEN)")
 	v.intVar(fl, &f.maxInFlight, "max-in-flight", 64, "queued plus running operations before 429")
+	v.stringVar(fl, &f.uiTokenFile, "ui-token-file", "", "file holding the queue UI's token (else $APPHUB_UI_TOKEN, else the API token)")
 	v.durationVar(fl, &f.grace, "shutdown-grace", 30*time.Second, "time running operations get to finish on shutdown")
+	v.durationVar(fl, &f.takeoverAfter, "takeover-after", 10*time.Second, "how long an operation of a dead replica waits before another takes it over")
+	v.durationVar(fl, &f.expiry, "expiry-interval", time.Minute, "how often expired previews are looked for")
 	return cmd
 }
 
 // request validates the invocation and reads the token, before the
 // Manager prepares anything.
-func (f *serveFlags) request(g *globals, cmd *cobra.Command) (string, error) {
+func (f *serveFlags) request(g *globals, cmd *cobra.Command) (serveTokens, error) {
 	p := g.check(cmd, &f.vals)
 	changed := cmd.Flags().Changed
 	if !p.Has("--addr") {
@@ -75,29 +90,37 @@ func (f *serveFlags) request(g *globals, cmd *cobra.Command) (string, error) {
 	if !p.Has("--max-in-flight") {
 		positive(p, changed("max-in-flight"), "max-in-flight", f.maxInFlight)
 	}
-	if !p.Has("--shutdown-grace") && f.grace <= 0 {
-		p.Add("--shutdown-grace", "must be positive, got %s", f.grace)
-	}
-	nonEmpty(p, changed("token-file"), "token-file", f.tokenFile)
-	token := readToken(p, f.tokenFile)
-	return token, invalidInput("serve", "", p, nil, nil)
-}
-
-func (f *serveFlags) serve(cmd *cobra.Command, g *globals, token string) error {
-	var srv *server.Server
-	g.onEvent = func(e automation.Event) {
-		if srv != nil {
-			srv.Publish(e)
+	for name, d := range map[string]time.Duration{"--shutdown-grace": f.grace, "--takeover-after": f.takeoverAfter, "--expiry-interval": f.expiry} {
+		if !p.Has(name) && d <= 0 {
+			p.Add(name, "must be positive, got %s", d)
 		}
 	}
+	if !p.Has("--takeover-after") && f.takeoverAfter > 0 && f.takeoverAfter < time.Second {
+		p.Add("--takeover-after", "must be at least 1s (liveness is checked at a quarter of it), got %s", f.takeoverAfter)
+	}
+	nonEmpty(p, changed("token-file"), "token-file", f.tokenFile)
+	nonEmpty(p, changed("ui-token-file"), "ui-token-file", f.uiTokenFile)
+	t := serveTokens{api: readToken(p, f.tokenFile)}
+	if f.uiTokenFile != "" {
+		t.ui = readTokenFile(p, "--ui-token-file", f.uiTokenFile)
+	} else {
+		t.ui = os.Getenv("APPHUB_UI_TOKEN")
+	}
+	return t, invalidInput("serve", "", p, nil, nil)
+}
+
+type serveTokens struct{ api, ui string }
+
+func (f *serveFlags) serve(cmd *cobra.Command, g *globals, tokens serveTokens) error {
 	m, err := g.manager(cmd.Context(), false)
 	if err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(g.stderr, nil))
-	srv, err = server.New(m, server.Options{
-		Addr: f.addr, Token: token, StateDir: filepath.Join(m.Options().StateDir, "operations"),
-		MaxInFlight: f.maxInFlight, ShutdownGrace: f.grace, Logger: logger,
+	srv, err := server.New(cmd.Context(), m, server.Options{
+		Addr: f.addr, Token: tokens.api, UIToken: tokens.ui, StateDir: m.Options().StateDir,
+		DatabaseURL: g.queueURL(), Workers: g.maxConcurrent, MaxInFlight: f.maxInFlight,
+		TakeoverAfter: f.takeoverAfter, ExpiryInterval: f.expiry, ShutdownGrace: f.grace, Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -109,7 +132,9 @@ func (f *serveFlags) serve(cmd *cobra.Command, g *globals, token string) error {
 	if host, _, _ := net.SplitHostPort(f.addr); !isLoopback(host) {
 		logger.Warn("listening beyond loopback: put TLS in front of this API", "addr", f.addr)
 	}
-	logger.Info("serving", "addr", ln.Addr().String())
+	driver, _ := queue.Driver(g.queueURL())
+	logger.Info("serving", "addr", ln.Addr().String(), "queue", driver, "replica", srv.Queue().Replica(),
+		"backend", queue.Redact(m.Options().BackendURL))
 	return srv.Serve(cmd.Context(), ln)
 }
 
@@ -133,22 +158,26 @@ func listenAddr(p *validate.Problems, addr string) {
 // readToken reads the bearer token from --token-file or APPHUB_API_TOKEN.
 func readToken(p *validate.Problems, file string) string {
 	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			p.Add("--token-file", "cannot be read: %v", err)
-			return ""
-		}
-		token := strings.TrimSpace(string(b))
-		if token == "" {
-			p.Add("--token-file", "holds no token: %s is empty", file)
-		}
-		return token
+		return readTokenFile(p, "--token-file", file)
 	}
 	if t := os.Getenv("APPHUB_API_TOKEN"); t != "" {
 		return t
 	}
 	p.Add("APPHUB_API_TOKEN", "a bearer token is required: set APPHUB_API_TOKEN or --token-file")
 	return ""
+}
+
+func readTokenFile(p *validate.Problems, field, file string) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		p.Add(field, "cannot be read: %v", err)
+		return ""
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		p.Add(field, "holds no token: %s is empty", file)
+	}
+	return token
 }
 
 func isLoopback(host string) bool {

@@ -1,0 +1,145 @@
+package queue
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apphub/apphub-infra/automation"
+)
+
+// TestMain lets the test binary run as a replica in its own process, so a
+// test can kill it with SIGKILL as a crashed host would be.
+func TestMain(m *testing.M) {
+	if os.Getenv("QUEUE_TEST_REPLICA") == "1" {
+		os.Exit(runReplicaProcess())
+	}
+	os.Exit(m.Run())
+}
+
+// runReplicaProcess works operations that never end, reporting each start.
+func runReplicaProcess() int {
+	exec := func(ctx context.Context, op *Operation, sink func(automation.Event)) (any, error) {
+		sink(automation.Event{Type: "resource-start", Stack: op.Target})
+		fmt.Printf("started %s\n", op.ID)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	q, err := Open(context.Background(), Config{DatabaseURL: os.Getenv("QUEUE_TEST_DB"), StateDir: os.Getenv("QUEUE_TEST_STATE"),
+		TakeoverAfter: 2 * time.Second, Execute: exec, Logger: testLogger()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := q.Start(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("replica %s\n", q.Replica())
+	select {}
+}
+
+func TestKilledReplicasOperationIsTakenOver(t *testing.T) {
+	drivers(t, func(t *testing.T, db backendDB) {
+		ctx := context.Background()
+		child := exec.Command(os.Args[0], "-test.run=^$")
+		child.Env = append(os.Environ(), "QUEUE_TEST_REPLICA=1", "QUEUE_TEST_DB="+db.url, "QUEUE_TEST_STATE="+db.state)
+		child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		out, err := child.StdoutPipe()
+		require.NoError(t, err)
+		child.Stderr = os.Stderr
+		require.NoError(t, child.Start())
+		t.Cleanup(func() { _ = syscall.Kill(-child.Process.Pid, syscall.SIGKILL); _ = child.Wait() })
+		lines := make(chan string, 8)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+		}()
+		readLine := func(prefix string) string {
+			select {
+			case l := <-lines:
+				require.True(t, strings.HasPrefix(l, prefix), "child said %q", l)
+				return strings.TrimPrefix(l, prefix)
+			case <-time.After(30 * time.Second):
+				t.Fatalf("child never said %q", prefix)
+			}
+			return ""
+		}
+		childReplica := readLine("replica ")
+
+		observer := replica(t, db, nil)
+		op, err := observer.Enqueue(ctx, KindPreviewUp, "crash", "x")
+		require.NoError(t, err)
+		assert.Equal(t, op.ID, readLine("started "))
+		got, err := observer.Get(ctx, op.ID)
+		require.NoError(t, err)
+		assert.Equal(t, StatusRunning, got.Status)
+		assert.Equal(t, childReplica, got.Replica)
+
+		var runs atomic.Int32
+		survivor := started(t, replica(t, db, func(ctx context.Context, op *Operation, sink func(automation.Event)) (any, error) {
+			runs.Add(1)
+			return echo(ctx, op, sink)
+		}))
+		time.Sleep(500 * time.Millisecond)
+		assert.Zero(t, runs.Load(), "a live replica's operation is not taken")
+
+		killed := time.Now()
+		require.NoError(t, syscall.Kill(-child.Process.Pid, syscall.SIGKILL))
+		done := waitDone(t, observer, op.ID, 30*time.Second)
+		takeover := time.Since(killed)
+		t.Logf("%s: taken over and finished %.1fs after SIGKILL (TakeoverAfter 2s)", db.name, takeover.Seconds())
+		assert.Equal(t, StatusSucceeded, done.Status)
+		assert.Equal(t, survivor.Replica(), done.Replica)
+		assert.Equal(t, 2, done.Attempts)
+		assert.Equal(t, int32(1), runs.Load(), "the survivor ran it once")
+		assert.Less(t, takeover, 10*time.Second, "bounded by TakeoverAfter and the sweep, not River's one-hour rescue")
+		events, _, err := observer.Events(ctx, op.ID, 0)
+		require.NoError(t, err)
+		var msgs []string
+		for _, e := range events {
+			if e.Type == "takeover" {
+				msgs = append(msgs, e.Message)
+			}
+		}
+		require.Len(t, msgs, 1)
+		assert.Contains(t, msgs[0], childReplica)
+	})
+}
+
+func TestPostgresRestartMidOperationLosesNothing(t *testing.T) {
+	pgOnly(t, func(t *testing.T, db backendDB) {
+		ctx := context.Background()
+		var runs atomic.Int32
+		startedCh := make(chan struct{}, 1)
+		q := started(t, replica(t, db, func(ctx context.Context, op *Operation, sink func(automation.Event)) (any, error) {
+			runs.Add(1)
+			startedCh <- struct{}{}
+			time.Sleep(3 * time.Second)
+			return echo(ctx, op, sink)
+		}))
+		op, err := q.Enqueue(ctx, KindPreviewUp, "pg-restart", "x")
+		require.NoError(t, err)
+		<-startedCh
+		require.NoError(t, db.pg.Restart(time.Second), db.pg.Log())
+		done := waitDone(t, q, op.ID, 60*time.Second)
+		assert.Equal(t, StatusSucceeded, done.Status)
+		assert.Equal(t, 1, done.Attempts)
+		assert.Equal(t, int32(1), runs.Load(), "not run twice")
+		next, err := q.Enqueue(ctx, KindPreviewDestroy, "pg-restart", "pg-restart")
+		require.NoError(t, err, "the service reconnected")
+		assert.Equal(t, StatusSucceeded, waitDone(t, q, next.ID, 60*time.Second).Status)
+	})
+}

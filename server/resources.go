@@ -1,0 +1,162 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/apphub/apphub-infra/automation"
+	"github.com/apphub/apphub-infra/internal/validate"
+	"github.com/apphub/apphub-infra/queue"
+)
+
+// accept records an operation in the queue; the 202 is sent only after
+// the record is in the database.
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, kind, target string, spec any) {
+	n, err := s.q.InFlight(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "queue database: "+err.Error(), nil)
+		return
+	}
+	if n >= s.opts.MaxInFlight {
+		writeError(w, http.StatusTooManyRequests, "busy", fmt.Sprintf("%d operations in flight; retry later", s.opts.MaxInFlight), nil)
+		return
+	}
+	op, err := s.q.Enqueue(r.Context(), kind, target, spec)
+	if errors.Is(err, queue.ErrBusy) {
+		writeJSON(w, http.StatusConflict, map[string]any{"error": "conflict", "message": err.Error(), "operation": withLinks(op)})
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	w.Header().Set("Location", "/v1/operations/"+op.ID)
+	writeJSON(w, http.StatusAccepted, withLinks(op))
+}
+
+func withLinks(op *queue.Operation) *queue.Operation {
+	if op == nil {
+		return nil
+	}
+	op.Links = map[string]string{"self": "/v1/operations/" + op.ID, "events": "/v1/operations/" + op.ID + "/events"}
+	return op
+}
+
+// putPreview validates the whole request (body, path, spec) and reports
+// every problem in one 400 before anything is persisted or run.
+func (s *Server) putPreview(w http.ResponseWriter, r *http.Request) {
+	const op = "preview up"
+	launch := r.PathValue("launch")
+	var spec automation.PreviewSpec
+	var p validate.Problems
+	noQuery(r, &p)
+	q := decodeStrict(w, r, &spec, &p)
+	if q.has("launch") && spec.Launch != launch {
+		p.Add("launch", "must match the path (%q), got %q", launch, spec.Launch)
+	}
+	spec.Launch = launch
+	var specErr error
+	if q.complete {
+		specErr = automation.ValidatePreviewRequest(spec, q.has)
+	}
+	if err := automation.Invalid(op, automation.PreviewStack(launch), &p, specErr, nil); err != nil {
+		writeBackendError(w, err)
+		return
+	}
+	if lc, ok := s.b.(limitChecker); ok {
+		if err := lc.CheckPreviewLimits(r.Context(), spec); err != nil {
+			writeBackendError(w, err)
+			return
+		}
+	}
+	s.accept(w, r, queue.KindPreviewUp, launch, spec)
+}
+
+func (s *Server) deletePreview(w http.ResponseWriter, r *http.Request) {
+	const op = "preview destroy"
+	launch := r.PathValue("launch")
+	var p validate.Problems
+	noQuery(r, &p)
+	noBody(w, r, &p)
+	if err := automation.Invalid(op, automation.PreviewStack(launch), &p, automation.ValidLaunch(op, launch), nil); err != nil {
+		writeBackendError(w, err)
+		return
+	}
+	s.accept(w, r, queue.KindPreviewDestroy, launch, launch)
+}
+
+func (s *Server) getPreview(w http.ResponseWriter, r *http.Request) {
+	launch := r.PathValue("launch")
+	if err := automation.ValidLaunch("preview get", launch); err != nil {
+		writeBackendError(w, err)
+		return
+	}
+	res, err := s.b.PreviewGet(r.Context(), launch)
+	s.withOperation(w, r, queue.KindPreviewUp, launch, "preview", res, err)
+}
+
+// withOperation answers a GET of a preview or build with its newest
+// operation; one being created has no stack yet and is reported queued.
+func (s *Server) withOperation(w http.ResponseWriter, r *http.Request, kind, id, key string, res any, err error) {
+	op, opErr := s.q.Latest(r.Context(), kind, id)
+	if opErr != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "queue database: "+opErr.Error(), nil)
+		return
+	}
+	if err != nil {
+		if automation.IsNotFound(err) && op != nil && !op.Done() {
+			idKey := map[string]string{"preview": "launch", "build": "id"}[key]
+			writeJSON(w, http.StatusOK, map[string]any{idKey: id, "state": "queued", "operation": withLinks(op)})
+			return
+		}
+		writeBackendError(w, err)
+		return
+	}
+	body := map[string]any{key: res}
+	if op != nil {
+		body["operation"] = withLinks(op)
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (s *Server) listPreviews(w http.ResponseWriter, r *http.Request) {
+	items, err := s.b.PreviewList(r.Context())
+	if err != nil {
+		writeBackendError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"previews": items})
+}
+
+func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) {
+	var spec automation.BuildSpec
+	var p validate.Problems
+	noQuery(r, &p)
+	q := decodeStrict(w, r, &spec, &p)
+	var specErr error
+	if q.complete {
+		specErr = automation.ValidateBuildRequest(spec, q.has)
+	}
+	if err := automation.Invalid("build run", automation.BuildStack(spec.ID), &p, specErr, nil); err != nil {
+		writeBackendError(w, err)
+		return
+	}
+	if lc, ok := s.b.(limitChecker); ok {
+		if err := lc.CheckBuildLimits(r.Context(), spec); err != nil {
+			writeBackendError(w, err)
+			return
+		}
+	}
+	s.accept(w, r, queue.KindBuildRun, spec.ID, spec)
+}
+
+func (s *Server) getBuild(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := automation.ValidBuild("build get", id); err != nil {
+		writeBackendError(w, err)
+		return
+	}
+	res, err := s.b.BuildGet(r.Context(), id)
+	s.withOperation(w, r, queue.KindBuildRun, id, "build", res, err)
+}
