@@ -34,6 +34,8 @@ func (expiryArgs) Kind() string { return "apphub_expiry" }
 type engine interface {
 	insert(ctx context.Context, args opArgs) (int64, error)
 	cancel(ctx context.Context, jobID int64) error
+	// running reports whether River has the job in its running state.
+	running(ctx context.Context, jobID int64) (bool, error)
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
 	stopAndCancel(ctx context.Context) error
@@ -76,6 +78,14 @@ func (e *riverEngine[TTx]) cancel(ctx context.Context, jobID int64) error {
 		return fmt.Errorf("cancelling job %d: %w", jobID, err)
 	}
 	return nil
+}
+
+func (e *riverEngine[TTx]) running(ctx context.Context, jobID int64) (bool, error) {
+	job, err := e.client.JobGet(ctx, jobID)
+	if err != nil {
+		return false, err
+	}
+	return job.State == rivertype.JobStateRunning, nil
 }
 
 func (e *riverEngine[TTx]) start(ctx context.Context) error { return e.client.Start(ctx) }

@@ -119,20 +119,14 @@ func (s *store) list(ctx context.Context, f Filter) ([]*Operation, error) {
 	}
 	args = append(args, f.Limit)
 	q += fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT $%d", len(args))
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	ops, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing operations: %w", err)
 	}
-	defer rows.Close()
-	out := []*Operation{}
-	for rows.Next() {
-		op, err := scanOp(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, op)
+	if ops == nil {
+		ops = []*Operation{}
 	}
-	return out, rows.Err()
+	return ops, nil
 }
 
 // countUnfinished is the number of queued plus running operations.
@@ -204,16 +198,13 @@ func (s *store) cancelRequested(ctx context.Context, id string) bool {
 	return v == 1
 }
 
-// running lists operations some replica is working on.
-func (s *store) running(ctx context.Context) ([]*Operation, error) {
-	return s.list(ctx, Filter{Status: StatusRunning, Limit: 1000})
+// unfinishedWithJob lists queued and running operations that have a job.
+func (s *store) unfinishedWithJob(ctx context.Context) ([]*Operation, error) {
+	return s.query(ctx, `SELECT `+opColumns+` FROM apphub_operation WHERE finished_at = 0 AND job_id <> 0`)
 }
 
-// orphans are queued operations without a job: the process that recorded
-// them died before it enqueued one.
-func (s *store) orphans(ctx context.Context, olderThan time.Time) ([]*Operation, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+opColumns+` FROM apphub_operation
-		WHERE finished_at = 0 AND job_id = 0 AND created_at < $1`, micros(olderThan))
+func (s *store) query(ctx context.Context, q string, args ...any) ([]*Operation, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -227,6 +218,13 @@ func (s *store) orphans(ctx context.Context, olderThan time.Time) ([]*Operation,
 		out = append(out, op)
 	}
 	return out, rows.Err()
+}
+
+// orphans are queued operations without a job: the process that recorded
+// them died before it enqueued one.
+func (s *store) orphans(ctx context.Context, olderThan time.Time) ([]*Operation, error) {
+	return s.query(ctx, `SELECT `+opColumns+` FROM apphub_operation
+		WHERE finished_at = 0 AND job_id = 0 AND created_at < $1`, micros(olderThan))
 }
 
 func (s *store) addEvent(ctx context.Context, id string, seq int, e automation.Event) error {

@@ -5,12 +5,17 @@ import (
 	"time"
 )
 
-// sweep looks every TakeoverAfter/2 for operations recorded as running
-// whose stack lease nobody holds: their replica died (the database or the
-// kernel dropped its lock). An operation found orphaned on two sweeps at
-// least TakeoverAfter apart is handed to a new River job, which any
-// replica may pick up. It also enqueues records whose replica died
-// between writing the record and enqueueing its job.
+// sweep looks every TakeoverAfter/2 for operations whose replica died:
+//   - recorded as running while nobody holds the stack's lease (the
+//     database or the kernel dropped the dead holder's lock);
+//   - still queued while River has their job running: a replica fetched
+//     the job and died before it claimed the record.
+//
+// An operation found so on two sweeps at least TakeoverAfter apart is
+// handed to a new River job, which any replica may pick up; the old job,
+// if River ever rescues it, finds itself superseded. The sweep also
+// enqueues records whose replica died between writing the record and
+// enqueueing its job.
 func (q *Queue) sweep(ctx context.Context) {
 	interval := q.cfg.TakeoverAfter / 2
 	t := time.NewTicker(interval)
@@ -30,13 +35,18 @@ func (q *Queue) sweep(ctx context.Context) {
 
 func (q *Queue) sweepOnce(ctx context.Context, suspects map[string]time.Time) {
 	now := q.cfg.Now()
-	running, err := q.st.running(ctx)
+	candidates, err := q.st.unfinishedWithJob(ctx)
 	if err != nil {
 		q.cfg.Logger.Warn("takeover sweep", "err", err)
 		return
 	}
 	seen := map[string]bool{}
-	for _, op := range running {
+	for _, op := range candidates {
+		if op.Status == StatusQueued {
+			if fetched, err := q.eng.running(ctx, op.JobID); err != nil || !fetched {
+				continue
+			}
+		}
 		seen[op.ID] = true
 		h, err := q.lease.tryLease(ctx, op.Target)
 		if err != nil || h == nil {
@@ -75,7 +85,7 @@ func (q *Queue) sweepOnce(ctx context.Context, suspects map[string]time.Time) {
 // just finished) and gives it a new job.
 func (q *Queue) takeOver(ctx context.Context, stale *Operation, _ *held) {
 	op, err := q.st.get(ctx, stale.ID)
-	if err != nil || op == nil || op.Status != StatusRunning || op.JobID != stale.JobID {
+	if err != nil || op == nil || op.Done() || op.Status != stale.Status || op.JobID != stale.JobID {
 		return
 	}
 	jobID, err := q.eng.insert(ctx, opArgs{OperationID: op.ID, OpKind: op.Kind, Target: op.Target})

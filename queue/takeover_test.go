@@ -143,3 +143,21 @@ func TestPostgresRestartMidOperationLosesNothing(t *testing.T) {
 		assert.Equal(t, StatusSucceeded, waitDone(t, q, next.ID, 60*time.Second).Status)
 	})
 }
+
+func TestJobFetchedByADeadReplicaBeforeItsClaimIsTakenOver(t *testing.T) {
+	drivers(t, func(t *testing.T, db backendDB) {
+		ctx := context.Background()
+		idle := replica(t, db, nil)
+		op, err := idle.Enqueue(ctx, KindPreviewUp, "fetched", "x")
+		require.NoError(t, err)
+		// What River's fetch leaves when the fetching replica dies at once:
+		// the job running, the record never claimed.
+		_, err = idle.st.db.ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1 WHERE id = $1`, op.JobID)
+		require.NoError(t, err)
+		survivor := started(t, replica(t, db, echo))
+		done := waitDone(t, survivor, op.ID, 30*time.Second)
+		assert.Equal(t, StatusSucceeded, done.Status)
+		assert.NotEqual(t, op.JobID, done.JobID, "handed to a new job")
+		assert.Equal(t, 1, done.Attempts)
+	})
+}
