@@ -43,6 +43,7 @@ func TestPlatformPreviewsAndBuilds(t *testing.T) {
 		{"catalog env", func(t *testing.T) { catalogEnv(ctx, t, m) }},
 		{"previews through the Manager", func(t *testing.T) { previewLifecycle(ctx, t, m, "e2e-m") }},
 		{"previews through the HTTP API", func(t *testing.T) { previewOverHTTP(ctx, t, e, m) }},
+		{"three replicas on one PostgreSQL queue", func(t *testing.T) { replicasOnPostgres(ctx, t, e, m) }},
 		{"builds", func(t *testing.T) { builds(ctx, t, m) }},
 		{"oversized requests refused up front", func(t *testing.T) { oversized(ctx, t, m) }},
 		{"build digest with the kubeconfig as a path or contents", func(t *testing.T) { digests(ctx, t, e) }},

@@ -79,13 +79,22 @@ func started(t *testing.T, q *Queue) *Queue {
 // waitDone polls until the operation is finished.
 func waitDone(t *testing.T, q *Queue, id string, within time.Duration) *Operation {
 	t.Helper()
-	var op *Operation
-	require.Eventually(t, func() bool {
-		var err error
-		op, err = q.Get(context.Background(), id)
-		return err == nil && op != nil && op.Done()
-	}, within, 50*time.Millisecond, "operation %s did not finish; last: %+v", id, op)
-	return op
+	deadline := time.Now().Add(within)
+	for {
+		op, err := q.Get(context.Background(), id)
+		if err == nil && op != nil && op.Done() {
+			return op
+		}
+		if time.Now().After(deadline) {
+			var state, errs string
+			var attempt int
+			if op != nil {
+				_ = q.st.db.QueryRow(`SELECT state, attempt, CAST(errors AS TEXT) FROM river_job WHERE id = $1`, op.JobID).Scan(&state, &attempt, &errs)
+			}
+			t.Fatalf("operation %s did not finish: %+v (err %v); its River job: state %s attempt %d errors %s", id, op, err, state, attempt, errs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func waitStatus(t *testing.T, q *Queue, id, status string, within time.Duration) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -227,5 +228,43 @@ func TestExpiryRunsOnTheLeaderOnly(t *testing.T) {
 		n := calls.Load() - before
 		assert.GreaterOrEqual(t, n, int32(2), "runs every interval")
 		assert.LessOrEqual(t, n, int32(6), "two replicas, one leader: not once per replica per interval")
+	})
+}
+
+func TestStoppingEveryReplicaMidRunLosesNothing(t *testing.T) {
+	drivers(t, func(t *testing.T, db backendDB) {
+		ctx := context.Background()
+		// Like the Pulumi CLI on SIGINT: it takes a moment to stop.
+		slow := func(ctx context.Context, op *Operation, sink func(automation.Event)) (any, error) {
+			select {
+			case <-time.After(20 * time.Second):
+				return echo(ctx, op, sink)
+			case <-ctx.Done():
+				time.Sleep(1500 * time.Millisecond)
+				return nil, &automation.Error{Kind: automation.KindCanceled, Reason: "interrupted"}
+			}
+		}
+		var first []*Queue
+		for i := 0; i < 2; i++ {
+			q := replica(t, db, slow)
+			require.NoError(t, q.Start(ctx))
+			first = append(first, q)
+		}
+		var ids []string
+		for i := 0; i < 8; i++ {
+			op, err := first[i%2].Enqueue(ctx, KindPreviewUp, fmt.Sprintf("stop-%d", i), "x")
+			require.NoError(t, err)
+			ids = append(ids, op.ID)
+		}
+		time.Sleep(time.Second)
+		for _, q := range first {
+			require.NoError(t, q.Stop(500*time.Millisecond))
+			q.Close()
+		}
+		second := []*Queue{started(t, replica(t, db, echo)), started(t, replica(t, db, echo))}
+		for _, id := range ids {
+			done := waitDone(t, second[0], id, 60*time.Second)
+			assert.Equal(t, StatusSucceeded, done.Status, "%s", id)
+		}
 	})
 }

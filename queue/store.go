@@ -136,17 +136,21 @@ func (s *store) countUnfinished(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// setJob records the operation's first job; a worker that fetched the job
+// before this write may have recorded it already (claim).
 func (s *store) setJob(ctx context.Context, id string, jobID int64) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE apphub_operation SET job_id = $1 WHERE id = $2`, jobID, id)
+	_, err := s.db.ExecContext(ctx, `UPDATE apphub_operation SET job_id = $1 WHERE id = $2 AND job_id = 0`, jobID, id)
 	return err
 }
 
 // claim marks an operation running for one attempt, only while it is
-// unfinished and still owned by this job (a takeover hands it a new one).
+// unfinished and owned by this job (or by no job yet: River can hand the
+// job to a worker before Enqueue has recorded it); a takeover hands the
+// operation to a newer job, and the older one then claims nothing.
 func (s *store) claim(ctx context.Context, id string, jobID int64, replica string, now time.Time) (bool, error) {
 	res, err := s.db.ExecContext(ctx, `UPDATE apphub_operation
-		SET status = $1, started_at = $2, attempts = attempts + 1, replica = $3
-		WHERE id = $4 AND job_id = $5 AND finished_at = 0`, StatusRunning, micros(now), replica, id, jobID)
+		SET status = $1, started_at = $2, attempts = attempts + 1, replica = $3, job_id = $5
+		WHERE id = $4 AND (job_id = $5 OR job_id = 0) AND finished_at = 0`, StatusRunning, micros(now), replica, id, jobID)
 	if err != nil {
 		return false, fmt.Errorf("claiming operation %s: %w", id, err)
 	}

@@ -38,8 +38,8 @@ func (q *Queue) workOperation(ctx context.Context, job *river.Job[opArgs]) error
 	if err != nil {
 		return err
 	}
-	if op == nil || op.Done() || op.JobID != job.ID {
-		return nil
+	if op == nil || op.Done() || op.JobID != 0 && op.JobID != job.ID {
+		return nil // finished already, or superseded by a takeover's job
 	}
 	previous := *op
 	if ok, err := q.st.claim(ctx, id, job.ID, q.replica, q.cfg.Now()); err != nil || !ok {

@@ -1,0 +1,252 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apphub/apphub-infra/automation"
+	"github.com/apphub/apphub-infra/internal/testing/pgtest"
+	"github.com/apphub/apphub-infra/queue"
+)
+
+// replicasOnPostgres runs three `apphubctl serve` processes on one
+// PostgreSQL queue (the stacks in the tier's file backend, as
+// --backend-url may say): 60 requests over 20 previews at random replicas
+// with same-stack conflicts, one replica killed with SIGKILL mid-update,
+// every replica restarted with work queued, and PostgreSQL restarted
+// mid-run. Nothing may be lost, run twice or left locked, and the backend
+// must hold exactly the previews the last operations say.
+func replicasOnPostgres(ctx context.Context, t *testing.T, e *env, m *automation.Manager) {
+	pg := pgtest.Require(t)
+	db, err := pg.NewDatabase(ctx, "replicas")
+	require.NoError(t, err)
+	f := &fleet{e: e, bin: buildApphubctl(t, e), db: db}
+	for i := 0; i < 3; i++ {
+		f.start(t)
+	}
+	launches := make([]string, 20)
+	for i := range launches {
+		launches[i] = fmt.Sprintf("rep-%02d", i)
+	}
+	var all []*request
+	round := func(method string, image func(i int) string, only func(i int) bool) []*request {
+		var reqs []*request
+		for i, l := range launches {
+			if only == nil || only(i) {
+				reqs = append(reqs, &request{launch: l, method: method, image: image(i)})
+			}
+		}
+		f.send(reqs)
+		all = append(all, reqs...)
+		return reqs
+	}
+	img := func(tag string) func(int) string { return func(int) string { return "registry.test/apps/rep:" + tag } }
+
+	first := round(http.MethodPut, img("1"), nil)
+	round(http.MethodPut, img("2"), nil) // mostly 409: the first is under way
+	victim, onVictim := killMidUpdate(t, f)
+	f.waitAll(t, accepted(t, first), 5*time.Minute)
+	round(http.MethodDelete, img(""), func(i int) bool { return i%2 == 0 })
+	round(http.MethodPut, img("3"), func(i int) bool { return i%2 == 1 })
+	round(http.MethodPut, img("3b"), func(i int) bool { return i%4 == 1 }) // conflicts with the round before
+	round(http.MethodPut, img("3c"), func(i int) bool { return i%4 == 3 })
+	require.Len(t, all, 60)
+	ops := f.waitAll(t, accepted(t, all), 6*time.Minute)
+	assertRun(t, f, ops, victim, onVictim)
+
+	restartAll(t, f, &all, launches)
+	postgresRestart(t, f, pg, &all, launches)
+	assertBackendMatches(ctx, t, e, m, f, launches)
+}
+
+// accepted lists the operations the requests created (202s), checking that
+// every other answer was a conflict naming an existing operation.
+func accepted(t *testing.T, reqs []*request) []string {
+	t.Helper()
+	var ids []string
+	conflicts := 0
+	for _, rq := range reqs {
+		switch rq.code {
+		case http.StatusAccepted:
+			ids = append(ids, rq.op.ID)
+		case http.StatusConflict:
+			conflicts++
+			assert.NotEmpty(t, rq.op.ID, "a 409 names the operation in the way (%s %s)", rq.method, rq.launch)
+		default:
+			t.Errorf("%s %s: unexpected status %d", rq.method, rq.launch, rq.code)
+		}
+	}
+	t.Logf("%d requests: %d accepted, %d conflicts", len(reqs), len(ids), conflicts)
+	return ids
+}
+
+// killMidUpdate waits until a replica runs an update, then kills its
+// process group; it returns the victim and the operations it was running.
+func killMidUpdate(t *testing.T, f *fleet) (*replica, []string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		var list struct{ Operations []queue.Operation }
+		f.any().get("/v1/operations?status=running&limit=100", &list)
+		byReplica := map[string][]string{}
+		for _, op := range list.Operations {
+			byReplica[op.Replica] = append(byReplica[op.Replica], op.ID)
+		}
+		for _, r := range f.live() {
+			if ids := byReplica[r.id]; len(ids) > 0 {
+				time.Sleep(300 * time.Millisecond) // into the update: the CLI holds the stack's lock
+				r.kill()
+				t.Logf("killed %s (%s) with SIGKILL while it ran %v", r.name, r.id, ids)
+				return r, ids
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("no replica ever ran an operation")
+	return nil, nil
+}
+
+func assertRun(t *testing.T, f *fleet, ops map[string]*queue.Operation, victim *replica, onVictim []string) {
+	t.Helper()
+	taken := map[string]bool{}
+	for _, id := range onVictim {
+		taken[id] = true
+		require.Contains(t, ops, id, "the killed replica's operation is not lost")
+	}
+	for id, op := range ops {
+		assert.Equal(t, queue.StatusSucceeded, op.Status, "%s %s: %s", op.Kind, op.Target, op.Reason)
+		assert.NotEqual(t, victim.id, op.Replica, "finished by a live replica")
+		if !taken[id] {
+			assert.Equal(t, 1, op.Attempts, "%s ran once", id)
+			continue
+		}
+		assert.Equal(t, 2, op.Attempts, "%s: the killed attempt, then the takeover", id)
+		var full queue.Operation
+		require.Equal(t, http.StatusOK, f.any().get("/v1/operations/"+id, &full))
+		var takeover []string
+		for _, ev := range full.Events {
+			if ev.Type == "takeover" {
+				takeover = append(takeover, ev.Message)
+			}
+		}
+		require.Len(t, takeover, 1, "%s says it was taken over", id)
+		assert.Contains(t, takeover[0], victim.id)
+		started, finished := *full.StartedAt, *full.FinishedAt
+		t.Logf("%s taken over: last attempt started %s, finished %s (%.1fs)", id, started.Format(time.RFC3339Nano), finished.Format(time.RFC3339Nano), finished.Sub(started).Seconds())
+	}
+}
+
+// restartAll stops every replica (SIGTERM) right after work was queued,
+// starts three new ones, and expects the queued work to finish.
+func restartAll(t *testing.T, f *fleet, all *[]*request, launches []string) {
+	t.Helper()
+	var reqs []*request
+	for i, l := range launches {
+		if i%2 == 1 {
+			reqs = append(reqs, &request{launch: l, method: http.MethodPut, image: "registry.test/apps/rep:4"})
+		}
+	}
+	f.send(reqs)
+	*all = append(*all, reqs...)
+	for _, r := range f.live() {
+		r.stop(t)
+	}
+	for i := 0; i < 3; i++ {
+		f.start(t)
+	}
+	ops := f.waitAll(t, accepted(t, reqs), 5*time.Minute)
+	for _, op := range ops {
+		assert.Equal(t, queue.StatusSucceeded, op.Status, "%s after the restart of every replica: %s", op.Target, op.Reason)
+	}
+}
+
+// postgresRestart restarts the database while operations run.
+func postgresRestart(t *testing.T, f *fleet, pg *pgtest.Server, all *[]*request, launches []string) {
+	t.Helper()
+	var reqs []*request
+	for i, l := range launches {
+		if i%2 == 1 {
+			reqs = append(reqs, &request{launch: l, method: http.MethodPut, image: "registry.test/apps/rep:5"})
+		}
+	}
+	f.send(reqs)
+	*all = append(*all, reqs...)
+	ids := accepted(t, reqs)
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, pg.Restart(2*time.Second), pg.Log())
+	ops := f.waitAll(t, ids, 5*time.Minute)
+	for _, op := range ops {
+		assert.Equal(t, queue.StatusSucceeded, op.Status, "%s across a database restart: %s", op.Target, op.Reason)
+		assert.LessOrEqual(t, op.Attempts, 2)
+	}
+	for _, r := range f.live() {
+		var h struct{ Status string }
+		assert.Equal(t, http.StatusOK, r.get("/healthz", &h), "%s reconnected", r.name)
+	}
+}
+
+// assertBackendMatches compares the stacks with the last operation of each
+// launch, checks that no Pulumi lock is left, then destroys what is left
+// through the replicas.
+func assertBackendMatches(ctx context.Context, t *testing.T, e *env, m *automation.Manager, f *fleet, launches []string) {
+	t.Helper()
+	want := map[string]bool{}
+	for _, l := range launches {
+		var list struct{ Operations []queue.Operation }
+		require.Equal(t, http.StatusOK, f.any().get("/v1/operations?stack=preview-"+l+"&limit=1", &list))
+		require.Len(t, list.Operations, 1, l)
+		last := list.Operations[0]
+		require.True(t, last.Done(), "%s: %s", l, last.Status)
+		want[l] = last.Kind == queue.KindPreviewUp
+	}
+	items, err := m.PreviewList(ctx)
+	require.NoError(t, err)
+	got := map[string]bool{}
+	for _, it := range items {
+		if strings.HasPrefix(it.Launch, "rep-") {
+			got[it.Launch] = true
+		}
+	}
+	for _, l := range launches {
+		assert.Equal(t, want[l], got[l], "%s: the backend holds the stack exactly when its last operation was an up", l)
+		objects := kubectl(t, "get", "deploy", "-n", "apphub", "-l", "apphub.io/launch="+l, "-o", "name")
+		assert.Equal(t, want[l], objects != "", "%s: objects exactly when the stack exists: %q", l, objects)
+	}
+	assert.Empty(t, lockFiles(t, e), "no Pulumi lock is left")
+
+	var destroys []*request
+	for _, l := range launches {
+		if got[l] {
+			destroys = append(destroys, &request{launch: l, method: http.MethodDelete})
+		}
+	}
+	f.send(destroys)
+	f.waitAll(t, accepted(t, destroys), 5*time.Minute)
+	assert.Empty(t, kubectl(t, "get", "deploy,svc,ingress", "-n", "apphub", "-l", "apphub.io/launch", "-o", "name"), "every preview destroyed")
+}
+
+func lockFiles(t *testing.T, e *env) []string {
+	t.Helper()
+	var out []string
+	root := filepath.Join(e.state, ".pulumi", "locks")
+	_ = filepath.Walk(root, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			out = append(out, strings.TrimPrefix(path, root))
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
