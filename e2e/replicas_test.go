@@ -55,8 +55,8 @@ func replicasOnPostgres(ctx context.Context, t *testing.T, e *env, m *automation
 	img := func(tag string) func(int) string { return func(int) string { return "registry.test/apps/rep:" + tag } }
 
 	first := round(http.MethodPut, img("1"), nil)
-	round(http.MethodPut, img("2"), nil) // mostly 409: the first is under way
-	victim, onVictim := killMidUpdate(t, f)
+	round(http.MethodPut, img("2"), func(i int) bool { return i%2 == 0 }) // mostly 409: the first is under way
+	victim, onVictim, killedAt := killMidUpdate(t, f)
 	f.waitAll(t, accepted(t, first), 5*time.Minute)
 	round(http.MethodDelete, img(""), func(i int) bool { return i%2 == 0 })
 	round(http.MethodPut, img("3"), func(i int) bool { return i%2 == 1 })
@@ -64,7 +64,7 @@ func replicasOnPostgres(ctx context.Context, t *testing.T, e *env, m *automation
 	round(http.MethodPut, img("3c"), func(i int) bool { return i%4 == 3 })
 	require.Len(t, all, 60)
 	ops := f.waitAll(t, accepted(t, all), 6*time.Minute)
-	assertRun(t, f, ops, victim, onVictim)
+	assertRun(t, f, ops, victim, onVictim, killedAt)
 
 	restartAll(t, f, &all, launches)
 	postgresRestart(t, f, pg, &all, launches)
@@ -94,7 +94,7 @@ func accepted(t *testing.T, reqs []*request) []string {
 
 // killMidUpdate waits until a replica runs an update, then kills its
 // process group; it returns the victim and the operations it was running.
-func killMidUpdate(t *testing.T, f *fleet) (*replica, []string) {
+func killMidUpdate(t *testing.T, f *fleet) (*replica, []string, time.Time) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
@@ -107,18 +107,19 @@ func killMidUpdate(t *testing.T, f *fleet) (*replica, []string) {
 		for _, r := range f.live() {
 			if ids := byReplica[r.id]; len(ids) > 0 {
 				time.Sleep(300 * time.Millisecond) // into the update: the CLI holds the stack's lock
+				killedAt := time.Now()
 				r.kill()
 				t.Logf("killed %s (%s) with SIGKILL while it ran %v", r.name, r.id, ids)
-				return r, ids
+				return r, ids, killedAt
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("no replica ever ran an operation")
-	return nil, nil
+	return nil, nil, time.Time{}
 }
 
-func assertRun(t *testing.T, f *fleet, ops map[string]*queue.Operation, victim *replica, onVictim []string) {
+func assertRun(t *testing.T, f *fleet, ops map[string]*queue.Operation, victim *replica, onVictim []string, killedAt time.Time) {
 	t.Helper()
 	taken := map[string]bool{}
 	for _, id := range onVictim {
@@ -144,7 +145,8 @@ func assertRun(t *testing.T, f *fleet, ops map[string]*queue.Operation, victim *
 		require.Len(t, takeover, 1, "%s says it was taken over", id)
 		assert.Contains(t, takeover[0], victim.id)
 		started, finished := *full.StartedAt, *full.FinishedAt
-		t.Logf("%s taken over: last attempt started %s, finished %s (%.1fs)", id, started.Format(time.RFC3339Nano), finished.Format(time.RFC3339Nano), finished.Sub(started).Seconds())
+		t.Logf("%s taken over %.1fs after the SIGKILL (--takeover-after 3s), finished %.1fs after it", id, started.Sub(killedAt).Seconds(), finished.Sub(killedAt).Seconds())
+		assert.Less(t, started.Sub(killedAt), 20*time.Second, "takeover is bounded by --takeover-after and the sweep")
 	}
 }
 
