@@ -145,11 +145,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer s.q.Close()
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	ui, err := s.q.UI(workCtx, "/ui")
-	if err != nil {
+	if err := s.startUI(workCtx); err != nil {
 		return err
 	}
-	s.ui = ui
 	if err := s.q.Start(workCtx); err != nil {
 		return err
 	}
@@ -164,7 +162,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
+	err := srv.Shutdown(shutdownCtx)
 	if stopErr := s.q.Stop(s.opts.ShutdownGrace); stopErr != nil {
 		s.opts.Logger.Warn("stopping the queue", "err", stopErr)
 	}
@@ -172,6 +170,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	}
 	return err
+}
+
+// startUI prepares River's UI, mounted under /ui/ by Handler.
+func (s *Server) startUI(ctx context.Context) error {
+	ui, err := s.q.UI(ctx, "/ui")
+	if err != nil {
+		return err
+	}
+	s.ui = ui
+	return nil
 }
 
 func (s *Server) authenticate(token string) func(http.HandlerFunc) http.Handler {
