@@ -137,6 +137,7 @@ test-cluster: $(PULUMI)
 test-bench: $(PULUMI)
 	go test -count=1 -run '^$$' -bench Program -benchtime 3x -benchmem ./stacks
 	go run ./cmd/apphub-bench automation -levels 1,20 -baseline-levels 1 -sequential 3 -check
+	go run ./cmd/apphub-bench queue -levels 1,20 -ops 50 >/dev/null
 	@if [ "$${APPHUB_CLUSTER_TESTS:-}" = 1 ]; then \
 	  go test -count=1 -tags cluster -run '^$$' -bench PreviewCreateOnCluster -benchtime 2x ./internal/kubetier; \
 	  $(E2E_ENV) go test -count=1 -tags e2e -run '^$$' -bench PulumiPreviewOnCluster -benchtime 2x -v ./e2e; \
@@ -147,6 +148,7 @@ test-bench: $(PULUMI)
 bench: $(PULUMI)
 	go test -count=1 -run '^$$' -bench Program -benchmem ./stacks
 	go run ./cmd/apphub-bench automation -check
+	go run ./cmd/apphub-bench queue
 	@if [ -n "$${KUBECONFIG:-}" ]; then \
 	  go test -count=1 -tags cluster -run '^$$' -bench PreviewCreateOnCluster -benchtime 5x ./internal/kubetier; \
 	  $(MAKE) --no-print-directory plugins; \

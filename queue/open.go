@@ -195,7 +195,7 @@ func (q *Queue) riverConfig() *river.Config {
 		// The lease takeover is the fast path; River's rescue of jobs stuck
 		// in running stays as the backstop.
 		RescueStuckJobsAfter: time.Hour,
-		FetchCooldown:        20 * time.Millisecond,
+		FetchCooldown:        5 * time.Millisecond,
 		FetchPollInterval:    250 * time.Millisecond,
 	}
 	if q.cfg.Expire != nil {

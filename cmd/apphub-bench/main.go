@@ -5,6 +5,11 @@
 //	                          Manager against the naive Automation API
 //	                          pattern: latency, throughput at 1/5/10/20 in
 //	                          flight, memory, state integrity
+//	apphub-bench queue        the operation queue's own cost: enqueue to
+//	                          start latency and throughput at 1/5/20 in
+//	                          flight, River on SQLite and on PostgreSQL
+//	                          (1 and 3 replicas) against the JSON files
+//	                          it replaced
 //	apphub-bench build        cold and warm `go build` of the platform
 //	                          program and apphubctl, and binary sizes
 //
@@ -30,7 +35,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: apphub-bench automation|build [flags]  (-h for flags)")
+		fmt.Fprintln(stderr, "usage: apphub-bench automation|queue|build [flags]  (-h for flags)")
 		return 2
 	}
 	var err error
@@ -39,8 +44,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAutomationCmd(ctx, args[1:], stdout, stderr)
 	case "build":
 		err = runBuildCmd(ctx, args[1:], stdout, stderr)
+	case "queue":
+		err = runQueueCmd(ctx, args[1:], stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "unknown benchmark %q: automation or build\n", args[0])
+		fmt.Fprintf(stderr, "unknown benchmark %q: automation, queue or build\n", args[0])
 		return 2
 	}
 	if err != nil {
