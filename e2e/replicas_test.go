@@ -66,8 +66,8 @@ func replicasOnPostgres(ctx context.Context, t *testing.T, e *env, m *automation
 	ops := f.waitAll(t, accepted(t, all), 6*time.Minute)
 	assertRun(t, f, ops, victim, onVictim, killedAt)
 
-	restartAll(t, f, &all, launches)
-	postgresRestart(t, f, pg, &all, launches)
+	restartAll(t, f, launches)
+	postgresRestart(t, f, pg, launches)
 	assertBackendMatches(ctx, t, e, m, f, launches)
 }
 
@@ -150,18 +150,23 @@ func assertRun(t *testing.T, f *fleet, ops map[string]*queue.Operation, victim *
 	}
 }
 
-// restartAll stops every replica (SIGTERM) right after work was queued,
-// starts three new ones, and expects the queued work to finish.
-func restartAll(t *testing.T, f *fleet, all *[]*request, launches []string) {
-	t.Helper()
+// updateOdd sends an update of every other preview to the image tag.
+func (f *fleet) updateOdd(launches []string, tag string) []*request {
 	var reqs []*request
 	for i, l := range launches {
 		if i%2 == 1 {
-			reqs = append(reqs, &request{launch: l, method: http.MethodPut, image: "registry.test/apps/rep:4"})
+			reqs = append(reqs, &request{launch: l, method: http.MethodPut, image: "registry.test/apps/rep:" + tag})
 		}
 	}
 	f.send(reqs)
-	*all = append(*all, reqs...)
+	return reqs
+}
+
+// restartAll stops every replica (SIGTERM) right after work was queued,
+// starts three new ones, and expects the queued work to finish.
+func restartAll(t *testing.T, f *fleet, launches []string) {
+	t.Helper()
+	reqs := f.updateOdd(launches, "4")
 	for _, r := range f.live() {
 		r.stop(t)
 	}
@@ -175,16 +180,9 @@ func restartAll(t *testing.T, f *fleet, all *[]*request, launches []string) {
 }
 
 // postgresRestart restarts the database while operations run.
-func postgresRestart(t *testing.T, f *fleet, pg *pgtest.Server, all *[]*request, launches []string) {
+func postgresRestart(t *testing.T, f *fleet, pg *pgtest.Server, launches []string) {
 	t.Helper()
-	var reqs []*request
-	for i, l := range launches {
-		if i%2 == 1 {
-			reqs = append(reqs, &request{launch: l, method: http.MethodPut, image: "registry.test/apps/rep:5"})
-		}
-	}
-	f.send(reqs)
-	*all = append(*all, reqs...)
+	reqs := f.updateOdd(launches, "5")
 	ids := accepted(t, reqs)
 	time.Sleep(500 * time.Millisecond)
 	require.NoError(t, pg.Restart(2*time.Second), pg.Log())

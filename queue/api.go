@@ -45,7 +45,7 @@ func (q *Queue) Enqueue(ctx context.Context, kind, id string, spec any) (*Operat
 }
 
 func (q *Queue) enqueueJob(ctx context.Context, op *Operation) error {
-	jobID, err := q.eng.insert(ctx, opArgs{OperationID: op.ID, OpKind: op.Kind, Target: op.Target})
+	jobID, err := q.eng.insert(ctx, opArgs{OperationID: op.ID, OpKind: op.Kind, Target: op.Target, Spec: op.Spec})
 	if err != nil {
 		return err
 	}

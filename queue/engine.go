@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -14,12 +15,14 @@ import (
 	"riverqueue.com/riverui/uiendpoints"
 )
 
-// opArgs is the River job of one operation; the validated spec itself is
-// in the operation record, written before the job.
+// opArgs is the River job of one operation: its record's id and the
+// validated spec (so River's UI shows what each job does). The record,
+// written before the job, stays the source of truth a worker reads.
 type opArgs struct {
-	OperationID string `json:"operationId"`
-	OpKind      string `json:"kind"`
-	Target      string `json:"target"`
+	OperationID string          `json:"operationId"`
+	OpKind      string          `json:"kind"`
+	Target      string          `json:"target"`
+	Spec        json.RawMessage `json:"spec"`
 }
 
 func (opArgs) Kind() string { return "apphub_operation" }

@@ -85,27 +85,25 @@ func newOperationGetCmd(g *globals) *cobra.Command {
 		Example: "  apphubctl operation get 20261201T082152-0123456789abcdef -o json",
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := operationID(g, cmd, &vals, "operation get", args[0]); err != nil {
-				return err
-			}
-			q, err := g.openQueue(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer q.Close()
-			op, err := q.Get(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if op == nil {
-				return &automation.Error{Kind: automation.KindNotFound, Op: "operation get", Reason: fmt.Sprintf("no operation %q", args[0])}
-			}
-			if op.Events, _, err = q.Events(cmd.Context(), op.ID, 0); err != nil {
-				return err
-			}
-			return g.emit(op, func(w io.Writer) { printOperations(w, []*queue.Operation{op}) })
+			return g.onOperation(cmd, &vals, "operation get", args[0], func(q *queue.Queue) error {
+				return getOperation(g, cmd, q, args[0])
+			})
 		},
 	}
+}
+
+func getOperation(g *globals, cmd *cobra.Command, q *queue.Queue, id string) error {
+	op, err := q.Get(cmd.Context(), id)
+	if err != nil {
+		return err
+	}
+	if op == nil {
+		return &automation.Error{Kind: automation.KindNotFound, Op: "operation get", Reason: fmt.Sprintf("no operation %q", id)}
+	}
+	if op.Events, _, err = q.Events(cmd.Context(), op.ID, 0); err != nil {
+		return err
+	}
+	return g.emit(op, func(w io.Writer) { printOperations(w, []*queue.Operation{op}) })
 }
 
 func newOperationCancelCmd(g *globals) *cobra.Command {
@@ -119,34 +117,41 @@ SIGINT and stops cleanly) on whichever replica runs it, and ends canceled.`,
 		Example: "  apphubctl operation cancel 20261201T082152-0123456789abcdef",
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := operationID(g, cmd, &vals, "operation cancel", args[0]); err != nil {
-				return err
-			}
-			q, err := g.openQueue(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer q.Close()
-			op, err := q.Cancel(cmd.Context(), args[0])
-			switch {
-			case errors.Is(err, queue.ErrFinished):
-				return &automation.Error{Kind: automation.KindConflict, Op: "operation cancel", Reason: fmt.Sprintf("operation %s already %s", op.ID, op.Status)}
-			case err != nil:
-				return err
-			case op == nil:
-				return &automation.Error{Kind: automation.KindNotFound, Op: "operation cancel", Reason: fmt.Sprintf("no operation %q", args[0])}
-			}
-			return g.emit(op, func(w io.Writer) { printOperations(w, []*queue.Operation{op}) })
+			return g.onOperation(cmd, &vals, "operation cancel", args[0], func(q *queue.Queue) error {
+				return cancelOperation(g, cmd, q, args[0])
+			})
 		},
 	}
 }
 
-func operationID(g *globals, cmd *cobra.Command, vals *flagValues, op, id string) error {
+func cancelOperation(g *globals, cmd *cobra.Command, q *queue.Queue, id string) error {
+	op, err := q.Cancel(cmd.Context(), id)
+	switch {
+	case errors.Is(err, queue.ErrFinished):
+		return &automation.Error{Kind: automation.KindConflict, Op: "operation cancel", Reason: fmt.Sprintf("operation %s already %s", op.ID, op.Status)}
+	case err != nil:
+		return err
+	case op == nil:
+		return &automation.Error{Kind: automation.KindNotFound, Op: "operation cancel", Reason: fmt.Sprintf("no operation %q", id)}
+	}
+	return g.emit(op, func(w io.Writer) { printOperations(w, []*queue.Operation{op}) })
+}
+
+// onOperation validates an operation id, then runs fn on the queue.
+func (g *globals) onOperation(cmd *cobra.Command, vals *flagValues, op, id string, fn func(*queue.Queue) error) error {
 	p := g.check(cmd, vals)
 	if err := queue.ValidID(id); err != nil {
 		p.Add("ID", "%v", err)
 	}
-	return invalidInput(op, "", p, nil, nil)
+	if err := invalidInput(op, "", p, nil, nil); err != nil {
+		return err
+	}
+	q, err := g.openQueue(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	return fn(q)
 }
 
 func printOperations(w io.Writer, ops []*queue.Operation) {
