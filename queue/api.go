@@ -38,10 +38,37 @@ func (q *Queue) Enqueue(ctx context.Context, kind, id string, spec any) (*Operat
 		return got, err
 	}
 	if err := q.enqueueJob(ctx, op); err != nil {
-		_ = q.st.finish(context.WithoutCancel(ctx), op.ID, StatusFailed, err.Error(), "internal", nil, q.cfg.Now())
+		_, _ = q.st.finish(context.WithoutCancel(ctx), op.ID, StatusFailed, err.Error(), "internal", nil, q.cfg.Now())
 		return nil, err
 	}
-	return q.Get(ctx, op.ID)
+	got, err = q.Get(ctx, op.ID)
+	if err == nil && got != nil && got.Status == StatusQueued {
+		q.changed(ctx, got)
+	}
+	return got, err
+}
+
+// changed tells OnChange, if any, of a status change.
+func (q *Queue) changed(ctx context.Context, op *Operation) {
+	if q.cfg.OnChange != nil && op != nil {
+		q.cfg.OnChange(context.WithoutCancel(ctx), op)
+	}
+}
+
+// changedID re-reads an operation and tells OnChange.
+func (q *Queue) changedID(ctx context.Context, id string) {
+	if q.cfg.OnChange == nil {
+		return
+	}
+	if op, err := q.st.get(context.WithoutCancel(ctx), id); err == nil {
+		q.changed(ctx, op)
+	}
+}
+
+// Counts returns the number of unfinished operations by status, across
+// replicas.
+func (q *Queue) Counts(ctx context.Context) (map[string]int, error) {
+	return q.st.countByStatus(ctx)
 }
 
 func (q *Queue) enqueueJob(ctx context.Context, op *Operation) error {
@@ -110,10 +137,14 @@ func (q *Queue) Cancel(ctx context.Context, id string) (*Operation, error) {
 	} else if op.Status == StatusQueued {
 		// Nobody runs it: the record ends here (River has dropped the job);
 		// a worker that claimed it meanwhile sees the request instead.
-		if err := q.st.cancelQueued(ctx, id, errCanceled.Error(), q.cfg.Now()); err != nil {
+		changed, err := q.st.cancelQueued(ctx, id, errCanceled.Error(), q.cfg.Now())
+		if err != nil {
 			return nil, err
 		}
-		q.notify(id)
+		if changed {
+			q.notify(id)
+			q.changedID(ctx, id)
+		}
 	}
 	return q.st.get(ctx, id)
 }

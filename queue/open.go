@@ -48,6 +48,10 @@ type Config struct {
 	// Execute runs an operation. Required to work jobs; nil makes a queue
 	// that only records and reads (apphubctl operation ...).
 	Execute Executor
+	// OnChange is told of every status change this replica makes (queued,
+	// running, and the final one), with the operation as recorded. It runs
+	// on the worker's path: keep it short (metrics, enqueue a delivery).
+	OnChange func(ctx context.Context, op *Operation)
 	Logger  *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time

@@ -138,6 +138,24 @@ func (s *store) countUnfinished(ctx context.Context) (int, error) {
 
 // setJob records the operation's first job; a worker that fetched the job
 // before this write may have recorded it already (claim).
+func (s *store) countByStatus(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM apphub_operation WHERE finished_at = 0 GROUP BY status`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{StatusQueued: 0, StatusRunning: 0}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, err
+		}
+		out[status] = n
+	}
+	return out, rows.Err()
+}
+
 func (s *store) setJob(ctx context.Context, id string, jobID int64) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE apphub_operation SET job_id = $1 WHERE id = $2 AND job_id = 0`, jobID, id)
 	return err
@@ -158,23 +176,29 @@ func (s *store) claim(ctx context.Context, id string, jobID int64, replica strin
 	return n == 1, err
 }
 
-// finish records the final status; a finished operation is never changed.
-func (s *store) finish(ctx context.Context, id, status, reason, errKind string, result json.RawMessage, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE apphub_operation
+// finish records the final status; a finished operation is never changed
+// (changed is false then).
+func (s *store) finish(ctx context.Context, id, status, reason, errKind string, result json.RawMessage, now time.Time) (changed bool, err error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE apphub_operation
 		SET status = $1, reason = $2, error_kind = $3, result = $4, finished_at = $5
 		WHERE id = $6 AND finished_at = 0`, status, reason, errKind, string(result), micros(now), id)
 	if err != nil {
-		return fmt.Errorf("finishing operation %s: %w", id, err)
+		return false, fmt.Errorf("finishing operation %s: %w", id, err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // cancelQueued ends an operation no replica has claimed.
-func (s *store) cancelQueued(ctx context.Context, id, reason string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE apphub_operation
+func (s *store) cancelQueued(ctx context.Context, id, reason string, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE apphub_operation
 		SET status = $1, reason = $2, error_kind = $3, finished_at = $4
 		WHERE id = $5 AND status = $6 AND finished_at = 0`, StatusCanceled, reason, string(automation.KindCanceled), micros(now), id, StatusQueued)
-	return err
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // requeue puts a running operation back in the queue under a new job.

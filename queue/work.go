@@ -48,6 +48,7 @@ func (q *Queue) workOperation(ctx context.Context, job *river.Job[opArgs]) error
 	if q.st.cancelRequested(ctx, id) {
 		return q.finishCanceled(ctx, id)
 	}
+	q.changedID(ctx, id)
 	return q.run(ctx, op, &previous, h)
 }
 
@@ -98,21 +99,33 @@ func (q *Queue) finish(ctx context.Context, op *Operation, result any, err error
 	}
 	// The stack work is done: the record must say so even across a
 	// database restart, or a retry would run the operation again.
-	if ferr := retryDB(ctx, finishRetry, func() error {
-		return q.st.finish(ctx, op.ID, status, reason, kind, raw, q.cfg.Now())
+	var changed bool
+	if ferr := retryDB(ctx, finishRetry, func() (err error) {
+		changed, err = q.st.finish(ctx, op.ID, status, reason, kind, raw, q.cfg.Now())
+		return err
 	}); ferr != nil {
 		return ferr
 	}
 	q.notify(op.ID)
+	if changed {
+		q.changedID(ctx, op.ID)
+	}
 	q.cfg.Logger.Info("operation finished", "id", op.ID, "kind", op.Kind, "target", op.Target, "status", status, "reason", reason)
 	return nil
 }
 
 func (q *Queue) finishCanceled(ctx context.Context, id string) error {
-	if err := q.st.finish(ctx, id, StatusCanceled, errCanceled.Error(), string(automation.KindCanceled), nil, q.cfg.Now()); err != nil {
+	var changed bool
+	if err := retryDB(ctx, finishRetry, func() (err error) {
+		changed, err = q.st.finish(ctx, id, StatusCanceled, errCanceled.Error(), string(automation.KindCanceled), nil, q.cfg.Now())
+		return err
+	}); err != nil {
 		return err
 	}
 	q.notify(id)
+	if changed {
+		q.changedID(ctx, id)
+	}
 	q.cfg.Logger.Info("operation canceled", "id", id)
 	return river.JobCancel(errCanceled)
 }

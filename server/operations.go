@@ -59,6 +59,7 @@ func (s *Server) expire(ctx context.Context) error {
 		case err != nil:
 			s.opts.Logger.Warn("expiring preview", "launch", it.Launch, "err", err)
 		default:
+			s.m.expiries.Inc()
 			s.opts.Logger.Info("preview expired: destroy queued", "launch", it.Launch, "expiresAt", p.ExpiresAt, "operation", op.ID)
 		}
 	}

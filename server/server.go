@@ -69,6 +69,7 @@ type Server struct {
 	opts Options
 	q    *queue.Queue
 	ui   http.Handler
+	m    *metrics
 }
 
 // New opens the operation queue (running its migrations).
@@ -89,16 +90,22 @@ func New(ctx context.Context, b Backend, opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{b: b, opts: opts}
+	s.m = newMetrics(s)
 	q, err := queue.Open(ctx, queue.Config{
 		DatabaseURL: opts.DatabaseURL, StateDir: opts.StateDir, Workers: opts.Workers,
 		TakeoverAfter: opts.TakeoverAfter, ExpiryInterval: opts.ExpiryInterval,
-		Execute: s.execute, Expire: s.expire, Logger: opts.Logger,
+		Execute: s.execute, Expire: s.expire, OnChange: s.changed, Logger: opts.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.q = q
 	return s, nil
+}
+
+// changed is the queue's OnChange: every status change this replica made.
+func (s *Server) changed(_ context.Context, op *queue.Operation) {
+	s.m.observe(op)
 }
 
 // Queue is the server's operation queue.
@@ -119,6 +126,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/operations/{id}", auth(s.getOperation))
 	mux.Handle("DELETE /v1/operations/{id}", auth(s.cancelOperation))
 	mux.Handle("GET /v1/operations/{id}/events", auth(s.streamEvents))
+	mux.Handle("GET /metrics", auth(s.m.handler()))
 	if s.ui != nil {
 		token := s.opts.UIToken
 		if token == "" {
