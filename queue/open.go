@@ -52,7 +52,7 @@ type Config struct {
 	// running, and the final one), with the operation as recorded. It runs
 	// on the worker's path: keep it short (metrics, enqueue a delivery).
 	OnChange func(ctx context.Context, op *Operation)
-	Logger  *slog.Logger
+	Logger   *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
