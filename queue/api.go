@@ -72,7 +72,7 @@ func (q *Queue) Counts(ctx context.Context) (map[string]int, error) {
 }
 
 func (q *Queue) enqueueJob(ctx context.Context, op *Operation) error {
-	jobID, err := q.eng.insert(ctx, opArgs{OperationID: op.ID, OpKind: op.Kind, Target: op.Target, Spec: op.Spec})
+	jobID, err := q.eng.insert(ctx, opArgs{OperationID: op.ID, OpKind: op.Kind, Target: op.Target, Spec: op.Spec}, false)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,8 @@ func (expiryArgs) Kind() string { return "apphub_expiry" }
 // engine is what the queue needs from a River client, whatever its driver
 // (River's client is generic over the driver's transaction type).
 type engine interface {
-	insert(ctx context.Context, args opArgs) (int64, error)
+	// insert enqueues a job; a takeover's job goes ahead of new work.
+	insert(ctx context.Context, args opArgs, takeover bool) (int64, error)
 	cancel(ctx context.Context, jobID int64) error
 	// running reports whether River has the job in its running state.
 	running(ctx context.Context, jobID int64) (bool, error)
@@ -67,8 +68,19 @@ func newRiverEngine[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]
 	return &riverEngine[TTx]{client: client}, nil
 }
 
-func (e *riverEngine[TTx]) insert(ctx context.Context, args opArgs) (int64, error) {
-	res, err := e.client.Insert(ctx, args, &river.InsertOpts{MaxAttempts: maxAttempts})
+// Job priorities (River: 1 is first): an operation taken over from a dead
+// replica has already waited its turn once.
+const (
+	priorityTakeover = 1
+	priorityNew      = 2
+)
+
+func (e *riverEngine[TTx]) insert(ctx context.Context, args opArgs, takeover bool) (int64, error) {
+	priority := priorityNew
+	if takeover {
+		priority = priorityTakeover
+	}
+	res, err := e.client.Insert(ctx, args, &river.InsertOpts{MaxAttempts: maxAttempts, Priority: priority})
 	if err != nil {
 		return 0, fmt.Errorf("enqueueing operation %s: %w", args.OperationID, err)
 	}

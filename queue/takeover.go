@@ -88,7 +88,7 @@ func (q *Queue) takeOver(ctx context.Context, stale *Operation, _ *held) {
 	if err != nil || op == nil || op.Done() || op.Status != stale.Status || op.JobID != stale.JobID {
 		return
 	}
-	jobID, err := q.eng.insert(ctx, opArgs{OperationID: op.ID, OpKind: op.Kind, Target: op.Target, Spec: op.Spec})
+	jobID, err := q.eng.insert(ctx, opArgs{OperationID: op.ID, OpKind: op.Kind, Target: op.Target, Spec: op.Spec}, true)
 	if err != nil {
 		q.cfg.Logger.Warn("takeover", "id", op.ID, "err", err)
 		return
