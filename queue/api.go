@@ -12,6 +12,14 @@ import (
 	"github.com/apphub/apphub-infra/automation"
 )
 
+// EnqueueOption sets an optional part of a new operation.
+type EnqueueOption func(*Operation)
+
+// WithCallback has the operation's status changes POSTed to url.
+func WithCallback(url string) EnqueueOption {
+	return func(op *Operation) { op.CallbackURL = url }
+}
+
 // ErrBusy is returned by Enqueue with the operation already queued or
 // running on the same target.
 var ErrBusy = errBusy
@@ -26,13 +34,16 @@ func newID(now time.Time) string {
 // written first, so a 202 is only ever sent for a persisted operation; a
 // replica dying between the two steps leaves an orphan the takeover
 // sweep enqueues.
-func (q *Queue) Enqueue(ctx context.Context, kind, id string, spec any) (*Operation, error) {
+func (q *Queue) Enqueue(ctx context.Context, kind, id string, spec any, opts ...EnqueueOption) (*Operation, error) {
 	raw, err := json.Marshal(spec)
 	if err != nil {
 		return nil, fmt.Errorf("encoding spec: %w", err)
 	}
 	now := q.cfg.Now()
 	op := &Operation{ID: newID(now), Kind: kind, Target: Target(kind, id), Status: StatusQueued, Spec: raw, CreatedAt: now.UTC().Truncate(time.Microsecond)}
+	for _, o := range opts {
+		o(op)
+	}
 	got, err := q.st.insert(ctx, op)
 	if err != nil {
 		return got, err

@@ -38,6 +38,7 @@ type engine interface {
 	// insert enqueues a job; a takeover's job goes ahead of new work.
 	insert(ctx context.Context, args opArgs, takeover bool) (int64, error)
 	cancel(ctx context.Context, jobID int64) error
+	insertDelivery(ctx context.Context, args deliveryArgs) (int64, error)
 	// running reports whether River has the job in its running state.
 	running(ctx context.Context, jobID int64) (bool, error)
 	start(ctx context.Context) error
@@ -83,6 +84,14 @@ func (e *riverEngine[TTx]) insert(ctx context.Context, args opArgs, takeover boo
 	res, err := e.client.Insert(ctx, args, &river.InsertOpts{MaxAttempts: maxAttempts, Priority: priority})
 	if err != nil {
 		return 0, fmt.Errorf("enqueueing operation %s: %w", args.OperationID, err)
+	}
+	return res.Job.ID, nil
+}
+
+func (e *riverEngine[TTx]) insertDelivery(ctx context.Context, args deliveryArgs) (int64, error) {
+	res, err := e.client.Insert(ctx, args, &river.InsertOpts{MaxAttempts: deliveryAttempts, Priority: priorityNew})
+	if err != nil {
+		return 0, fmt.Errorf("enqueueing a callback for %s: %w", args.OperationID, err)
 	}
 	return res.Job.ID, nil
 }

@@ -52,6 +52,10 @@ type Config struct {
 	// running, and the final one), with the operation as recorded. It runs
 	// on the worker's path: keep it short (metrics, enqueue a delivery).
 	OnChange func(ctx context.Context, op *Operation)
+	// Deliver POSTs callbacks (EnqueueDelivery); OnDelivery is told of
+	// each attempt (metrics).
+	Deliver    Deliverer
+	OnDelivery func(DeliveryAttempt)
 	Logger   *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -188,6 +192,7 @@ func (q *Queue) riverConfig() *river.Config {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(q.workOperation))
 	river.AddWorker(workers, river.WorkFunc(q.workExpiry))
+	river.AddWorker(workers, &deliveryWorker{q: q})
 	cfg := &river.Config{
 		ID:          strings.NewReplacer(".", "_").Replace(q.replica),
 		Logger:      q.cfg.Logger.With("component", "river"),

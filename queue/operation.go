@@ -28,22 +28,25 @@ const (
 
 // Operation is an accepted request and its progress.
 type Operation struct {
-	ID         string             `json:"id"`
-	Kind       string             `json:"kind"`
-	Target     string             `json:"target"`
-	Status     string             `json:"status"`
-	Reason     string             `json:"reason,omitempty"`
-	ErrorKind  string             `json:"errorKind,omitempty"`
-	Spec       json.RawMessage    `json:"spec,omitempty"`
-	Result     json.RawMessage    `json:"result,omitempty"`
-	Attempts   int                `json:"attempts"`
-	Replica    string             `json:"replica,omitempty"`
-	JobID      int64              `json:"jobId"`
-	CreatedAt  time.Time          `json:"createdAt"`
-	StartedAt  *time.Time         `json:"startedAt,omitempty"`
-	FinishedAt *time.Time         `json:"finishedAt,omitempty"`
-	Events     []automation.Event `json:"events,omitempty"`
-	Links      map[string]string  `json:"links,omitempty"`
+	ID        string          `json:"id"`
+	Kind      string          `json:"kind"`
+	Target    string          `json:"target"`
+	Status    string          `json:"status"`
+	Reason    string          `json:"reason,omitempty"`
+	ErrorKind string          `json:"errorKind,omitempty"`
+	Spec      json.RawMessage `json:"spec,omitempty"`
+	Result    json.RawMessage `json:"result,omitempty"`
+	Attempts  int             `json:"attempts"`
+	Replica   string          `json:"replica,omitempty"`
+	JobID     int64           `json:"jobId"`
+	// CallbackURL is told of every status change (see Delivery).
+	CallbackURL string             `json:"callbackUrl,omitempty"`
+	CreatedAt   time.Time          `json:"createdAt"`
+	StartedAt   *time.Time         `json:"startedAt,omitempty"`
+	FinishedAt  *time.Time         `json:"finishedAt,omitempty"`
+	Events      []automation.Event `json:"events,omitempty"`
+	Deliveries  []DeliveryAttempt  `json:"deliveries,omitempty"`
+	Links       map[string]string  `json:"links,omitempty"`
 }
 
 // Done reports whether the operation reached a final status.

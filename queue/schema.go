@@ -24,6 +24,7 @@ var schema = []string{
 		job_id BIGINT NOT NULL DEFAULT 0,
 		replica TEXT NOT NULL DEFAULT '',
 		cancel_requested INTEGER NOT NULL DEFAULT 0,
+		callback_url TEXT NOT NULL DEFAULT '',
 		created_at BIGINT NOT NULL,
 		started_at BIGINT NOT NULL DEFAULT 0,
 		finished_at BIGINT NOT NULL DEFAULT 0
@@ -34,6 +35,16 @@ var schema = []string{
 		ON apphub_operation (target, created_at)`,
 	`CREATE INDEX IF NOT EXISTS apphub_operation_status
 		ON apphub_operation (status)`,
+	`CREATE TABLE IF NOT EXISTS apphub_delivery (
+		operation_id TEXT NOT NULL,
+		url TEXT NOT NULL,
+		event TEXT NOT NULL,
+		attempt INTEGER NOT NULL,
+		status_code INTEGER NOT NULL DEFAULT 0,
+		error TEXT NOT NULL DEFAULT '',
+		at BIGINT NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS apphub_delivery_operation ON apphub_delivery (operation_id, at)`,
 	`CREATE TABLE IF NOT EXISTS apphub_operation_event (
 		operation_id TEXT NOT NULL,
 		seq INTEGER NOT NULL,

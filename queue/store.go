@@ -19,7 +19,7 @@ type store struct {
 	postgres bool
 }
 
-const opColumns = `id, kind, target, status, reason, error_kind, spec, result, attempts, job_id, replica, created_at, started_at, finished_at`
+const opColumns = `id, kind, target, status, reason, error_kind, spec, result, attempts, job_id, replica, callback_url, created_at, started_at, finished_at`
 
 func micros(t time.Time) int64 { return t.UTC().UnixMicro() }
 
@@ -38,7 +38,7 @@ func scanOp(r rowScanner) (*Operation, error) {
 	var spec, result string
 	var created, started, finished int64
 	if err := r.Scan(&o.ID, &o.Kind, &o.Target, &o.Status, &o.Reason, &o.ErrorKind, &spec, &result,
-		&o.Attempts, &o.JobID, &o.Replica, &created, &started, &finished); err != nil {
+		&o.Attempts, &o.JobID, &o.Replica, &o.CallbackURL, &created, &started, &finished); err != nil {
 		return nil, err
 	}
 	o.Spec = json.RawMessage(spec)
@@ -56,8 +56,8 @@ var errBusy = errors.New("an operation on this target is already queued or runni
 // insert records a queued operation; the unique index refuses a second
 // unfinished one on the same target, which is returned with errBusy.
 func (s *store) insert(ctx context.Context, op *Operation) (*Operation, error) {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO apphub_operation (id, kind, target, status, spec, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, op.ID, op.Kind, op.Target, StatusQueued, string(op.Spec), micros(op.CreatedAt))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO apphub_operation (id, kind, target, status, spec, callback_url, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, op.ID, op.Kind, op.Target, StatusQueued, string(op.Spec), op.CallbackURL, micros(op.CreatedAt))
 	if err == nil {
 		return op, nil
 	}
@@ -291,4 +291,30 @@ func (s *store) events(ctx context.Context, id string, after, limit int) ([]auto
 		out = append(out, e)
 	}
 	return out, after, rows.Err()
+}
+
+func (s *store) addDelivery(ctx context.Context, id string, d DeliveryAttempt) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO apphub_delivery (operation_id, url, event, attempt, status_code, error, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, d.URL, d.Event, d.Attempt, d.StatusCode, d.Error, micros(d.At))
+	return err
+}
+
+func (s *store) deliveries(ctx context.Context, id string) ([]DeliveryAttempt, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT url, event, attempt, status_code, error, at FROM apphub_delivery
+		WHERE operation_id = $1 ORDER BY at, attempt`, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []DeliveryAttempt
+	for rows.Next() {
+		var d DeliveryAttempt
+		var at int64
+		if err := rows.Scan(&d.URL, &d.Event, &d.Attempt, &d.StatusCode, &d.Error, &at); err != nil {
+			return nil, err
+		}
+		d.At = *fromMicros(at)
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }

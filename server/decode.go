@@ -127,17 +127,26 @@ func unknownRule(fields map[string]reflect.Value, key string) string {
 	return "is not a field of this request"
 }
 
-// jsonFields maps the exact json names of a struct's fields to the fields.
+// jsonFields maps the exact json names of a struct's fields to the fields;
+// an embedded struct's fields are the outer struct's, as encoding/json has it.
 func jsonFields(v any) map[string]reflect.Value {
-	rv := reflect.ValueOf(v).Elem()
 	out := map[string]reflect.Value{}
+	addFields(reflect.ValueOf(v).Elem(), out)
+	return out
+}
+
+func addFields(rv reflect.Value, out map[string]reflect.Value) {
 	for i := 0; i < rv.NumField(); i++ {
-		name, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("json"), ",")
+		f := rv.Type().Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			addFields(rv.Field(i), out)
+			continue
+		}
 		if name != "" && name != "-" {
 			out[name] = rv.Field(i)
 		}
 	}
-	return out
 }
 
 // describe names the JSON shape a field type takes.

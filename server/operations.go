@@ -143,6 +143,9 @@ func (s *Server) getOperation(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		op.Events = events
 	}
+	if deliveries, err := s.q.Deliveries(r.Context(), op.ID); err == nil {
+		op.Deliveries = deliveries
+	}
 	writeJSON(w, http.StatusOK, withLinks(op))
 }
 

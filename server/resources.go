@@ -12,7 +12,7 @@ import (
 
 // accept records an operation in the queue; the 202 is sent only after
 // the record is in the database.
-func (s *Server) accept(w http.ResponseWriter, r *http.Request, kind, target string, spec any) {
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, kind, target string, spec any, opts ...queue.EnqueueOption) {
 	n, err := s.q.InFlight(r.Context())
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "queue database: "+err.Error(), nil)
@@ -22,7 +22,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, kind, target str
 		writeError(w, http.StatusTooManyRequests, "busy", fmt.Sprintf("%d operations in flight; retry later", s.opts.MaxInFlight), nil)
 		return
 	}
-	op, err := s.q.Enqueue(r.Context(), kind, target, spec)
+	op, err := s.q.Enqueue(r.Context(), kind, target, spec, opts...)
 	if errors.Is(err, queue.ErrBusy) {
 		writeJSON(w, http.StatusConflict, map[string]any{"error": "conflict", "message": err.Error(), "operation": withLinks(op)})
 		return
@@ -43,15 +43,42 @@ func withLinks(op *queue.Operation) *queue.Operation {
 	return op
 }
 
+// previewRequest and buildRequest are the bodies: the spec, and where the
+// service reports the operation's progress.
+type previewRequest struct {
+	automation.PreviewSpec
+	CallbackURL string `json:"callbackUrl,omitempty"`
+}
+
+type buildRequest struct {
+	automation.BuildSpec
+	CallbackURL string `json:"callbackUrl,omitempty"`
+}
+
+// callback checks a request's callbackUrl and returns its enqueue option.
+func (s *Server) callback(p *validate.Problems, given bool, raw string) []queue.EnqueueOption {
+	if !given {
+		return nil
+	}
+	if err := checkCallbackURL(raw, s.opts.AllowPrivateCallbacks); err != nil {
+		p.Add("callbackUrl", "%v", err)
+	} else if len(s.opts.WebhookSecret) == 0 {
+		p.Add("callbackUrl", "this service has no webhook secret to sign callbacks with (APPHUB_WEBHOOK_SECRET or --webhook-secret-file)")
+	}
+	return []queue.EnqueueOption{queue.WithCallback(raw)}
+}
+
 // putPreview validates the whole request (body, path, spec) and reports
 // every problem in one 400 before anything is persisted or run.
 func (s *Server) putPreview(w http.ResponseWriter, r *http.Request) {
 	const op = "preview up"
 	launch := r.PathValue("launch")
-	var spec automation.PreviewSpec
+	var req previewRequest
 	var p validate.Problems
 	noQuery(r, &p)
-	q := decodeStrict(w, r, &spec, &p)
+	q := decodeStrict(w, r, &req, &p)
+	spec := req.PreviewSpec
+	cb := s.callback(&p, q.has("callbackUrl"), req.CallbackURL)
 	if q.has("launch") && spec.Launch != launch {
 		p.Add("launch", "must match the path (%q), got %q", launch, spec.Launch)
 	}
@@ -70,7 +97,7 @@ func (s *Server) putPreview(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.accept(w, r, queue.KindPreviewUp, launch, spec)
+	s.accept(w, r, queue.KindPreviewUp, launch, spec, cb...)
 }
 
 func (s *Server) deletePreview(w http.ResponseWriter, r *http.Request) {
@@ -130,10 +157,12 @@ func (s *Server) listPreviews(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) {
-	var spec automation.BuildSpec
+	var req buildRequest
 	var p validate.Problems
 	noQuery(r, &p)
-	q := decodeStrict(w, r, &spec, &p)
+	q := decodeStrict(w, r, &req, &p)
+	spec := req.BuildSpec
+	cb := s.callback(&p, q.has("callbackUrl"), req.CallbackURL)
 	var specErr error
 	if q.complete {
 		specErr = automation.ValidateBuildRequest(spec, q.has)
@@ -148,7 +177,7 @@ func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.accept(w, r, queue.KindBuildRun, spec.ID, spec)
+	s.accept(w, r, queue.KindBuildRun, spec.ID, spec, cb...)
 }
 
 func (s *Server) getBuild(w http.ResponseWriter, r *http.Request) {

@@ -57,6 +57,13 @@ type Options struct {
 	TakeoverAfter time.Duration
 	// ExpiryInterval is how often the leader destroys expired previews. Default 1m.
 	ExpiryInterval time.Duration
+	// WebhookURL, when set, is told of every operation's status changes
+	// (as well as a request's own callbackUrl). WebhookSecret signs every
+	// callback and is required for either. AllowPrivateCallbacks lets
+	// callbacks reach loopback and link-local addresses (tests, sidecars).
+	WebhookURL            string
+	WebhookSecret         []byte
+	AllowPrivateCallbacks bool
 	// ShutdownGrace is how long running operations may finish on shutdown
 	// before they are cancelled (and resumed by the next replica to start). Default 30s.
 	ShutdownGrace time.Duration
@@ -70,6 +77,8 @@ type Server struct {
 	q    *queue.Queue
 	ui   http.Handler
 	m    *metrics
+
+	callbacks *http.Client
 }
 
 // New opens the operation queue (running its migrations).
@@ -89,12 +98,21 @@ func New(ctx context.Context, b Backend, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{b: b, opts: opts}
+	if opts.WebhookURL != "" {
+		if len(opts.WebhookSecret) == 0 {
+			return nil, errors.New("server: a webhook URL needs a webhook secret to sign with")
+		}
+		if err := checkCallbackURL(opts.WebhookURL, opts.AllowPrivateCallbacks); err != nil {
+			return nil, fmt.Errorf("server: webhook URL %w", err)
+		}
+	}
+	s := &Server{b: b, opts: opts, callbacks: callbackClient(opts.AllowPrivateCallbacks)}
 	s.m = newMetrics(s)
 	q, err := queue.Open(ctx, queue.Config{
 		DatabaseURL: opts.DatabaseURL, StateDir: opts.StateDir, Workers: opts.Workers,
 		TakeoverAfter: opts.TakeoverAfter, ExpiryInterval: opts.ExpiryInterval,
 		Execute: s.execute, Expire: s.expire, OnChange: s.changed, Logger: opts.Logger,
+		Deliver: s.deliver, OnDelivery: s.delivered,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -104,8 +122,17 @@ func New(ctx context.Context, b Backend, opts Options) (*Server, error) {
 }
 
 // changed is the queue's OnChange: every status change this replica made.
-func (s *Server) changed(_ context.Context, op *queue.Operation) {
+func (s *Server) changed(ctx context.Context, op *queue.Operation) {
 	s.m.observe(op)
+	s.queueCallbacks(ctx, op)
+}
+
+func (s *Server) delivered(d queue.DeliveryAttempt) {
+	result := "delivered"
+	if d.Error != "" {
+		result = "failed"
+	}
+	s.m.callbacks.WithLabelValues(result).Inc()
 }
 
 // Queue is the server's operation queue.

@@ -15,7 +15,7 @@ import (
 // catalog's variables: bad input must be refused before either is needed.
 func noPulumi(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	for _, k := range []string{"PULUMI_BACKEND_URL", "APPHUB_DATABASE_URL", "APPHUB_STATE_DIR", "APPHUB_LAUNCH_EXECUTION_MODE", "APPHUB_BUILD_EXECUTION_MODE", "APPHUB_API_TOKEN"} {
+	for _, k := range []string{"PULUMI_BACKEND_URL", "APPHUB_DATABASE_URL", "APPHUB_WEBHOOK_URL", "APPHUB_WEBHOOK_SECRET", "APPHUB_STATE_DIR", "APPHUB_LAUNCH_EXECUTION_MODE", "APPHUB_BUILD_EXECUTION_MODE", "APPHUB_API_TOKEN"} {
 		t.Setenv(k, "")
 	}
 }
@@ -141,6 +141,9 @@ func TestBadInvocationsAreRefusedBeforeAnythingExists(t *testing.T) {
 		{"serve empty database flag", []string{"serve", "--database-url", ""}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"--database-url", "must not be empty"}}},
 		{"env database url", []string{"serve"}, map[string]string{"APPHUB_API_TOKEN": "t0ken", "APPHUB_DATABASE_URL": "redis://x"}, []want{{"APPHUB_DATABASE_URL", "scheme must be"}}},
 		{"sqlite without path", []string{"migrate", "--database-url", "sqlite://"}, nil, []want{{"--database-url", "needs a file path"}}},
+		{"webhook loopback", []string{"serve", "--webhook-url", "http://127.0.0.1:9/x", "--webhook-secret-file", "/nonexistent/s"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"--webhook-url", "loopback"}, {"--webhook-secret-file", "cannot be read"}}},
+		{"webhook without secret", []string{"serve", "--webhook-url", "https://hooks.test/x"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"APPHUB_WEBHOOK_SECRET", "needs a secret"}}},
+		{"env webhook not http", []string{"serve"}, map[string]string{"APPHUB_API_TOKEN": "t0ken", "APPHUB_WEBHOOK_URL": "ftp://x/y", "APPHUB_WEBHOOK_SECRET": "s"}, []want{{"APPHUB_WEBHOOK_URL", "http:// or https://"}}},
 		// operation
 		{"operation get bad id", []string{"operation", "get", "nope"}, nil, []want{{"ID", "must be an operation id"}}},
 		{"operation cancel bad id", []string{"operation", "cancel", "x;y"}, nil, []want{{"ID", "must be an operation id"}}},

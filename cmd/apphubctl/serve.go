@@ -25,6 +25,9 @@ type serveFlags struct {
 	grace         time.Duration
 	takeoverAfter time.Duration
 	expiry        time.Duration
+	webhookURL    string
+	secretFile    string
+	allowPrivate  bool
 	vals          flagValues
 }
 
@@ -45,6 +48,7 @@ func newServeCmd(g *globals) *cobra.Command {
   GET    /v1/operations/{id}          queued|running|succeeded|failed|canceled, reason, timestamps
   DELETE /v1/operations/{id}          cancel (queued: at once; running: the CLI is interrupted)
   GET    /v1/operations/{id}/events   engine events as NDJSON until the operation ends
+  GET    /metrics                     Prometheus metrics (same token)
   /ui/                                River's queue UI (token as bearer or Basic password)
   GET    /healthz                     no token needed
 
@@ -56,7 +60,9 @@ replicas share the queue and, unless --backend-url or $PULUMI_BACKEND_URL says
 otherwise, the stack state. Accepted operations are in the database before the
 202; they resume after a restart, and an operation of a replica that died is
 taken over by another after --takeover-after. Previews with ttlSeconds are
-destroyed when they expire (checked every --expiry-interval, by one replica).`,
+destroyed when they expire (checked every --expiry-interval, by one replica).
+A request's "callbackUrl" and --webhook-url get every status change as a POST
+signed with HMAC-SHA256 (X-Apphub-Signature-256: sha256=<hex>), retried with backoff.`,
 		Example: `  APPHUB_API_TOKEN=$(openssl rand -hex 32) apphubctl serve
   apphubctl serve --addr 127.0.0.1:8787 --token-file /run/secrets/apphub-token`,
 		Args: exactArgs(0),
@@ -76,6 +82,9 @@ destroyed when they expire (checked every --expiry-interval, by one replica).`,
 	v.durationVar(fl, &f.grace, "shutdown-grace", 30*time.Second, "time running operations get to finish on shutdown")
 	v.durationVar(fl, &f.takeoverAfter, "takeover-after", 10*time.Second, "how long an operation of a dead replica waits before another takes it over")
 	v.durationVar(fl, &f.expiry, "expiry-interval", time.Minute, "how often expired previews are looked for")
+	v.stringVar(fl, &f.webhookURL, "webhook-url", "", "told of every operation's status changes (else $APPHUB_WEBHOOK_URL)")
+	v.stringVar(fl, &f.secretFile, "webhook-secret-file", "", "file with the HMAC secret callbacks are signed with (else $APPHUB_WEBHOOK_SECRET)")
+	fl.BoolVar(&f.allowPrivate, "allow-private-callbacks", false, "let callbacks reach loopback and link-local addresses")
 	return cmd
 }
 
@@ -106,10 +115,15 @@ func (f *serveFlags) request(g *globals, cmd *cobra.Command) (serveTokens, error
 	} else {
 		t.ui = os.Getenv("APPHUB_UI_TOKEN")
 	}
+	f.webhook(p, changed, &t)
 	return t, invalidInput("serve", "", p, nil, nil)
 }
 
-type serveTokens struct{ api, ui string }
+type serveTokens struct {
+	api, ui    string
+	webhookURL string
+	secret     []byte
+}
 
 func (f *serveFlags) serve(cmd *cobra.Command, g *globals, tokens serveTokens) error {
 	m, err := g.manager(cmd.Context(), false)
@@ -121,6 +135,7 @@ func (f *serveFlags) serve(cmd *cobra.Command, g *globals, tokens serveTokens) e
 		Addr: f.addr, Token: tokens.api, UIToken: tokens.ui, StateDir: m.Options().StateDir,
 		DatabaseURL: g.queueURL(), Workers: g.maxConcurrent, MaxInFlight: f.maxInFlight,
 		TakeoverAfter: f.takeoverAfter, ExpiryInterval: f.expiry, ShutdownGrace: f.grace, Logger: logger,
+		WebhookURL: tokens.webhookURL, WebhookSecret: tokens.secret, AllowPrivateCallbacks: f.allowPrivate,
 	})
 	if err != nil {
 		return err
@@ -165,6 +180,29 @@ func readToken(p *validate.Problems, file string) string {
 	}
 	p.Add("APPHUB_API_TOKEN", "a bearer token is required: set APPHUB_API_TOKEN or --token-file")
 	return ""
+}
+
+// webhook reads the default callback URL and the signing secret.
+func (f *serveFlags) webhook(p *validate.Problems, changed func(string) bool, t *serveTokens) {
+	field := "--webhook-url"
+	t.webhookURL = f.webhookURL
+	if !changed("webhook-url") {
+		field, t.webhookURL = "APPHUB_WEBHOOK_URL", os.Getenv("APPHUB_WEBHOOK_URL")
+	}
+	if t.webhookURL != "" {
+		if err := server.CheckCallbackURL(t.webhookURL, f.allowPrivate); err != nil {
+			p.Add(field, "%v", err)
+		}
+	}
+	nonEmpty(p, changed("webhook-secret-file"), "webhook-secret-file", f.secretFile)
+	if f.secretFile != "" {
+		t.secret = []byte(readTokenFile(p, "--webhook-secret-file", f.secretFile))
+	} else if env := os.Getenv("APPHUB_WEBHOOK_SECRET"); env != "" {
+		t.secret = []byte(env)
+	}
+	if t.webhookURL != "" && len(t.secret) == 0 && !p.Has("--webhook-secret-file") {
+		p.Add("APPHUB_WEBHOOK_SECRET", "a webhook URL needs a secret to sign callbacks with: set APPHUB_WEBHOOK_SECRET or --webhook-secret-file")
+	}
 }
 
 func readTokenFile(p *validate.Problems, field, file string) string {

@@ -1,0 +1,146 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"syscall"
+	"time"
+
+	"github.com/apphub/apphub-infra/queue"
+)
+
+// Callbacks: on every status change of an operation the service POSTs
+// {"type":"operation.<status>","operation":{…}} to the request's
+// callbackUrl and to --webhook-url, signed with HMAC-SHA256 over the body
+// in X-Apphub-Signature-256: sha256=<hex>. Deliveries are queue jobs,
+// retried with backoff and recorded on the operation.
+
+// SignatureHeader carries the body's HMAC-SHA256.
+const SignatureHeader = "X-Apphub-Signature-256"
+
+// Sign returns the signature header value of body under secret.
+func Sign(secret, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// CheckCallbackURL is the rule for callback URLs, for callers that
+// validate configuration before starting a server.
+func CheckCallbackURL(raw string, allowPrivate bool) error { return checkCallbackURL(raw, allowPrivate) }
+
+// checkCallbackURL allows http(s) URLs with a host and no credentials;
+// literal loopback, link-local, unspecified and multicast addresses (and
+// "localhost") are refused unless allowPrivate. Names are checked again
+// when dialled, so DNS cannot point a callback at them later.
+func checkCallbackURL(raw string, allowPrivate bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("must be an http:// or https:// URL, got %q", raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("must not carry credentials (the body is signed instead)")
+	}
+	if allowPrivate {
+		return nil
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return fmt.Errorf("must not target loopback (%s); the service can be started with --allow-private-callbacks", host)
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		if reason := forbiddenIP(ip); reason != "" {
+			return fmt.Errorf("must not target %s (%s); the service can be started with --allow-private-callbacks", reason, host)
+		}
+	}
+	return nil
+}
+
+func forbiddenIP(ip net.IP) string {
+	switch {
+	case ip.IsLoopback():
+		return "loopback"
+	case ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast():
+		return "a link-local address"
+	case ip.IsUnspecified():
+		return "the unspecified address"
+	case ip.IsMulticast():
+		return "a multicast address"
+	}
+	return ""
+}
+
+// callbackClient dials only addresses checkCallbackURL would allow.
+func callbackClient(allowPrivate bool) *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	if !allowPrivate {
+		dialer.Control = func(_, address string, _ syscall.RawConn) error {
+			host, _, _ := net.SplitHostPort(address)
+			if ip := net.ParseIP(host); ip != nil {
+				if reason := forbiddenIP(ip); reason != "" {
+					return fmt.Errorf("callback to %s refused: %s", address, reason)
+				}
+			}
+			return nil
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = dialer.DialContext
+	tr.Proxy = nil
+	return &http.Client{Transport: tr, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// deliver is the queue's Deliverer.
+func (s *Server) deliver(ctx context.Context, d queue.Delivery) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "apphub-callbacks/1")
+	req.Header.Set("X-Apphub-Event", d.Event)
+	req.Header.Set("X-Apphub-Delivery", fmt.Sprintf("%s/%s/%d", d.OperationID, d.Event, d.Attempt))
+	req.Header.Set(SignatureHeader, Sign(s.opts.WebhookSecret, d.Body))
+	resp, err := s.callbacks.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// queueCallbacks queues the event of a status change for every URL
+// that wants it.
+func (s *Server) queueCallbacks(ctx context.Context, op *queue.Operation) {
+	urls := []string{}
+	for _, u := range []string{op.CallbackURL, s.opts.WebhookURL} {
+		if u != "" && (len(urls) == 0 || urls[0] != u) {
+			urls = append(urls, u)
+		}
+	}
+	if len(urls) == 0 {
+		return
+	}
+	view := *op
+	view.Events, view.Deliveries, view.Spec = nil, nil, nil
+	event := "operation." + op.Status
+	body, err := json.Marshal(map[string]any{"type": event, "operation": withLinks(&view)})
+	if err != nil {
+		return
+	}
+	for _, u := range urls {
+		if err := s.q.EnqueueDelivery(ctx, op.ID, u, event, body); err != nil {
+			s.m.callbacks.WithLabelValues("not-queued").Inc()
+			s.opts.Logger.Warn("queueing a callback", "id", op.ID, "event", event, "err", err)
+		}
+	}
+}
