@@ -56,7 +56,7 @@ type Config struct {
 	// each attempt (metrics).
 	Deliver    Deliverer
 	OnDelivery func(DeliveryAttempt)
-	Logger   *slog.Logger
+	Logger     *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }

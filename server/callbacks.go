@@ -35,7 +35,9 @@ func Sign(secret, body []byte) string {
 
 // CheckCallbackURL is the rule for callback URLs, for callers that
 // validate configuration before starting a server.
-func CheckCallbackURL(raw string, allowPrivate bool) error { return checkCallbackURL(raw, allowPrivate) }
+func CheckCallbackURL(raw string, allowPrivate bool) error {
+	return checkCallbackURL(raw, allowPrivate)
+}
 
 // checkCallbackURL allows http(s) URLs with a host and no credentials;
 // literal loopback, link-local, unspecified and multicast addresses (and
