@@ -45,6 +45,8 @@ type BuildResult struct {
 	LastUpdate *Update        `json:"lastUpdate,omitempty"`
 	Recovered  []string       `json:"recovered,omitempty"`
 	Stub       bool           `json:"stub,omitempty"`
+	// AlreadyGone is set by BuildDestroy when there was nothing to destroy.
+	AlreadyGone bool `json:"alreadyGone,omitempty"`
 }
 
 // BuildStack is the stack name of a build.

@@ -24,6 +24,7 @@ const (
 	KindPreviewUp      = "preview-up"
 	KindPreviewDestroy = "preview-destroy"
 	KindBuildRun       = "build-run"
+	KindBuildDestroy   = "build-destroy"
 )
 
 // Operation is an accepted request and its progress.
@@ -57,7 +58,7 @@ func (o *Operation) Done() bool {
 // Target names the stack an operation works on; previews and builds are
 // separate name spaces.
 func Target(kind, id string) string {
-	if kind == KindBuildRun {
+	if kind == KindBuildRun || kind == KindBuildDestroy {
 		return "build/" + id
 	}
 	return "preview/" + id

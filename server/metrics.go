@@ -34,7 +34,7 @@ func newMetrics(s *Server) *metrics {
 		Buckets: []float64{0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600, 900},
 	}, []string{"kind", "status"})
 	m.expiries = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "apphub_preview_expiries_total", Help: "Destroys of expired previews this replica queued.",
+		Name: "apphub_preview_expiries_total", Help: "Destroys of expired previews and of builds past their retention this replica queued.",
 	})
 	m.callbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "apphub_callback_deliveries_total", Help: "Callback delivery attempts by result (delivered, failed).",

@@ -36,14 +36,65 @@ func (s *Server) execute(ctx context.Context, op *queue.Operation, sink func(aut
 			return nil, err
 		}
 		return s.b.BuildRun(ctx, spec)
+	case queue.KindBuildDestroy:
+		var id string
+		if err := json.Unmarshal(op.Spec, &id); err != nil {
+			return nil, err
+		}
+		return s.b.BuildDestroy(ctx, id)
 	}
 	return nil, fmt.Errorf("unknown operation kind %q", op.Kind)
 }
 
-// expire queues a destroy of every preview whose ttlSeconds have passed;
-// River runs it on the leader only. A preview with an operation under way
-// is left for the next round.
+// expire queues a destroy of every preview whose ttlSeconds have passed
+// and of every build stack past its retention; River runs it on the
+// leader only. A stack with an operation under way is left for the next
+// round.
 func (s *Server) expire(ctx context.Context) error {
+	perr := s.expirePreviews(ctx)
+	berr := s.expireBuilds(ctx)
+	return errors.Join(perr, berr)
+}
+
+// expireBuilds destroys build stacks whose last update is older than the
+// retention: the Job is gone by then (its TTL), the image stays.
+func (s *Server) expireBuilds(ctx context.Context) error {
+	items, err := s.b.BuildList(ctx)
+	if err != nil {
+		return err
+	}
+	retention := s.buildRetention(ctx)
+	for _, it := range items {
+		last, err := time.Parse(time.RFC3339, it.LastUpdate)
+		if err != nil || it.UpdateInProgress || time.Since(last) < retention {
+			continue
+		}
+		op, err := s.q.Enqueue(ctx, queue.KindBuildDestroy, it.ID, it.ID)
+		switch {
+		case errors.Is(err, queue.ErrBusy):
+		case err != nil:
+			s.opts.Logger.Warn("expiring build", "build", it.ID, "err", err)
+		default:
+			s.m.expiries.Inc()
+			s.opts.Logger.Info("build past its retention: destroy queued", "build", it.ID, "lastUpdate", it.LastUpdate, "retention", retention.String(), "operation", op.ID)
+		}
+	}
+	return nil
+}
+
+func (s *Server) buildRetention(ctx context.Context) time.Duration {
+	if s.opts.BuildRetention > 0 {
+		return s.opts.BuildRetention
+	}
+	if j, ok := s.b.(jobTTLer); ok {
+		if ttl, err := j.BuildJobTTL(ctx); err == nil && ttl > 0 {
+			return ttl + 24*time.Hour
+		}
+	}
+	return 25 * time.Hour
+}
+
+func (s *Server) expirePreviews(ctx context.Context) error {
 	items, err := s.b.PreviewList(ctx)
 	if err != nil {
 		return err

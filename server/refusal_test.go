@@ -71,6 +71,16 @@ func (b *recordingBackend) BuildGet(_ context.Context, id string) (*automation.B
 	return nil, &automation.Error{Kind: automation.KindNotFound, Op: "build get", Stack: automation.BuildStack(id)}
 }
 
+func (b *recordingBackend) BuildList(context.Context) ([]automation.BuildListItem, error) {
+	b.record("BuildList")
+	return nil, nil
+}
+
+func (b *recordingBackend) BuildDestroy(context.Context, string) (*automation.BuildResult, error) {
+	b.record("BuildDestroy")
+	return nil, errNotHere
+}
+
 // apiUnderTest serves the handler over a recording backend.
 // The queue is the real one (River on SQLite in a temp dir), working
 // operations, so an accepted request reaches the backend.
@@ -198,6 +208,9 @@ func TestBadRequestsAreRefusedWholeAndCreateNothing(t *testing.T) {
 		{"cancel malformed id", "DELETE", "/v1/operations/a..b", ``, []want{{"id", "must be an operation id"}}},
 		{"cancel with a body", "DELETE", "/v1/operations/20261201T082152-0123456789abcdef", `{"force":true}`, []want{{"body", "takes no body"}}},
 		{"events malformed id", "GET", "/v1/operations/x%20y/events", ``, []want{{"id", "must be an operation id"}}},
+		{"delete bad build", "DELETE", "/v1/builds/B_1", ``, []want{{"id", "RFC 1123"}}},
+		{"delete build with a body", "DELETE", "/v1/builds/b-1", `{"force":true}`, []want{{"body", "takes no body"}}},
+		{"list builds with query", "GET", "/v1/builds?state=done", ``, []want{{"query", "no query parameters"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -189,3 +189,31 @@ func (s *Server) getBuild(w http.ResponseWriter, r *http.Request) {
 	res, err := s.b.BuildGet(r.Context(), id)
 	s.withOperation(w, r, queue.KindBuildRun, id, "build", res, err)
 }
+
+func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request) {
+	var p validate.Problems
+	noQuery(r, &p)
+	if err := automation.Invalid("build list", "", &p, nil, nil); err != nil {
+		writeBackendError(w, err)
+		return
+	}
+	items, err := s.b.BuildList(r.Context())
+	if err != nil {
+		writeBackendError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"builds": items})
+}
+
+func (s *Server) deleteBuild(w http.ResponseWriter, r *http.Request) {
+	const op = "build destroy"
+	id := r.PathValue("id")
+	var p validate.Problems
+	noQuery(r, &p)
+	noBody(w, r, &p)
+	if err := automation.Invalid(op, automation.BuildStack(id), &p, automation.ValidBuild(op, id), nil); err != nil {
+		writeBackendError(w, err)
+		return
+	}
+	s.accept(w, r, queue.KindBuildDestroy, id, id)
+}

@@ -23,6 +23,14 @@ type Backend interface {
 	PreviewList(ctx context.Context) ([]automation.PreviewListItem, error)
 	BuildRun(ctx context.Context, spec automation.BuildSpec) (*automation.BuildResult, error)
 	BuildGet(ctx context.Context, id string) (*automation.BuildResult, error)
+	BuildList(ctx context.Context) ([]automation.BuildListItem, error)
+	BuildDestroy(ctx context.Context, id string) (*automation.BuildResult, error)
+}
+
+// jobTTLer is what a Backend may add to say how long the platform keeps
+// finished build Jobs; the default build retention is that plus a day.
+type jobTTLer interface {
+	BuildJobTTL(ctx context.Context) (time.Duration, error)
 }
 
 // limitChecker is what a Backend may add to refuse, with a 400 and before
@@ -55,8 +63,12 @@ type Options struct {
 	// TakeoverAfter bounds how long an operation of a dead replica waits
 	// before another replica takes it over. Default 10s.
 	TakeoverAfter time.Duration
-	// ExpiryInterval is how often the leader destroys expired previews. Default 1m.
+	// ExpiryInterval is how often the leader destroys expired previews
+	// and builds past their retention. Default 1m.
 	ExpiryInterval time.Duration
+	// BuildRetention is how long a finished build's stack is kept. Default:
+	// the platform's build Job TTL plus a day (25h when it cannot be read).
+	BuildRetention time.Duration
 	// WebhookURL, when set, is told of every operation's status changes
 	// (as well as a request's own callbackUrl). WebhookSecret signs every
 	// callback and is required for either. AllowPrivateCallbacks lets
@@ -149,6 +161,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("DELETE /v1/previews/{launch}", auth(s.deletePreview))
 	mux.Handle("POST /v1/builds", auth(s.postBuild))
 	mux.Handle("GET /v1/builds/{id}", auth(s.getBuild))
+	mux.Handle("GET /v1/builds", auth(s.listBuilds))
+	mux.Handle("DELETE /v1/builds/{id}", auth(s.deleteBuild))
 	mux.Handle("GET /v1/operations", auth(s.listOperations))
 	mux.Handle("GET /v1/operations/{id}", auth(s.getOperation))
 	mux.Handle("DELETE /v1/operations/{id}", auth(s.cancelOperation))

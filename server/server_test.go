@@ -235,6 +235,24 @@ func TestBuildAsync(t *testing.T) {
 	code, got := e.do(t, "GET", "/v1/builds/b-9", nil, token)
 	require.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "registry.test:5000/apps/web:abc", got["build"].(map[string]any)["image"])
+
+	code, list := e.do(t, "GET", "/v1/builds", nil, token)
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, list["builds"], 1)
+	assert.Equal(t, "b-9", list["builds"].([]any)[0].(map[string]any)["id"])
+	code, del := e.do(t, "DELETE", "/v1/builds/b-9", nil, token)
+	require.Equal(t, http.StatusAccepted, code, "%v", del)
+	gone := e.wait(t, del["id"].(string))
+	assert.Equal(t, queue.StatusSucceeded, gone["status"])
+	assert.Equal(t, "destroyed", gone["result"].(map[string]any)["state"])
+	code, _ = e.do(t, "GET", "/v1/builds/b-9", nil, token)
+	assert.Equal(t, http.StatusNotFound, code, "the stack is removed from the backend")
+	code, list = e.do(t, "GET", "/v1/builds", nil, token)
+	require.Equal(t, http.StatusOK, code)
+	assert.Empty(t, list["builds"])
+	code, del = e.do(t, "DELETE", "/v1/builds/b-9", nil, token)
+	require.Equal(t, http.StatusAccepted, code)
+	assert.Equal(t, true, e.wait(t, del["id"].(string))["result"].(map[string]any)["alreadyGone"])
 }
 
 func TestRestartResumesAcceptedOperations(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -86,6 +87,22 @@ func (b *expiringBackend) PreviewDestroy(_ context.Context, launch string) (*aut
 	return &automation.PreviewResult{Launch: launch}, nil
 }
 
+func (b *expiringBackend) BuildList(context.Context) ([]automation.BuildListItem, error) {
+	ago := func(d time.Duration) string { return time.Now().Add(-d).UTC().Format(time.RFC3339) }
+	return []automation.BuildListItem{
+		{ID: "b-old", LastUpdate: ago(26 * time.Hour)},
+		{ID: "b-recent", LastUpdate: ago(time.Hour)},
+		{ID: "b-running", LastUpdate: ago(48 * time.Hour), UpdateInProgress: true},
+	}, nil
+}
+
+func (b *expiringBackend) BuildDestroy(_ context.Context, id string) (*automation.BuildResult, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.destroyed = append(b.destroyed, id)
+	return &automation.BuildResult{ID: id}, nil
+}
+
 func TestExpiredPreviewsAreDestroyedByTheService(t *testing.T) {
 	b := &expiringBackend{}
 	srv, err := New(context.Background(), b, Options{Token: apiToken, StateDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -102,8 +119,9 @@ func TestExpiredPreviewsAreDestroyedByTheService(t *testing.T) {
 	for _, op := range ops {
 		targets = append(targets, op.Kind+" "+op.Target)
 	}
-	assert.ElementsMatch(t, []string{"preview-destroy preview/old", "preview-up preview/busy"}, targets,
-		"the expired preview gets a destroy; the fresh one nothing; the busy one waits for the next round")
+	assert.ElementsMatch(t, []string{"preview-destroy preview/old", "preview-up preview/busy", "build-destroy build/b-old"}, targets,
+		"the expired preview gets a destroy; the fresh one nothing; the busy one waits for the next round; "+
+			"a build past the default 25 h retention is destroyed, a recent or running one is not")
 
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -112,6 +130,8 @@ func TestExpiredPreviewsAreDestroyedByTheService(t *testing.T) {
 	require.Eventually(t, func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		return strings.Join(b.destroyed, ",") == "old"
+		got := append([]string(nil), b.destroyed...)
+		sort.Strings(got)
+		return strings.Join(got, ",") == "b-old,old"
 	}, 10*time.Second, 20*time.Millisecond)
 }
