@@ -69,9 +69,13 @@ func (f fileLocks) list(_ context.Context, project, stack string) ([]lockEntry, 
 	return out, nil
 }
 
+// remove deletes the lock and the attributes file gocloud's fileblob
+// keeps beside it (<key>.attrs), as the CLI's own unlock does.
 func (fileLocks) remove(_ context.Context, key string) error {
-	if err := os.Remove(key); err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("removing stale lock %s: %w", key, err)
+	for _, p := range []string{key, key + ".attrs"} {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("removing stale lock %s: %w", p, err)
+		}
 	}
 	return nil
 }
