@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/apphub/apphub-infra/stacks"
 )
@@ -75,6 +76,9 @@ type Options struct {
 	PreviewProgram, BuildProgram, PlatformProgram pulumi.RunFunc
 	// DigestReader reads a finished build's image digest. Default: the API server, through client-go.
 	DigestReader DigestReader
+	// KubeClient connects to the platform's cluster (build logs). Default:
+	// client-go with the kubeconfig as a path or as contents.
+	KubeClient func(kubeconfig, kubeContext string) (kubernetes.Interface, error)
 	// Now is the clock (tests pin it). Default time.Now.
 	Now func() time.Time
 }
@@ -156,6 +160,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.DigestReader == nil {
 		o.DigestReader = ClusterDigest{}
+	}
+	if o.KubeClient == nil {
+		o.KubeClient = kubeClient
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -79,6 +80,15 @@ func (b *recordingBackend) BuildList(context.Context) ([]automation.BuildListIte
 func (b *recordingBackend) BuildDestroy(context.Context, string) (*automation.BuildResult, error) {
 	b.record("BuildDestroy")
 	return nil, errNotHere
+}
+
+func (b *recordingBackend) BuildLogs(_ context.Context, id string, follow bool, w io.Writer) error {
+	b.record("BuildLogs")
+	if id == "b-gone" {
+		return &automation.Error{Kind: automation.KindNotFound, Op: "build logs", Stack: automation.BuildStack(id), Reason: "no pods"}
+	}
+	_, err := fmt.Fprintf(w, "logs of %s (follow=%t)\n", id, follow)
+	return err
 }
 
 // apiUnderTest serves the handler over a recording backend.
@@ -211,6 +221,9 @@ func TestBadRequestsAreRefusedWholeAndCreateNothing(t *testing.T) {
 		{"delete bad build", "DELETE", "/v1/builds/B_1", ``, []want{{"id", "RFC 1123"}}},
 		{"delete build with a body", "DELETE", "/v1/builds/b-1", `{"force":true}`, []want{{"body", "takes no body"}}},
 		{"list builds with query", "GET", "/v1/builds?state=done", ``, []want{{"query", "no query parameters"}}},
+		{"logs follow not a bool", "GET", "/v1/builds/b-1/logs?follow=yes", ``, []want{{"follow", "true or false"}}},
+		{"logs unknown parameter", "GET", "/v1/builds/b-1/logs?tail=5", ``, []want{{"tail", "unknown query parameter"}}},
+		{"logs bad build", "GET", "/v1/builds/B_1/logs", ``, []want{{"id", "RFC 1123"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -217,3 +217,55 @@ func (s *Server) deleteBuild(w http.ResponseWriter, r *http.Request) {
 	}
 	s.accept(w, r, queue.KindBuildDestroy, id, id)
 }
+
+// buildLogs streams a build's logs as plain text; ?follow=true keeps the
+// response open until the Job ends. A failure before the first byte is an
+// error response; after it, a last line says what went wrong.
+func (s *Server) buildLogs(w http.ResponseWriter, r *http.Request) {
+	const op = "build logs"
+	id := r.PathValue("id")
+	var p validate.Problems
+	follow := false
+	for key, vals := range r.URL.Query() {
+		switch v := vals[len(vals)-1]; {
+		case key == "follow" && (v == "true" || v == "false"):
+			follow = v == "true"
+		case key == "follow":
+			p.Add("follow", "must be true or false, got %q", v)
+		default:
+			p.Add(key, "unknown query parameter: this request takes follow")
+		}
+	}
+	if err := automation.Invalid(op, automation.BuildStack(id), &p, automation.ValidBuild(op, id), nil); err != nil {
+		writeBackendError(w, err)
+		return
+	}
+	fw := &flushWriter{w: w}
+	err := s.b.BuildLogs(r.Context(), id, follow, fw)
+	switch {
+	case err == nil || r.Context().Err() != nil:
+	case !fw.started:
+		writeBackendError(w, err)
+	default:
+		fmt.Fprintf(fw, "\nerror: %v\n", err)
+	}
+}
+
+// flushWriter sends each write at once (a follow is read as it comes).
+type flushWriter struct {
+	w       http.ResponseWriter
+	started bool
+}
+
+func (f *flushWriter) Write(b []byte) (int, error) {
+	if !f.started {
+		f.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		f.w.Header().Set("X-Content-Type-Options", "nosniff")
+		f.started = true
+	}
+	n, err := f.w.Write(b)
+	if fl, ok := f.w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	return n, err
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,6 +26,7 @@ type Backend interface {
 	BuildGet(ctx context.Context, id string) (*automation.BuildResult, error)
 	BuildList(ctx context.Context) ([]automation.BuildListItem, error)
 	BuildDestroy(ctx context.Context, id string) (*automation.BuildResult, error)
+	BuildLogs(ctx context.Context, id string, follow bool, w io.Writer) error
 }
 
 // jobTTLer is what a Backend may add to say how long the platform keeps
@@ -162,6 +164,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/builds", auth(s.postBuild))
 	mux.Handle("GET /v1/builds/{id}", auth(s.getBuild))
 	mux.Handle("GET /v1/builds", auth(s.listBuilds))
+	mux.Handle("GET /v1/builds/{id}/logs", auth(s.buildLogs))
 	mux.Handle("DELETE /v1/builds/{id}", auth(s.deleteBuild))
 	mux.Handle("GET /v1/operations", auth(s.listOperations))
 	mux.Handle("GET /v1/operations/{id}", auth(s.getOperation))

@@ -135,3 +135,24 @@ func TestExpiredPreviewsAreDestroyedByTheService(t *testing.T) {
 		return strings.Join(got, ",") == "b-old,old"
 	}, 10*time.Second, 20*time.Millisecond)
 }
+
+func TestBuildLogsAreServedAsText(t *testing.T) {
+	srv, backend, _ := apiUnderTest(t)
+	for _, tt := range []struct {
+		path, want, contentType string
+		code                    int
+	}{
+		{"/v1/builds/b-1/logs", "logs of b-1 (follow=false)\n", "text/plain; charset=utf-8", http.StatusOK},
+		{"/v1/builds/b-1/logs?follow=true", "logs of b-1 (follow=true)\n", "text/plain; charset=utf-8", http.StatusOK},
+		{"/v1/builds/b-gone/logs", `"error":"not-found"`, "application/json", http.StatusNotFound},
+	} {
+		req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+		req.Header.Set("Authorization", "Bearer "+apiToken)
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		assert.Equal(t, tt.code, rec.Code, tt.path)
+		assert.Equal(t, tt.contentType, rec.Header().Get("Content-Type"), tt.path)
+		assert.Contains(t, rec.Body.String(), tt.want, tt.path)
+	}
+	assert.Equal(t, []string{"BuildLogs", "BuildLogs", "BuildLogs"}, backend.Calls())
+}

@@ -12,7 +12,7 @@ import (
 
 func newBuildCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "build", Short: "Run BuildKit builds as stacks and inspect them", Args: cobra.ArbitraryArgs, RunE: groupRun}
-	cmd.AddCommand(newBuildRunCmd(g), newBuildGetCmd(g), newBuildListCmd(g), newBuildDestroyCmd(g))
+	cmd.AddCommand(newBuildRunCmd(g), newBuildGetCmd(g), newBuildListCmd(g), newBuildDestroyCmd(g), newBuildLogsCmd(g))
 	return cmd
 }
 

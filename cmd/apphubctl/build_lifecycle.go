@@ -73,3 +73,29 @@ func newBuildDestroyCmd(g *globals) *cobra.Command {
 		},
 	}
 }
+
+func newBuildLogsCmd(g *globals) *cobra.Command {
+	var follow bool
+	cmd := &cobra.Command{
+		Use:   "logs ID",
+		Short: "Print a build's logs from its Job's pods (every attempt); -f follows until the Job ends",
+		Example: `  apphubctl build logs b-7
+  apphubctl build logs b-7 -f`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			const op = "build logs"
+			id := args[0]
+			if err := invalidInput(op, automation.BuildStack(id), g.check(cmd, nil), automation.ValidBuild(op, id), map[string]string{"id": "ID"}); err != nil {
+				return err
+			}
+			m, ctx, cancel, err := g.session(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			return m.BuildLogs(ctx, id, follow, g.stdout)
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "stream until the Job has finished")
+	return cmd
+}

@@ -145,6 +145,7 @@ func TestBadInvocationsAreRefusedBeforeAnythingExists(t *testing.T) {
 		{"webhook without secret", []string{"serve", "--webhook-url", "https://hooks.test/x"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"APPHUB_WEBHOOK_SECRET", "needs a secret"}}},
 		{"env webhook not http", []string{"serve"}, map[string]string{"APPHUB_API_TOKEN": "t0ken", "APPHUB_WEBHOOK_URL": "ftp://x/y", "APPHUB_WEBHOOK_SECRET": "s"}, []want{{"APPHUB_WEBHOOK_URL", "http:// or https://"}}},
 		{"build destroy bad id", []string{"build", "destroy", "B_1"}, nil, []want{{"ID", "RFC 1123"}}},
+		{"build logs bad id", []string{"build", "logs", "B_1", "-f"}, nil, []want{{"ID", "RFC 1123"}}},
 		{"build list with an arg", []string{"build", "list", "x"}, nil, []want{{"args", "accepts 0 arg"}}},
 		// operation
 		{"operation get bad id", []string{"operation", "get", "nope"}, nil, []want{{"ID", "must be an operation id"}}},
