@@ -141,6 +141,7 @@ func TestBadInvocationsAreRefusedBeforeAnythingExists(t *testing.T) {
 		{"serve empty database flag", []string{"serve", "--database-url", ""}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"--database-url", "must not be empty"}}},
 		{"env database url", []string{"serve"}, map[string]string{"APPHUB_API_TOKEN": "t0ken", "APPHUB_DATABASE_URL": "redis://x"}, []want{{"APPHUB_DATABASE_URL", "scheme must be"}}},
 		{"sqlite without path", []string{"migrate", "--database-url", "sqlite://"}, nil, []want{{"--database-url", "needs a file path"}}},
+		{"serve negative retention", []string{"serve", "--build-retention", "-1h"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"--build-retention", "must not be negative"}}},
 		{"webhook loopback", []string{"serve", "--webhook-url", "http://127.0.0.1:9/x", "--webhook-secret-file", "/nonexistent/s"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"--webhook-url", "loopback"}, {"--webhook-secret-file", "cannot be read"}}},
 		{"webhook without secret", []string{"serve", "--webhook-url", "https://hooks.test/x"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"}, []want{{"APPHUB_WEBHOOK_SECRET", "needs a secret"}}},
 		{"env webhook not http", []string{"serve"}, map[string]string{"APPHUB_API_TOKEN": "t0ken", "APPHUB_WEBHOOK_URL": "ftp://x/y", "APPHUB_WEBHOOK_SECRET": "s"}, []want{{"APPHUB_WEBHOOK_URL", "http:// or https://"}}},

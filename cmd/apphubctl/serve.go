@@ -25,6 +25,7 @@ type serveFlags struct {
 	grace         time.Duration
 	takeoverAfter time.Duration
 	expiry        time.Duration
+	retention     time.Duration
 	webhookURL    string
 	secretFile    string
 	allowPrivate  bool
@@ -44,6 +45,9 @@ func newServeCmd(g *globals) *cobra.Command {
   DELETE /v1/previews/{launch}        destroy (202 + operation)
   POST   /v1/builds                   run a build (202 + operation)
   GET    /v1/builds/{id}              state and image
+  GET    /v1/builds/{id}/logs         the Job's logs as text (?follow=true streams until it ends)
+  GET    /v1/builds                   list
+  DELETE /v1/builds/{id}              destroy the Job and the stack (202 + operation)
   GET    /v1/operations               list (?stack=preview-<launch>&status=running&limit=50)
   GET    /v1/operations/{id}          queued|running|succeeded|failed|canceled, reason, timestamps
   DELETE /v1/operations/{id}          cancel (queued: at once; running: the CLI is interrupted)
@@ -82,6 +86,7 @@ signed with HMAC-SHA256 (X-Apphub-Signature-256: sha256=<hex>), retried with bac
 	v.durationVar(fl, &f.grace, "shutdown-grace", 30*time.Second, "time running operations get to finish on shutdown")
 	v.durationVar(fl, &f.takeoverAfter, "takeover-after", 10*time.Second, "how long an operation of a dead replica waits before another takes it over")
 	v.durationVar(fl, &f.expiry, "expiry-interval", time.Minute, "how often expired previews are looked for")
+	v.durationVar(fl, &f.retention, "build-retention", 0, "how long finished build stacks are kept (0: the platform's build Job TTL + 24h)")
 	v.stringVar(fl, &f.webhookURL, "webhook-url", "", "told of every operation's status changes (else $APPHUB_WEBHOOK_URL)")
 	v.stringVar(fl, &f.secretFile, "webhook-secret-file", "", "file with the HMAC secret callbacks are signed with (else $APPHUB_WEBHOOK_SECRET)")
 	fl.BoolVar(&f.allowPrivate, "allow-private-callbacks", false, "let callbacks reach loopback and link-local addresses")
@@ -103,6 +108,9 @@ func (f *serveFlags) request(g *globals, cmd *cobra.Command) (serveTokens, error
 		if !p.Has(name) && d <= 0 {
 			p.Add(name, "must be positive, got %s", d)
 		}
+	}
+	if !p.Has("--build-retention") && f.retention < 0 {
+		p.Add("--build-retention", "must not be negative (0: the Job TTL + 24h), got %s", f.retention)
 	}
 	if !p.Has("--takeover-after") && f.takeoverAfter > 0 && f.takeoverAfter < time.Second {
 		p.Add("--takeover-after", "must be at least 1s (liveness is checked at a quarter of it), got %s", f.takeoverAfter)
@@ -135,7 +143,7 @@ func (f *serveFlags) serve(cmd *cobra.Command, g *globals, tokens serveTokens) e
 		Addr: f.addr, Token: tokens.api, UIToken: tokens.ui, StateDir: m.Options().StateDir,
 		DatabaseURL: g.queueURL(), Workers: g.maxConcurrent, MaxInFlight: f.maxInFlight,
 		TakeoverAfter: f.takeoverAfter, ExpiryInterval: f.expiry, ShutdownGrace: f.grace, Logger: logger,
-		WebhookURL: tokens.webhookURL, WebhookSecret: tokens.secret, AllowPrivateCallbacks: f.allowPrivate,
+		BuildRetention: f.retention, WebhookURL: tokens.webhookURL, WebhookSecret: tokens.secret, AllowPrivateCallbacks: f.allowPrivate,
 	})
 	if err != nil {
 		return err
