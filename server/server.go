@@ -152,35 +152,6 @@ func (s *Server) delivered(d queue.DeliveryAttempt) {
 // Queue is the server's operation queue.
 func (s *Server) Queue() *queue.Queue { return s.q }
 
-// Handler returns the API's routes.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.health)
-	auth := s.authenticate(s.opts.Token)
-	mux.Handle("PUT /v1/previews/{launch}", auth(s.putPreview))
-	mux.Handle("GET /v1/previews/{launch}", auth(s.getPreview))
-	mux.Handle("GET /v1/previews", auth(s.listPreviews))
-	mux.Handle("DELETE /v1/previews/{launch}", auth(s.deletePreview))
-	mux.Handle("POST /v1/builds", auth(s.postBuild))
-	mux.Handle("GET /v1/builds/{id}", auth(s.getBuild))
-	mux.Handle("GET /v1/builds", auth(s.listBuilds))
-	mux.Handle("GET /v1/builds/{id}/logs", auth(s.buildLogs))
-	mux.Handle("DELETE /v1/builds/{id}", auth(s.deleteBuild))
-	mux.Handle("GET /v1/operations", auth(s.listOperations))
-	mux.Handle("GET /v1/operations/{id}", auth(s.getOperation))
-	mux.Handle("DELETE /v1/operations/{id}", auth(s.cancelOperation))
-	mux.Handle("GET /v1/operations/{id}/events", auth(s.streamEvents))
-	mux.Handle("GET /metrics", auth(s.m.handler()))
-	if s.ui != nil {
-		token := s.opts.UIToken
-		if token == "" {
-			token = s.opts.Token
-		}
-		mux.Handle("/ui/", s.authenticateUI(token)(s.ui.ServeHTTP))
-	}
-	return mux
-}
-
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	n, err := s.q.InFlight(r.Context())
 	if err != nil {
