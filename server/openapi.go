@@ -89,7 +89,6 @@ func operationDoc(rt route, schemas map[string]any) map[string]any {
 	return op
 }
 
-
 var (
 	timeType = reflect.TypeOf(time.Time{})
 	rawType  = reflect.TypeOf(json.RawMessage{})
