@@ -7,6 +7,7 @@ import (
 
 	"github.com/apphub/apphub-infra/automation"
 	"github.com/apphub/apphub-infra/internal/validate"
+	"github.com/apphub/apphub-infra/queue"
 )
 
 // statusOf maps an automation error kind to its HTTP status.
@@ -32,12 +33,26 @@ func writeBackendError(w http.ResponseWriter, err error) {
 	writeError(w, status, string(e.Kind), e.Error(), e.Fields)
 }
 
-func writeError(w http.ResponseWriter, status int, code, msg string, fields []validate.FieldError) {
-	body := map[string]any{"error": code, "message": msg}
-	if len(fields) > 0 {
-		body["fields"] = fields
+// apiError is the one shape of every error the API answers, as the CLI's
+// -o json has it: what went wrong, its machine kind, the refused fields,
+// and for a conflict the operation in the way.
+type apiError struct {
+	Error     string                `json:"error"`
+	Kind      string                `json:"kind"`
+	Fields    []validate.FieldError `json:"fields"`
+	Operation *queue.Operation      `json:"operation,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, kind, msg string, fields []validate.FieldError) {
+	if fields == nil {
+		fields = []validate.FieldError{}
 	}
-	writeJSON(w, status, body)
+	writeJSON(w, status, apiError{Error: msg, Kind: kind, Fields: fields})
+}
+
+// writeConflict answers 409 naming the operation in the way.
+func writeConflict(w http.ResponseWriter, msg string, op *queue.Operation) {
+	writeJSON(w, http.StatusConflict, apiError{Error: msg, Kind: string(automation.KindConflict), Fields: []validate.FieldError{}, Operation: withLinks(op)})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

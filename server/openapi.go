@@ -27,14 +27,10 @@ var errorStatuses = map[string]string{
 }
 
 func (s *Server) openAPI() map[string]any {
-	schemas := map[string]any{"Error": map[string]any{"type": "object", "required": []string{"error", "message"},
-		"properties": map[string]any{
-			"error":   map[string]any{"type": "string", "description": "machine kind: invalid, unauthorized, not-found, conflict, busy, …"},
-			"message": map[string]any{"type": "string"},
-			"fields": map[string]any{"type": "array", "items": map[string]any{"type": "object",
-				"properties": map[string]any{"field": map[string]any{"type": "string"}, "rule": map[string]any{"type": "string"}}}},
-			"operation": map[string]any{"$ref": "#/components/schemas/Operation"},
-		}}}
+	schemas := map[string]any{}
+	errSchema := schemaOf(reflect.TypeOf(apiError{}), schemas)
+	schemas["ApiError"].(map[string]any)["required"] = []string{"error", "kind", "fields"}
+	_ = errSchema
 	paths := map[string]any{}
 	for _, rt := range s.routes() {
 		item, _ := paths[rt.path].(map[string]any)
@@ -82,7 +78,7 @@ func operationDoc(rt route, schemas map[string]any) map[string]any {
 	} else {
 		for code, about := range errorStatuses {
 			responses[code] = map[string]any{"description": about,
-				"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+				"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/ApiError"}}}}
 		}
 	}
 	op["responses"] = responses

@@ -37,7 +37,13 @@ func TestOpenAPIDescribesEveryRouteTheRouterServes(t *testing.T) {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
 			assert.NotEqual(t, http.StatusMethodNotAllowed, rec.Code, "%s %s", method, path)
-			assert.NotContains(t, rec.Body.String(), "404 page not found", "%s %s is routed", method, path)
+			assert.NotContains(t, rec.Body.String(), "no such route", "%s %s is routed", method, path)
+			if rec.Code >= 400 && rec.Header().Get("Content-Type") != "text/plain; charset=utf-8" {
+				var e map[string]any
+				require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &e), "%s %s: %s", method, path, rec.Body.String())
+				assert.Contains(t, e, "kind", "%s %s: one error shape", method, path)
+				assert.Contains(t, e, "fields", "%s %s: one error shape", method, path)
+			}
 		}
 	}
 	var routed []string
@@ -53,6 +59,14 @@ func TestOpenAPIDescribesEveryRouteTheRouterServes(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusNotFound, rec.Code, "the walk can tell a route from no route")
+	assert.JSONEq(t, `{"error":"no such route: GET /v1/undocumented","kind":"not-found","fields":[]}`, rec.Body.String())
+	req = httptest.NewRequest("PATCH", "/v1/previews/pr-1", nil)
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+	assert.Contains(t, rec.Header().Get("Allow"), "PUT")
+	assert.Contains(t, rec.Body.String(), `"kind":"method-not-allowed"`)
 }
 
 // The request schemas list exactly the keys the strict decoder accepts.

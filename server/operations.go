@@ -215,7 +215,7 @@ func (s *Server) cancelOperation(w http.ResponseWriter, r *http.Request) {
 	}
 	op, err := s.q.Cancel(r.Context(), r.PathValue("id"))
 	if errors.Is(err, queue.ErrFinished) {
-		writeJSON(w, http.StatusConflict, map[string]any{"error": "conflict", "message": err.Error(), "operation": withLinks(op)})
+		writeConflict(w, err.Error(), op)
 		return
 	}
 	if err != nil {

@@ -230,7 +230,7 @@ func TestBadRequestsAreRefusedWholeAndCreateNothing(t *testing.T) {
 			srv, backend, ops := apiUnderTest(t)
 			code, body := call(t, srv.Handler(), tt.method, tt.path, tt.body)
 			require.Equal(t, http.StatusBadRequest, code, "%v", body)
-			assert.Equal(t, "invalid", body["error"])
+			assert.Equal(t, "invalid", body["kind"])
 			got := fieldRules(t, body)
 			for _, w := range tt.want {
 				assert.Contains(t, strings.Join(got[w.field], " | "), w.rule, "field %q in %v", w.field, got)

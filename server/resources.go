@@ -24,7 +24,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, kind, target str
 	}
 	op, err := s.q.Enqueue(r.Context(), kind, target, spec, opts...)
 	if errors.Is(err, queue.ErrBusy) {
-		writeJSON(w, http.StatusConflict, map[string]any{"error": "conflict", "message": err.Error(), "operation": withLinks(op)})
+		writeConflict(w, err.Error(), op)
 		return
 	}
 	if err != nil {

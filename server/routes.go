@@ -1,7 +1,9 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 
 	"github.com/apphub/apphub-infra/automation"
 	"github.com/apphub/apphub-infra/queue"
@@ -75,5 +77,28 @@ func (s *Server) Handler() http.Handler {
 		}
 		mux.Handle("/ui/", s.authenticateUI(token)(s.ui.ServeHTTP))
 	}
-	return mux
+	return noRouteAsJSON(mux)
+}
+
+// noRouteAsJSON answers what no route matches with the API's error shape
+// (404, or 405 with Allow for a known path and another method) instead of
+// the mux's plain text.
+func noRouteAsJSON(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r) // sets the path values Handler's result would not
+			return
+		}
+		probe := httptest.NewRecorder()
+		h.ServeHTTP(probe, r)
+		if allow := probe.Header().Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		kind := "not-found"
+		if probe.Code == http.StatusMethodNotAllowed {
+			kind = "method-not-allowed"
+		}
+		writeError(w, probe.Code, kind, fmt.Sprintf("no such route: %s %s", r.Method, r.URL.Path), nil)
+	})
 }

@@ -125,7 +125,7 @@ func TestAuthAndHealth(t *testing.T) {
 	for _, tok := range []string{"", "wrong", token + "x"} {
 		code, body = e.do(t, "GET", "/v1/previews", nil, tok)
 		assert.Equal(t, http.StatusUnauthorized, code, "token %q", tok)
-		assert.Equal(t, "unauthorized", body["error"])
+		assert.Equal(t, "unauthorized", body["kind"])
 	}
 	code, _ = e.do(t, "GET", "/v1/previews", nil, token)
 	assert.Equal(t, http.StatusOK, code)

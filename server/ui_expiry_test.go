@@ -144,7 +144,7 @@ func TestBuildLogsAreServedAsText(t *testing.T) {
 	}{
 		{"/v1/builds/b-1/logs", "logs of b-1 (follow=false)\n", "text/plain; charset=utf-8", http.StatusOK},
 		{"/v1/builds/b-1/logs?follow=true", "logs of b-1 (follow=true)\n", "text/plain; charset=utf-8", http.StatusOK},
-		{"/v1/builds/b-gone/logs", `"error":"not-found"`, "application/json", http.StatusNotFound},
+		{"/v1/builds/b-gone/logs", `"kind":"not-found"`, "application/json", http.StatusNotFound},
 	} {
 		req := httptest.NewRequest(http.MethodGet, tt.path, nil)
 		req.Header.Set("Authorization", "Bearer "+apiToken)
