@@ -21,6 +21,9 @@ const (
 	KindTimeout  Kind = "timeout"   // the deadline passed
 	KindCanceled Kind = "canceled"  // the caller gave up
 	KindFailed   Kind = "failed"    // the update ran and failed (Reason says why)
+	// KindQuota: valid, but the namespace's ResourceQuota cannot fit it now
+	// (Reason has the used/hard figures); destroy previews or raise the quota.
+	KindQuota Kind = "quota-exceeded"
 )
 
 // Error is a typed operation error.
@@ -67,6 +70,9 @@ func IsConflict(err error) bool { return KindOf(err) == KindConflict }
 func IsInvalid(err error) bool  { return KindOf(err) == KindInvalid }
 func IsTimeout(err error) bool  { return KindOf(err) == KindTimeout }
 func IsFailed(err error) bool   { return KindOf(err) == KindFailed }
+
+// IsQuota reports whether err is a KindQuota *Error.
+func IsQuota(err error) bool { return KindOf(err) == KindQuota }
 
 // invalid wraps a validation failure.
 func invalid(op, stack string, err error) *Error {

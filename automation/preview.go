@@ -183,6 +183,9 @@ func (m *Manager) PreviewUp(ctx context.Context, spec PreviewSpec) (*PreviewResu
 	if err := m.checkPlatformLimits(ctx, op, stack, spec.resources()...); err != nil {
 		return nil, err
 	}
+	if err := m.CheckPreviewQuota(ctx, spec); err != nil {
+		return nil, err
+	}
 	res, err := m.up(ctx, op, stacks.PreviewProject, stack, m.opts.PreviewProgram, cfg)
 	if err != nil {
 		return previewFailure(spec.Launch, res), withCauses(err, m.workloadCauses(ctx, stacks.OutNamespace, "ReplicaSet", isReplicaSetOf(components.PreviewName(spec.Launch))))

@@ -46,6 +46,7 @@ func TestPlatformPreviewsAndBuilds(t *testing.T) {
 		{"three replicas on one PostgreSQL queue", func(t *testing.T) { replicasOnPostgres(ctx, t, e, m) }},
 		{"builds", func(t *testing.T) { builds(ctx, t, m) }},
 		{"oversized requests refused up front", func(t *testing.T) { oversized(ctx, t, m) }},
+		{"a preview the quota cannot fit refused at once", func(t *testing.T) { quotaFull(ctx, t, m) }},
 		{"build digest with the kubeconfig as a path or contents", func(t *testing.T) { digests(ctx, t, e) }},
 		{"bad platform config creates nothing", func(t *testing.T) { badPlatformConfig(ctx, t, e) }},
 		{"platform destroy leaves nothing", func(t *testing.T) { platformDestroy(ctx, t, e) }},
@@ -191,6 +192,25 @@ func oversized(ctx context.Context, t *testing.T, m *automation.Manager) {
 	assert.True(t, automation.IsInvalid(err), "%v", err)
 	assert.Contains(t, err.Error(), "cpuLimit: 5 exceeds the platform's maximum per container (containerMaxCpu 4)")
 	assert.Empty(t, kubectl(t, "get", "job", "-n", "apphub-builds", "build-e2e-big", "--ignore-not-found", "-o", "name"))
+}
+
+// quotaFull: a preview the namespace's ResourceQuota cannot fit is refused
+// at once, naming the quota's figures, instead of waiting out the await.
+func quotaFull(ctx context.Context, t *testing.T, m *automation.Manager) {
+	quota := `{"apiVersion":"v1","kind":"ResourceQuota","metadata":{"name":"e2e-full","namespace":"apphub"},"spec":{"hard":{"limits.cpu":"1m"}}}`
+	kubectlIn(t, quota, "apply", "-f", "-")
+	defer kubectl(t, "delete", "resourcequota", "-n", "apphub", "e2e-full", "--ignore-not-found")
+	require.Eventually(t, func() bool {
+		return kubectl(t, "get", "resourcequota", "-n", "apphub", "e2e-full", "-o", "jsonpath={.status.hard.limits\\.cpu}") != ""
+	}, time.Minute, 200*time.Millisecond, "the quota controller fills in the quota's status")
+	start := time.Now()
+	_, err := m.PreviewUp(ctx, automation.PreviewSpec{Launch: "e2e-full", Image: "registry.test/apps/web:1"})
+	require.Error(t, err)
+	assert.True(t, automation.IsQuota(err), "%v", err)
+	assert.Contains(t, err.Error(), "e2e-full: limits.cpu requested 500m, used 0, hard 1m")
+	assert.Less(t, time.Since(start), 15*time.Second, "refused at once, not after the await")
+	_, err = m.PreviewGet(ctx, "e2e-full")
+	assert.True(t, automation.IsNotFound(err), "no stack: %v", err)
 }
 
 func platformDestroy(ctx context.Context, t *testing.T, e *env) {

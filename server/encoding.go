@@ -18,6 +18,7 @@ var statusOf = map[automation.Kind]int{
 	automation.KindTimeout:  http.StatusGatewayTimeout,
 	automation.KindCanceled: http.StatusServiceUnavailable,
 	automation.KindFailed:   http.StatusBadGateway,
+	automation.KindQuota:    http.StatusUnprocessableEntity,
 }
 
 func writeBackendError(w http.ResponseWriter, err error) {

@@ -97,6 +97,12 @@ func (s *Server) putPreview(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if qc, ok := s.b.(quotaChecker); ok {
+		if err := qc.CheckPreviewQuota(r.Context(), spec); err != nil {
+			writeBackendError(w, err)
+			return
+		}
+	}
 	s.accept(w, r, queue.KindPreviewUp, launch, spec, cb...)
 }
 

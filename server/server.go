@@ -29,6 +29,12 @@ type Backend interface {
 	BuildLogs(ctx context.Context, id string, follow bool, w io.Writer) error
 }
 
+// quotaChecker is what a Backend may add to refuse, with a 422 before
+// anything is queued, a preview the namespace's quota cannot fit now.
+type quotaChecker interface {
+	CheckPreviewQuota(ctx context.Context, spec automation.PreviewSpec) error
+}
+
 // jobTTLer is what a Backend may add to say how long the platform keeps
 // finished build Jobs; the default build retention is that plus a day.
 type jobTTLer interface {

@@ -28,6 +28,7 @@ const (
 	exitConflict = 4 // another operation holds the stack
 	exitTimeout  = 5
 	exitCanceled = 6
+	exitQuota    = 7 // valid, but the namespace's quota cannot fit it now
 )
 
 // globals are the flags every command shares.
@@ -79,6 +80,8 @@ func exitCode(err error) int {
 		return exitTimeout
 	case automation.KindCanceled:
 		return exitCanceled
+	case automation.KindQuota:
+		return exitQuota
 	}
 	return exitFailed
 }
@@ -120,7 +123,7 @@ stack per launch and one build stack per image build. It needs only the
 Pulumi CLI (make pulumi builds it into ./bin); programs run inline.
 
 Exit codes: 0 ok, 1 failed, 2 invalid input, 3 not found, 4 conflict,
-5 timeout, 6 canceled. Progress goes to stderr; results to stdout
+5 timeout, 6 canceled, 7 quota exceeded. Progress goes to stderr; results to stdout
 (--output json for machines).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
