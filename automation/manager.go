@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
@@ -20,6 +21,10 @@ type Manager struct {
 	cmd      auto.PulumiCommand
 	sem      chan struct{}
 	hostname string
+
+	outsMu sync.Mutex
+	outs   map[string]any
+	outsAt time.Time
 
 	locksOnce  sync.Once
 	lockStore  lockStore

@@ -79,6 +79,11 @@ type Options struct {
 	// KubeClient connects to the platform's cluster (build logs). Default:
 	// client-go with the kubeconfig as a path or as contents.
 	KubeClient func(kubeconfig, kubeContext string) (kubernetes.Interface, error)
+	// FailFastAfter ends a preview update whose pods the cluster keeps
+	// refusing or cannot start (FailedCreate, FailedScheduling, image pull
+	// errors) for this long, with the cluster's reason, instead of waiting
+	// out the 10-minute await. Default 30s.
+	FailFastAfter time.Duration
 	// Now is the clock (tests pin it). Default time.Now.
 	Now func() time.Time
 }
@@ -160,6 +165,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.DigestReader == nil {
 		o.DigestReader = ClusterDigest{}
+	}
+	if o.FailFastAfter <= 0 {
+		o.FailFastAfter = 30 * time.Second
 	}
 	if o.KubeClient == nil {
 		o.KubeClient = kubeClient

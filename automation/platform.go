@@ -3,6 +3,7 @@ package automation
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
@@ -44,6 +45,7 @@ func (m *Manager) platformStack(ctx context.Context, create bool) (auto.Stack, e
 func (m *Manager) PlatformUp(ctx context.Context) (*PlatformResult, error) {
 	const op = "platform up"
 	stack := m.opts.PlatformStack
+	defer m.forgetPlatformOutputs()
 	release, err := m.acquire(ctx, op, platformProject, stack)
 	if err != nil {
 		return nil, err
@@ -72,6 +74,7 @@ func (m *Manager) PlatformUp(ctx context.Context) (*PlatformResult, error) {
 func (m *Manager) PlatformDestroy(ctx context.Context) (*PlatformResult, error) {
 	const op = "platform destroy"
 	stack := m.opts.PlatformStack
+	defer m.forgetPlatformOutputs()
 	release, err := m.acquire(ctx, op, platformProject, stack)
 	if err != nil {
 		return nil, err
@@ -98,7 +101,33 @@ func (m *Manager) PlatformDestroy(ctx context.Context) (*PlatformResult, error) 
 }
 
 // platformOutputs reads the platform stack's outputs, secrets in plaintext.
+// platformOutputs reads the platform stack's outputs, kept for
+// platformOutputsTTL: a preview up consults them several times (limits,
+// quota, the stuck watch) and each read may cost a CLI call; the platform
+// changes rarely, and PlatformUp/PlatformDestroy drop the copy.
 func (m *Manager) platformOutputs(ctx context.Context) (map[string]any, error) {
+	m.outsMu.Lock()
+	defer m.outsMu.Unlock()
+	if m.outs != nil && m.opts.Now().Sub(m.outsAt) < platformOutputsTTL {
+		return m.outs, nil
+	}
+	vals, err := m.readPlatformOutputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.outs, m.outsAt = vals, m.opts.Now()
+	return vals, nil
+}
+
+const platformOutputsTTL = 15 * time.Second
+
+func (m *Manager) forgetPlatformOutputs() {
+	m.outsMu.Lock()
+	m.outs = nil
+	m.outsMu.Unlock()
+}
+
+func (m *Manager) readPlatformOutputs(ctx context.Context) (map[string]any, error) {
 	st, err := m.platformStack(ctx, false)
 	if err != nil {
 		return nil, classify(ctx, "platform env", m.opts.PlatformStack, err, nil)

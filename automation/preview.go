@@ -186,7 +186,13 @@ func (m *Manager) PreviewUp(ctx context.Context, spec PreviewSpec) (*PreviewResu
 	if err := m.CheckPreviewQuota(ctx, spec); err != nil {
 		return nil, err
 	}
-	res, err := m.up(ctx, op, stacks.PreviewProject, stack, m.opts.PreviewProgram, cfg)
+	upCtx, done := m.previewUpCtx(ctx, components.PreviewName(spec.Launch))
+	res, err := m.up(upCtx, op, stacks.PreviewProject, stack, m.opts.PreviewProgram, cfg)
+	stuck := stuckError(upCtx, op, stack)
+	done()
+	if stuck != nil {
+		return previewFailure(spec.Launch, res), stuck
+	}
 	if err != nil {
 		return previewFailure(spec.Launch, res), withCauses(err, m.workloadCauses(ctx, stacks.OutNamespace, "ReplicaSet", isReplicaSetOf(components.PreviewName(spec.Launch))))
 	}
