@@ -98,6 +98,12 @@ func TestCallbacksAreSignedRetriedAndRecorded(t *testing.T) {
 	}
 	assert.Equal(t, 1, failed)
 	assert.Equal(t, 1, retried)
+	created, _ := time.Parse(time.RFC3339Nano, op["createdAt"].(string))
+	for _, d := range deliveries {
+		d := d.(map[string]any)
+		at, _ := time.Parse(time.RFC3339Nano, d["at"].(string))
+		t.Logf("delivery %s attempt %v: %v after the operation was accepted (status %v)", d["event"], d["attempt"], at.Sub(created).Round(time.Millisecond), d["statusCode"])
+	}
 	_, fams := scrape(t, srv.Handler(), apiToken)
 	assert.Equal(t, 3.0, value(t, fams, "apphub_callback_deliveries_total", map[string]string{"result": "delivered"}))
 	assert.Equal(t, 1.0, value(t, fams, "apphub_callback_deliveries_total", map[string]string{"result": "failed"}))
