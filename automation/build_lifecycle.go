@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -92,16 +90,10 @@ func (m *Manager) BuildJobTTL(ctx context.Context) (time.Duration, error) {
 }
 
 func (m *Manager) stubBuildList() ([]BuildListItem, error) {
-	entries, err := os.ReadDir(filepath.Join(m.opts.StateDir, "stub", "build"))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
+	ids, err := m.stubIDs("build")
 	items := []BuildListItem{}
-	for _, e := range entries {
-		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok {
-			items = append(items, BuildListItem{ID: id, Stack: BuildStack(id), Stub: true})
-		}
+	for _, id := range ids {
+		items = append(items, BuildListItem{ID: id, Stack: BuildStack(id), Stub: true})
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
-	return items, nil
+	return items, err
 }

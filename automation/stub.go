@@ -117,18 +117,28 @@ func (m *Manager) stubPreviewDestroy(launch string) (*PreviewResult, error) {
 }
 
 func (m *Manager) stubPreviewList() ([]PreviewListItem, error) {
-	entries, err := os.ReadDir(filepath.Join(m.opts.StateDir, "stub", "preview"))
+	ids, err := m.stubIDs("preview")
+	items := []PreviewListItem{}
+	for _, id := range ids {
+		items = append(items, PreviewListItem{Launch: id, Stack: PreviewStack(id), Stub: true})
+	}
+	return items, err
+}
+
+// stubIDs lists the recorded requests of a kind, sorted.
+func (m *Manager) stubIDs(kind string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(m.opts.StateDir, "stub", kind))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	items := []PreviewListItem{}
+	var ids []string
 	for _, e := range entries {
 		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok {
-			items = append(items, PreviewListItem{Launch: id, Stack: PreviewStack(id), Stub: true})
+			ids = append(ids, id)
 		}
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].Launch < items[j].Launch })
-	return items, nil
+	sort.Strings(ids)
+	return ids, nil
 }
 
 func (m *Manager) stubBuildRun(spec BuildSpec, cfg map[string]string) (*BuildResult, error) {

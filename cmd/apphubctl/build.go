@@ -97,7 +97,7 @@ func newBuildGetCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			const op = "build get"
 			id := args[0]
-			if err := invalidInput(op, automation.BuildStack(id), g.check(cmd, nil), automation.ValidBuild(op, id), map[string]string{"id": "ID"}); err != nil {
+			if err := checkBuildID(g, cmd, op, id); err != nil {
 				return err
 			}
 			m, ctx, cancel, err := g.session(cmd, true)

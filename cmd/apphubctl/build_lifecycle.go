@@ -50,7 +50,7 @@ func newBuildDestroyCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			const op = "build destroy"
 			id := args[0]
-			if err := invalidInput(op, automation.BuildStack(id), g.check(cmd, nil), automation.ValidBuild(op, id), map[string]string{"id": "ID"}); err != nil {
+			if err := checkBuildID(g, cmd, op, id); err != nil {
 				return err
 			}
 			m, ctx, cancel, err := g.session(cmd, false)
@@ -85,7 +85,7 @@ func newBuildLogsCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			const op = "build logs"
 			id := args[0]
-			if err := invalidInput(op, automation.BuildStack(id), g.check(cmd, nil), automation.ValidBuild(op, id), map[string]string{"id": "ID"}); err != nil {
+			if err := checkBuildID(g, cmd, op, id); err != nil {
 				return err
 			}
 			m, ctx, cancel, err := g.session(cmd, true)
@@ -98,4 +98,9 @@ func newBuildLogsCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "stream until the Job has finished")
 	return cmd
+}
+
+// checkBuildID validates the invocation of a command that takes a build ID.
+func checkBuildID(g *globals, cmd *cobra.Command, op, id string) error {
+	return invalidInput(op, automation.BuildStack(id), g.check(cmd, nil), automation.ValidBuild(op, id), map[string]string{"id": "ID"})
 }
