@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 
-	"github.com/apphub/apphub-infra/internal/kubeclient"
 	"github.com/apphub/apphub-infra/stacks"
 )
 
@@ -36,7 +35,7 @@ func (m *Manager) workloadCauses(ctx context.Context, namespaceOutput, kind stri
 	if ns == "" {
 		return ""
 	}
-	cs, err := kubeclient.Clientset(kubeconfig, kubeContext)
+	cs, err := m.kube(kubeconfig, kubeContext)
 	if err != nil {
 		m.opts.Logger.Warn("reading failure causes", "err", err)
 		return ""

@@ -42,7 +42,7 @@ func (m *Manager) BuildLogs(ctx context.Context, id string, follow bool, w io.Wr
 	if err != nil {
 		return classify(ctx, op, r.Stack, err, nil)
 	}
-	cs, err := m.opts.KubeClient(kubeconfig, kubeContext)
+	cs, err := m.kube(kubeconfig, kubeContext)
 	if err != nil {
 		return classify(ctx, op, r.Stack, err, nil)
 	}
@@ -60,6 +60,27 @@ func (m *Manager) BuildLogs(ctx context.Context, id string, follow bool, w io.Wr
 // kubeClient is the default Options.KubeClient.
 func kubeClient(kubeconfig, kubeContext string) (kubernetes.Interface, error) {
 	return kubeclient.Clientset(kubeconfig, kubeContext)
+}
+
+// kube returns a client of the platform's cluster, made once per
+// kubeconfig and context: a preview up asks the cluster several times
+// (quota, the stuck watch, failure causes), and a client is safe to share.
+func (m *Manager) kube(kubeconfig, kubeContext string) (kubernetes.Interface, error) {
+	key := kubeContext + "\x00" + kubeconfig
+	m.kubeMu.Lock()
+	defer m.kubeMu.Unlock()
+	if cs, ok := m.kubeClients[key]; ok {
+		return cs, nil
+	}
+	cs, err := m.opts.KubeClient(kubeconfig, kubeContext)
+	if err != nil {
+		return nil, err
+	}
+	if m.kubeClients == nil {
+		m.kubeClients = map[string]kubernetes.Interface{}
+	}
+	m.kubeClients[key] = cs
+	return cs, nil
 }
 
 // logPoll is how often a follow looks for a new pod or the Job's end.

@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/client-go/kubernetes"
 )
 
 // Manager runs stack operations. It is safe for concurrent use.
@@ -21,6 +22,9 @@ type Manager struct {
 	cmd      auto.PulumiCommand
 	sem      chan struct{}
 	hostname string
+
+	kubeMu      sync.Mutex
+	kubeClients map[string]kubernetes.Interface
 
 	outsMu sync.Mutex
 	outs   map[string]any

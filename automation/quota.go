@@ -109,7 +109,7 @@ func (m *Manager) CheckPreviewQuota(ctx context.Context, spec PreviewSpec) error
 	if err != nil || ns == "" {
 		return nil
 	}
-	cs, err := m.opts.KubeClient(kubeconfig, kubeContext)
+	cs, err := m.kube(kubeconfig, kubeContext)
 	if err != nil {
 		return nil
 	}

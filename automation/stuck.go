@@ -95,7 +95,7 @@ func (m *Manager) previewUpCtx(ctx context.Context, deployment string) (context.
 	if err != nil || ns == "" {
 		return upCtx, func() { cancel(nil) }
 	}
-	cs, err := m.opts.KubeClient(kubeconfig, kubeContext)
+	cs, err := m.kube(kubeconfig, kubeContext)
 	if err != nil {
 		return upCtx, func() { cancel(nil) }
 	}
