@@ -10,8 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-
-	"github.com/apphub/apphub-infra/stacks"
 )
 
 // maxCauses bounds how many distinct warnings a failure reason quotes.
@@ -25,17 +23,7 @@ func (m *Manager) workloadCauses(ctx context.Context, namespaceOutput, kind stri
 	// The operation's own context may be what ran out.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	outs, err := m.platformOutputs(ctx)
-	if err != nil {
-		return ""
-	}
-	ns, _ := outs[namespaceOutput].(string)
-	kubeconfig, _ := outs[stacks.OutKubeconfig].(string)
-	kubeContext, _ := outs[stacks.OutKubeContext].(string)
-	if ns == "" {
-		return ""
-	}
-	cs, err := m.kube(kubeconfig, kubeContext)
+	cs, ns, err := m.platformCluster(ctx, namespaceOutput)
 	if err != nil {
 		m.opts.Logger.Warn("reading failure causes", "err", err)
 		return ""

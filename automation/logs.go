@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/apphub/apphub-infra/internal/kubeclient"
+	"github.com/apphub/apphub-infra/stacks"
 )
 
 // builderContainer is the build pod's container (components.NewBuildJob).
@@ -60,6 +61,24 @@ func (m *Manager) BuildLogs(ctx context.Context, id string, follow bool, w io.Wr
 // kubeClient is the default Options.KubeClient.
 func kubeClient(kubeconfig, kubeContext string) (kubernetes.Interface, error) {
 	return kubeclient.Clientset(kubeconfig, kubeContext)
+}
+
+// platformCluster is a client of the platform's cluster and the namespace
+// a platform output names (stacks.OutNamespace for previews); an error
+// when either is unknown, which callers treat as "cannot ask the cluster".
+func (m *Manager) platformCluster(ctx context.Context, namespaceOutput string) (kubernetes.Interface, string, error) {
+	outs, err := m.platformOutputs(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	ns, _ := outs[namespaceOutput].(string)
+	if ns == "" {
+		return nil, "", fmt.Errorf("platform output %s is missing", namespaceOutput)
+	}
+	kubeconfig, _ := outs[stacks.OutKubeconfig].(string)
+	kubeContext, _ := outs[stacks.OutKubeContext].(string)
+	cs, err := m.kube(kubeconfig, kubeContext)
+	return cs, ns, err
 }
 
 // kube returns a client of the platform's cluster, made once per

@@ -100,16 +100,7 @@ func (m *Manager) CheckPreviewQuota(ctx context.Context, spec PreviewSpec) error
 		return nil
 	}
 	exists := !m.absent(stacks.PreviewProject, stack)
-	outs, err := m.platformOutputs(ctx)
-	if err != nil {
-		return nil
-	}
-	ns, _ := outs[stacks.OutNamespace].(string)
-	kubeconfig, kubeContext, err := m.platformConnection(ctx)
-	if err != nil || ns == "" {
-		return nil
-	}
-	cs, err := m.kube(kubeconfig, kubeContext)
+	cs, ns, err := m.platformCluster(ctx, stacks.OutNamespace)
 	if err != nil {
 		return nil
 	}

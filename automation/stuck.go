@@ -86,16 +86,7 @@ func watchStuck(ctx context.Context, cancel context.CancelCauseFunc, cs kubernet
 // progress; without a cluster to ask it watches nothing.
 func (m *Manager) previewUpCtx(ctx context.Context, deployment string) (context.Context, func()) {
 	upCtx, cancel := context.WithCancelCause(ctx)
-	outs, err := m.platformOutputs(ctx)
-	if err != nil {
-		return upCtx, func() { cancel(nil) }
-	}
-	ns, _ := outs[stacks.OutNamespace].(string)
-	kubeconfig, kubeContext, err := m.platformConnection(ctx)
-	if err != nil || ns == "" {
-		return upCtx, func() { cancel(nil) }
-	}
-	cs, err := m.kube(kubeconfig, kubeContext)
+	cs, ns, err := m.platformCluster(ctx, stacks.OutNamespace)
 	if err != nil {
 		return upCtx, func() { cancel(nil) }
 	}
