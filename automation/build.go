@@ -143,6 +143,9 @@ func (m *Manager) BuildRun(ctx context.Context, spec BuildSpec) (*BuildResult, e
 	if err := m.checkPlatformLimits(ctx, op, stack, spec.resources()...); err != nil {
 		return nil, err
 	}
+	if err := m.withPlatformOutputs(ctx, cfg); err != nil {
+		return nil, err
+	}
 	res, err := m.up(ctx, op, stacks.BuildProject, stack, m.opts.BuildProgram, cfg)
 	if err != nil {
 		r := &BuildResult{ID: spec.ID, Stack: stack, State: StateFailed}

@@ -56,6 +56,10 @@ type Options struct {
 	ProjectDir string
 	// PlatformStack is the platform stack previews and builds read. Default "dev".
 	PlatformStack string
+	// PlatformOutputsFile, when set, replaces PlatformStack: a JSON object of
+	// the platform's outputs (the API service in the cluster reads the one
+	// the platform wrote to its ConfigMap). Default $APPHUB_PLATFORM_OUTPUTS_FILE.
+	PlatformOutputsFile string
 	// MaxConcurrent bounds simultaneous stack operations. Default 4.
 	MaxConcurrent int
 	// Plugins are installed once at start-up. Default DefaultPlugins; set
@@ -127,6 +131,9 @@ func (o Options) withDefaults() (Options, error) {
 		if _, err := os.Stat(filepath.Join(o.ProjectDir, "bin", "pulumi")); err == nil {
 			o.PulumiRoot = o.ProjectDir
 		}
+	}
+	if o.PlatformOutputsFile == "" {
+		o.PlatformOutputsFile = os.Getenv("APPHUB_PLATFORM_OUTPUTS_FILE")
 	}
 	if o.PlatformStack == "" {
 		o.PlatformStack = "dev"

@@ -2,7 +2,9 @@ package automation
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -128,6 +130,9 @@ func (m *Manager) forgetPlatformOutputs() {
 }
 
 func (m *Manager) readPlatformOutputs(ctx context.Context) (map[string]any, error) {
+	if f := m.opts.PlatformOutputsFile; f != "" {
+		return readPlatformOutputsFile(f)
+	}
 	st, err := m.platformStack(ctx, false)
 	if err != nil {
 		return nil, classify(ctx, "platform env", m.opts.PlatformStack, err, nil)
@@ -163,4 +168,38 @@ func (m *Manager) platformConnection(ctx context.Context) (kubeconfig, kubeConte
 	kubeconfig, _ = outs[stacks.OutKubeconfig].(string)
 	kubeContext, _ = outs[stacks.OutKubeContext].(string)
 	return kubeconfig, kubeContext, nil
+}
+
+// readPlatformOutputsFile reads the platform outputs the platform wrote for
+// the API service (a mounted ConfigMap, updated in place by the kubelet).
+func readPlatformOutputsFile(path string) (map[string]any, error) {
+	const op = "platform outputs"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{Kind: KindNotFound, Op: op, Reason: fmt.Sprintf("reading %s: %v", path, err), Err: err}
+	}
+	outs, err := stacks.ParsePlatformOutputs(string(b))
+	if err != nil {
+		return nil, &Error{Kind: KindFailed, Op: op, Reason: fmt.Sprintf("%s: %v", path, err), Err: err}
+	}
+	return outs, nil
+}
+
+// withPlatformOutputs hands a preview or build stack the platform outputs
+// from the file, when the Manager reads the platform that way: the stack
+// program then needs no StackReference to a backend it cannot reach.
+func (m *Manager) withPlatformOutputs(ctx context.Context, cfg map[string]string) error {
+	if m.opts.PlatformOutputsFile == "" {
+		return nil
+	}
+	outs, err := m.platformOutputs(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(outs)
+	if err != nil {
+		return fmt.Errorf("platform outputs: %w", err)
+	}
+	cfg["platformOutputs"] = string(b)
+	return nil
 }

@@ -228,13 +228,7 @@ func previewPodSpec(a *PreviewAppArgs) *corev1.PodSpecArgs {
 		ServiceAccountName:           pulumi.String(a.ServiceAccount),
 		AutomountServiceAccountToken: pulumi.Bool(a.MountToken),
 		EnableServiceLinks:           pulumi.Bool(false),
-		SecurityContext: &corev1.PodSecurityContextArgs{
-			RunAsNonRoot:   pulumi.Bool(true),
-			RunAsUser:      pulumi.Int(a.RunAsUser),
-			RunAsGroup:     pulumi.Int(a.RunAsUser),
-			FsGroup:        pulumi.Int(a.RunAsUser),
-			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-		},
+		SecurityContext:              restrictedPod(a.RunAsUser),
 		Containers: corev1.ContainerArray{&corev1.ContainerArgs{
 			Name:  pulumi.String("app"),
 			Image: pulumi.String(a.Image),
@@ -247,12 +241,7 @@ func previewPodSpec(a *PreviewAppArgs) *corev1.PodSpecArgs {
 				Requests: pulumi.StringMap{"cpu": pulumi.String(a.Resources.CPURequest), "memory": pulumi.String(a.Resources.MemoryRequest)},
 				Limits:   pulumi.StringMap{"cpu": pulumi.String(a.Resources.CPULimit), "memory": pulumi.String(a.Resources.MemoryLimit)},
 			},
-			SecurityContext: &corev1.SecurityContextArgs{
-				AllowPrivilegeEscalation: pulumi.Bool(false),
-				RunAsNonRoot:             pulumi.Bool(true),
-				Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.ToStringArray([]string{"ALL"})},
-				SeccompProfile:           &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-			},
+			SecurityContext: restrictedContainer(false),
 		}},
 	}
 	if a.ImagePullSecret != "" {

@@ -5,9 +5,6 @@ import (
 	"net/url"
 	"strings"
 
-	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -82,40 +79,20 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 	var deps []pulumi.Resource
 	comp.Password = pulumi.String("").ToStringOutput()
 	if args.AuthEnabled {
-		pw, err := random.NewRandomPassword(ctx, name+"-password", &random.RandomPasswordArgs{
-			Length: pulumi.Int(32),
-			// Alphanumeric keeps the password safe inside a URL and a shell.
-			Special: pulumi.Bool(false),
+		secretName := args.ReleaseName + "-auth"
+		pws, sec, err := newGeneratedSecret(ctx, name+"-auth", generatedSecretArgs{
+			Namespace: args.Namespace, Name: secretName, App: args.ReleaseName, Component: "redis", Passwords: []generatedPassword{{Key: redisPasswordKey, Resource: name + "-password"}},
 		}, parent)
 		if err != nil {
-			return nil, fmt.Errorf("redis %q: creating password: %w", name, err)
+			return nil, fmt.Errorf("redis %q: %w", name, err)
 		}
-		comp.Password = pulumi.ToSecret(pw.Result).(pulumi.StringOutput)
-		secretName := args.ReleaseName + "-auth"
-		sec, err := corev1.NewSecret(ctx, name+"-auth", &corev1.SecretArgs{
-			Metadata: &metav1.ObjectMetaArgs{
-				Name:      pulumi.String(secretName),
-				Namespace: args.Namespace.Name,
-				Labels:    commonLabels(args.ReleaseName, "redis", nil),
-			},
-			Type:       pulumi.String("Opaque"),
-			StringData: pulumi.StringMap{redisPasswordKey: comp.Password},
-		}, parent, pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}))
-		if err != nil {
-			return nil, fmt.Errorf("redis %q: creating auth secret: %w", name, err)
-		}
+		comp.Password = pws[redisPasswordKey]
 		deps = append(deps, sec)
 		auth["existingSecret"] = pulumi.String(secretName)
 		auth["existingSecretPasswordKey"] = pulumi.String(redisPasswordKey)
 	}
 
-	persistence := pulumi.Map{"enabled": pulumi.Bool(args.Persistence)}
-	if args.Persistence {
-		persistence["size"] = pulumi.String(args.PersistenceSize)
-		if args.StorageClass != "" {
-			persistence["storageClass"] = pulumi.String(args.StorageClass)
-		}
-	}
+	persistence := persistenceValues(args.Persistence, args.PersistenceSize, args.StorageClass)
 	values := pulumi.Map{
 		"architecture": pulumi.String("standalone"),
 		"auth":         auth,
@@ -127,7 +104,7 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 			},
 		},
 	}
-	if image := redisImageValues(args); len(image) > 0 {
+	if image := chartImageValues(args.ImageRegistry, args.ImageRepository, args.ImageTag); len(image) > 0 {
 		values["image"] = image
 		// Bitnami charts refuse images from other repositories unless told.
 		values["global"] = pulumi.Map{"security": pulumi.Map{"allowInsecureImages": pulumi.Bool(true)}}
@@ -170,18 +147,4 @@ func RedisURL(host, password string) string {
 		u.User = url.UserPassword("", password)
 	}
 	return u.String()
-}
-
-func redisImageValues(args *RedisArgs) pulumi.Map {
-	image := pulumi.Map{}
-	if args.ImageRegistry != "" {
-		image["registry"] = pulumi.String(args.ImageRegistry)
-	}
-	if args.ImageRepository != "" {
-		image["repository"] = pulumi.String(args.ImageRepository)
-	}
-	if args.ImageTag != "" {
-		image["tag"] = pulumi.String(args.ImageTag)
-	}
-	return image
 }

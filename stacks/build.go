@@ -21,7 +21,10 @@ const buildBudget = len(components.BuildNamePrefix) + 9
 // BuildStackConfig is what the catalog passes for one build.
 type BuildStackConfig struct {
 	PlatformStack string `key:"platformStack" default:"organization/apphub/dev"`
-	BuildID       string `key:"buildId"`
+	// PlatformOutputs, when set, replaces the StackReference: the platform's
+	// outputs as one JSON object (the API service in the cluster).
+	PlatformOutputs string `key:"platformOutputs"`
+	BuildID         string `key:"buildId"`
 	// GitURL (https) with GitRef and ContextDir, or ContextURL (a tarball).
 	GitURL          string `key:"gitUrl"`
 	GitRef          string `key:"gitRef"`
@@ -67,6 +70,7 @@ func ParseBuildConfig(src ConfigSource) (*BuildStackConfig, error) {
 
 func (c *BuildStackConfig) validate(p *validate.Problems) {
 	p.Required("platformStack", c.PlatformStack)
+	checkPlatformOutputs(p, c.PlatformOutputs)
 	checkBuildID(p, c.BuildID)
 	switch {
 	case c.GitURL == "" && c.ContextURL == "":
@@ -137,7 +141,7 @@ const (
 // NewBuild reads the platform and creates the build Job; the update returns
 // when the Job has completed, or fails with its reason.
 func NewBuild(ctx *pulumi.Context, cfg *BuildStackConfig) (pulumi.Map, error) {
-	pv, err := ReadPlatform(ctx, cfg.PlatformStack)
+	pv, err := LoadPlatform(ctx, cfg.PlatformStack, cfg.PlatformOutputs)
 	if err != nil {
 		return nil, err
 	}

@@ -119,7 +119,7 @@ func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformResult, err
 		}
 		if _, err := components.NewRegistryCredentials(ctx, "registry-credentials", &components.RegistryCredentialsArgs{
 			SecretName: registrySecret,
-			Namespaces: []components.NamespaceRef{previews.Ref(), builds.Ref()},
+			Namespaces: registryNamespaces(cfg, previews, builds, system),
 			Server:     login,
 			Username:   pulumi.String(cfg.Registry.Username),
 			Password:   cfg.Registry.Password.Output(),
@@ -219,6 +219,11 @@ func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformResult, err
 	}
 	if registrySecret != "" {
 		exports[OutRegistrySecret] = pulumi.String(registrySecret)
+	}
+	if cfg.Service.Enabled {
+		if err := newPlatformService(ctx, cfg, system, exports, registrySecret, withK8s); err != nil {
+			return nil, err
+		}
 	}
 	return &PlatformResult{Exports: exports}, nil
 }
@@ -365,4 +370,14 @@ func newPlatformAccess(ctx *pulumi.Context, cfg *PlatformConfig, previews, build
 		}
 	}
 	return nil
+}
+
+// registryNamespaces are where the pull secret goes: the workloads', and
+// the system namespace when the API service's image comes from there too.
+func registryNamespaces(cfg *PlatformConfig, previews, builds, system *components.Namespace) []components.NamespaceRef {
+	refs := []components.NamespaceRef{previews.Ref(), builds.Ref()}
+	if cfg.Service.Enabled {
+		refs = append(refs, system.Ref())
+	}
+	return refs
 }

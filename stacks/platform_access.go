@@ -47,6 +47,8 @@ func deployerPreviewRules() []components.Rule {
 		{Resources: []string{"services", "configmaps"}, Verbs: manage},
 		{Resources: []string{"pods", "endpoints", "events"}, Verbs: readOnly},
 		{Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+		// The quota check refuses a preview the namespace cannot fit.
+		{Resources: []string{"resourcequotas", "limitranges"}, Verbs: readOnly},
 		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: readOnly},
 		{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "networkpolicies"}, Verbs: manage},
 	}

@@ -39,6 +39,8 @@ type PlatformConfig struct {
 	Preview         PreviewConfig
 	Build           BuildConfig
 	ARC             ARCConfig
+	Service         ServiceConfig
+	Postgres        PostgresConfig
 }
 
 // ClusterConfig says which cluster the platform goes to and, for local

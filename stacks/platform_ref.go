@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/apphub/apphub-infra/internal/previewurl"
+	"github.com/apphub/apphub-infra/internal/validate"
 )
 
 // PlatformValues are the platform outputs preview and build stacks use, read
@@ -53,6 +55,55 @@ func ReadPlatform(ctx *pulumi.Context, stack string) (*PlatformValues, error) {
 		}
 		return d.Value, false, nil
 	})
+}
+
+// LoadPlatform reads the platform a preview or build stack is built on: the
+// outputs the API service was handed as JSON (in the cluster, where the
+// platform's own state is out of reach), else the StackReference.
+func LoadPlatform(ctx *pulumi.Context, stack, outputsJSON string) (*PlatformValues, error) {
+	if outputsJSON == "" {
+		return ReadPlatform(ctx, stack)
+	}
+	return PlatformFromJSON(outputsJSON)
+}
+
+// platformOutputsSource names the JSON source in errors.
+const platformOutputsSource = "(platform outputs file)"
+
+// PlatformFromJSON reads platform values from the outputs as one JSON
+// object (the API service's platform file).
+func PlatformFromJSON(outputsJSON string) (*PlatformValues, error) {
+	outs, err := ParsePlatformOutputs(outputsJSON)
+	if err != nil {
+		return nil, err
+	}
+	return platformValues(platformOutputsSource, func(name string) (any, bool, error) {
+		v, ok := outs[name]
+		if !ok {
+			return nil, false, fmt.Errorf("no output %q", name)
+		}
+		return v, false, nil
+	})
+}
+
+// ParsePlatformOutputs decodes platform outputs written as a JSON object.
+func ParsePlatformOutputs(outputsJSON string) (map[string]any, error) {
+	var outs map[string]any
+	if err := json.Unmarshal([]byte(outputsJSON), &outs); err != nil || outs == nil {
+		return nil, fmt.Errorf("platform outputs must be a JSON object of the platform stack's outputs: %v", err)
+	}
+	return outs, nil
+}
+
+// checkPlatformOutputs refuses a platformOutputs value that is not a JSON
+// object, before the program runs.
+func checkPlatformOutputs(p *validate.Problems, outputsJSON string) {
+	if outputsJSON == "" {
+		return
+	}
+	if _, err := ParsePlatformOutputs(outputsJSON); err != nil {
+		p.Add("platformOutputs", "%v", err)
+	}
 }
 
 func platformValues(stack string, get platformOutputs) (*PlatformValues, error) {

@@ -218,6 +218,7 @@ func TestPlatformRBACRules(t *testing.T) {
 			rule(core, []any{"services", "configmaps"}, rw),
 			rule(core, []any{"pods", "endpoints", "events"}, ro),
 			rule(core, []any{"pods/log"}, []any{"get"}),
+			rule(core, []any{"resourcequotas", "limitranges"}, ro),
 			rule([]any{"discovery.k8s.io"}, []any{"endpointslices"}, ro),
 			rule([]any{"networking.k8s.io"}, []any{"ingresses", "networkpolicies"}, rw),
 		}},

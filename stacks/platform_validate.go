@@ -31,6 +31,7 @@ func (c *PlatformConfig) validate(p *validate.Problems) {
 	c.Preview.validate(p)
 	c.Build.validate(p)
 	c.validateARC(p)
+	c.validateService(p)
 }
 
 func (c *PlatformConfig) validateARC(p *validate.Problems) {
@@ -307,21 +308,7 @@ func (r *RedisConfig) validate(p *validate.Problems) {
 	if r.Persistence {
 		p.Quantity("redisPersistenceSize", r.PersistenceSize)
 	}
-	if r.ImageTag != "" && r.ImageRepository == "" {
-		p.Add("redisImageTag", "needs redisImageRepository: a tag alone points at the chart's default repository")
-	}
-	if r.ImageRepository != "" {
-		ref := r.ImageRepository
-		if r.ImageRegistry != "" {
-			ref = r.ImageRegistry + "/" + ref
-		}
-		if r.ImageTag != "" {
-			ref += ":" + r.ImageTag
-		}
-		if _, err := reference.ParseNormalizedNamed(ref); err != nil {
-			p.Add("redisImageRepository", "registry, repository and tag must form an image reference (%q): %v", ref, err)
-		}
-	}
+	imageOverrideProblems(p, "redis", r.ImageRegistry, r.ImageRepository, r.ImageTag)
 }
 
 func (c *PreviewConfig) validate(p *validate.Problems) {

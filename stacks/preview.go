@@ -23,10 +23,13 @@ const launchBudget = len(components.PreviewNamePrefix) + 9
 // else comes from the platform stack.
 type PreviewStackConfig struct {
 	PlatformStack string `key:"platformStack" default:"organization/apphub/dev"`
-	Launch        string `key:"launch"`
-	Image         string `key:"image"`
-	Port          int    `key:"port" default:"8080"`
-	Replicas      int    `key:"replicas" default:"1"`
+	// PlatformOutputs, when set, replaces the StackReference: the platform's
+	// outputs as one JSON object (the API service in the cluster).
+	PlatformOutputs string `key:"platformOutputs"`
+	Launch          string `key:"launch"`
+	Image           string `key:"image"`
+	Port            int    `key:"port" default:"8080"`
+	Replicas        int    `key:"replicas" default:"1"`
 	// Env is a JSON object of strings.
 	Env           string `key:"env"`
 	CPURequest    string `key:"cpuRequest" default:"100m"`
@@ -72,6 +75,7 @@ func ParsePreviewConfig(src ConfigSource) (*PreviewStackConfig, error) {
 
 func (c *PreviewStackConfig) validate(p *validate.Problems) {
 	p.Required("platformStack", c.PlatformStack)
+	checkPlatformOutputs(p, c.PlatformOutputs)
 	checkLaunchID(p, c.Launch)
 	p.ImageRef("image", c.Image)
 	switch {
@@ -134,7 +138,7 @@ const (
 // NewPreview reads the platform, renders the URL (a launch id that breaks
 // the host is rejected before any Kubernetes object) and creates the app.
 func NewPreview(ctx *pulumi.Context, cfg *PreviewStackConfig) (pulumi.Map, error) {
-	pv, err := ReadPlatform(ctx, cfg.PlatformStack)
+	pv, err := LoadPlatform(ctx, cfg.PlatformStack, cfg.PlatformOutputs)
 	if err != nil {
 		return nil, err
 	}

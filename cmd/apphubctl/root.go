@@ -17,6 +17,7 @@ import (
 
 	"github.com/apphub/apphub-infra/automation"
 	"github.com/apphub/apphub-infra/internal/validate"
+	"github.com/apphub/apphub-infra/stacks"
 )
 
 // Exit codes.
@@ -39,6 +40,7 @@ type globals struct {
 	databaseURL       string
 	projectDir        string
 	platformStack     string
+	platformOutputs   string
 	maxConcurrent     int
 	skipPluginInstall bool
 	quiet             bool
@@ -138,6 +140,7 @@ Exit codes: 0 ok, 1 failed, 2 invalid input, 3 not found, 4 conflict,
 	v.stringVar(f, &g.databaseURL, "database-url", "", "operation queue: postgres://… shared by replicas, or sqlite://PATH (default $APPHUB_DATABASE_URL, else <state-dir>/queue.db)")
 	v.stringVar(f, &g.projectDir, "project-dir", ".", "repository holding the platform's Pulumi.yaml and stack files")
 	v.stringVar(f, &g.platformStack, "platform-stack", "dev", "platform stack previews and builds read")
+	v.stringVar(f, &g.platformOutputs, "platform-outputs-file", "", "read the platform from this JSON file of its outputs instead of --platform-stack (default $APPHUB_PLATFORM_OUTPUTS_FILE; the in-cluster service)")
 	v.intVar(f, &g.maxConcurrent, "max-concurrent", 4, "simultaneous stack operations")
 	f.BoolVar(&g.skipPluginInstall, "skip-plugin-install", false, "do not install provider plugins at start-up")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "no progress on stderr")
@@ -183,12 +186,36 @@ func (g *globals) check(cmd *cobra.Command, locals *flagValues) *validate.Proble
 		backendURL(&p, "PULUMI_BACKEND_URL", os.Getenv("PULUMI_BACKEND_URL"))
 	}
 	g.checkDatabaseURL(&p, changed("database-url"))
+	g.checkPlatformOutputs(&p, changed("platform-outputs-file"))
 	for _, name := range []string{"APPHUB_LAUNCH_EXECUTION_MODE", "APPHUB_BUILD_EXECUTION_MODE"} {
 		if mode := os.Getenv(name); mode != "" && mode != automation.ModeKubernetes && mode != automation.ModeStub {
 			p.Add(name, "must be %q or %q, got %q", automation.ModeKubernetes, automation.ModeStub, mode)
 		}
 	}
 	return &p
+}
+
+// checkPlatformOutputs reads the platform outputs file once up front, so a
+// missing or broken file is named before anything starts.
+func (g *globals) checkPlatformOutputs(p *validate.Problems, changed bool) {
+	field := "--platform-outputs-file"
+	if !changed {
+		field, g.platformOutputs = "APPHUB_PLATFORM_OUTPUTS_FILE", os.Getenv("APPHUB_PLATFORM_OUTPUTS_FILE")
+	}
+	if g.platformOutputs == "" {
+		if changed {
+			p.Add(field, "must not be empty")
+		}
+		return
+	}
+	b, err := os.ReadFile(g.platformOutputs)
+	if err != nil {
+		p.Add(field, "cannot be read: %v", err)
+		return
+	}
+	if _, err := stacks.ParsePlatformOutputs(string(b)); err != nil {
+		p.Add(field, "%s: %v", g.platformOutputs, err)
+	}
 }
 
 // backendURL checks a Pulumi backend URL: a scheme and "://" (file://,
@@ -209,7 +236,7 @@ func invalidInput(op, stack string, p *validate.Problems, specErr error, names m
 func (g *globals) manager(ctx context.Context, lookup bool) (*automation.Manager, error) {
 	opts := automation.Options{
 		StateDir: g.stateDir, BackendURL: g.stackBackend(), ProjectDir: g.projectDir,
-		PlatformStack: g.platformStack, MaxConcurrent: g.maxConcurrent,
+		PlatformStack: g.platformStack, PlatformOutputsFile: g.platformOutputs, MaxConcurrent: g.maxConcurrent,
 		SkipPluginInstall: g.skipPluginInstall || lookup,
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

@@ -1,0 +1,246 @@
+package components
+
+import (
+	"fmt"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// APIServiceType is the Pulumi type token of the APIService component.
+const APIServiceType = "apphub:components:APIService"
+
+// APIServicePort is the container's and the Service's port.
+const APIServicePort = 8080
+
+// PlatformOutputsKey is the ConfigMap key (and file name) of the platform
+// outputs the service hands to preview and build stacks.
+const PlatformOutputsKey = "platform.json"
+
+// APIServiceArgs configures `apphubctl serve` in the cluster.
+type APIServiceArgs struct {
+	Namespace NamespaceRef
+	// Name of the Deployment, Service, Secret and the rest.
+	Name  string
+	Image string
+	// Replicas above one need DatabaseURL: they share the queue and state.
+	Replicas      int
+	MaxConcurrent int
+	// ServiceAccount is the deployer identity the pods run as.
+	ServiceAccount string
+	// CatalogNamespace is the only namespace whose pods may connect.
+	CatalogNamespace string
+	// PlatformOutputs is the JSON the service gives preview and build
+	// stacks instead of a StackReference (the platform's own state stays
+	// with whoever runs the platform stack). It holds no secret.
+	PlatformOutputs pulumi.StringInput
+	// Token, Passphrase, DatabaseURL and WebhookSecret are Pulumi secrets;
+	// they reach the pods through a Secret only.
+	Token, Passphrase pulumi.StringInput
+	DatabaseURL       pulumi.StringInput // nil: SQLite and file:// state on a volume
+	WebhookURL        string
+	WebhookSecret     pulumi.StringInput
+	Resources         ContainerResources
+	// StateSize and StorageClass size the single replica's volume.
+	StateSize, StorageClass string
+	// ImagePullSecret, if set, pulls the image.
+	ImagePullSecret string
+}
+
+// ContainerResources are a container's requests and limits.
+type ContainerResources struct {
+	CPURequest, MemoryRequest, CPULimit, MemoryLimit string
+}
+
+// APIService is the catalog's preview and build API, run by the platform.
+type APIService struct {
+	pulumi.ResourceState
+
+	// URL is the in-cluster address the catalog calls.
+	URL pulumi.StringOutput
+}
+
+// NewAPIService creates the Secret, the platform ConfigMap, the state
+// volume (one replica without a database), the Deployment, Service,
+// PodDisruptionBudget and NetworkPolicy.
+func NewAPIService(ctx *pulumi.Context, name string, args *APIServiceArgs, opts ...pulumi.ResourceOption) (*APIService, error) {
+	if args == nil {
+		return nil, fmt.Errorf("api service %q: %w", name, errNilArgs)
+	}
+	if err := args.validate(); err != nil {
+		return nil, fmt.Errorf("api service %q: %w", name, err)
+	}
+	comp := &APIService{}
+	if err := ctx.RegisterComponentResource(APIServiceType, name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("api service %q: registering component: %w", name, err)
+	}
+	parent := pulumi.Parent(comp)
+	deps, err := args.newConfig(ctx, name, parent)
+	if err != nil {
+		return nil, fmt.Errorf("api service %q: %w", name, err)
+	}
+	if err := args.newWorkload(ctx, name, parent, pulumi.DependsOn(deps)); err != nil {
+		return nil, fmt.Errorf("api service %q: %w", name, err)
+	}
+	comp.URL = pulumi.Sprintf("http://%s.%s.svc.cluster.local", args.Name, args.Namespace.Name)
+	if err := finish(ctx, comp, "api service", name, pulumi.Map{"url": comp.URL}); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}
+
+func (a *APIServiceArgs) validate() error {
+	if err := a.Namespace.valid(); err != nil {
+		return err
+	}
+	for _, f := range []struct{ field, value string }{
+		{"name", a.Name}, {"service account", a.ServiceAccount}, {"catalog namespace", a.CatalogNamespace},
+	} {
+		if msgs := validation.IsDNS1123Label(f.value); len(msgs) > 0 {
+			return fmt.Errorf("%s %q: %s", f.field, f.value, msgs[0])
+		}
+	}
+	switch {
+	case a.Image == "":
+		return fmt.Errorf("image is required")
+	case a.Replicas < 1 || a.MaxConcurrent < 1:
+		return fmt.Errorf("replicas and max concurrent must be positive")
+	case a.Replicas > 1 && a.DatabaseURL == nil:
+		return fmt.Errorf("%d replicas need a database URL: they share the queue and the stack state", a.Replicas)
+	case a.Token == nil || a.Passphrase == nil || a.PlatformOutputs == nil:
+		return fmt.Errorf("token, passphrase and platform outputs are required")
+	case (a.WebhookURL == "") != (a.WebhookSecret == nil):
+		return fmt.Errorf("a webhook URL and its secret go together")
+	}
+	return nil
+}
+
+func (a *APIServiceArgs) labels() pulumi.StringMap { return commonLabels(a.Name, "api", nil) }
+
+// selector matches the service's pods only.
+func (a *APIServiceArgs) selector() pulumi.StringMap {
+	return pulumi.StringMap{LabelName: pulumi.String(a.Name), LabelComponent: pulumi.String("api")}
+}
+
+func (a *APIServiceArgs) meta(name string) *metav1.ObjectMetaArgs {
+	return &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: a.Namespace.Name, Labels: a.labels()}
+}
+
+// Secret keys the pods read.
+const (
+	apiSecretToken         = "token"
+	apiSecretPassphrase    = "passphrase"
+	apiSecretDatabaseURL   = "database-url"
+	apiSecretWebhookSecret = "webhook-secret"
+)
+
+// newConfig creates the Secret, the platform ConfigMap and, for one replica
+// without a database, the state volume; the pods wait for all three.
+func (a *APIServiceArgs) newConfig(ctx *pulumi.Context, name string, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	data := pulumi.StringMap{apiSecretToken: a.Token, apiSecretPassphrase: a.Passphrase}
+	if a.DatabaseURL != nil {
+		data[apiSecretDatabaseURL] = a.DatabaseURL
+	}
+	if a.WebhookSecret != nil {
+		data[apiSecretWebhookSecret] = a.WebhookSecret
+	}
+	sec, err := corev1.NewSecret(ctx, name, &corev1.SecretArgs{
+		Metadata:   a.meta(a.Name),
+		Type:       pulumi.String("Opaque"),
+		StringData: pulumi.ToSecret(data).(pulumi.StringMapOutput),
+	}, parent, pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}))
+	if err != nil {
+		return nil, fmt.Errorf("creating secret: %w", err)
+	}
+	cm, err := corev1.NewConfigMap(ctx, name+"-platform", &corev1.ConfigMapArgs{
+		Metadata: a.meta(a.Name + "-platform"),
+		Data:     pulumi.StringMap{PlatformOutputsKey: a.PlatformOutputs},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating platform config map: %w", err)
+	}
+	deps := []pulumi.Resource{sec, cm}
+	if a.DatabaseURL == nil {
+		pvc, err := corev1.NewPersistentVolumeClaim(ctx, name+"-state", &corev1.PersistentVolumeClaimArgs{
+			Metadata: a.meta(a.Name + "-state"),
+			Spec:     a.stateClaim(),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("creating state volume: %w", err)
+		}
+		deps = append(deps, pvc)
+	}
+	return deps, nil
+}
+
+func (a *APIServiceArgs) stateClaim() *corev1.PersistentVolumeClaimSpecArgs {
+	spec := &corev1.PersistentVolumeClaimSpecArgs{
+		AccessModes: pulumi.ToStringArray([]string{"ReadWriteOnce"}),
+		Resources:   &corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.String(a.StateSize)}},
+	}
+	if a.StorageClass != "" {
+		spec.StorageClassName = pulumi.String(a.StorageClass)
+	}
+	return spec
+}
+
+// newWorkload creates the Deployment, then the Service, the
+// PodDisruptionBudget and the NetworkPolicy in front of it.
+func (a *APIServiceArgs) newWorkload(ctx *pulumi.Context, name string, opts ...pulumi.ResourceOption) error {
+	if _, err := newAPIDeployment(ctx, name, a, opts...); err != nil {
+		return fmt.Errorf("creating deployment: %w", err)
+	}
+	if _, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
+		Metadata: a.meta(a.Name),
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("ClusterIP"),
+			Selector: a.selector(),
+			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
+				Name: pulumi.String("http"), Port: pulumi.Int(80), TargetPort: pulumi.String("http"), Protocol: pulumi.String("TCP"),
+			}},
+		},
+	}, opts...); err != nil {
+		return fmt.Errorf("creating service: %w", err)
+	}
+	// One pod at a time may go: a drain never takes every replica, and a
+	// single replica can still be moved.
+	if _, err := policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
+		Metadata: a.meta(a.Name),
+		Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+			MaxUnavailable: pulumi.Int(1),
+			Selector:       &metav1.LabelSelectorArgs{MatchLabels: a.selector()},
+		},
+	}, opts...); err != nil {
+		return fmt.Errorf("creating disruption budget: %w", err)
+	}
+	if _, err := networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
+		Metadata: a.meta(a.Name),
+		Spec:     a.networkPolicy(),
+	}, opts...); err != nil {
+		return fmt.Errorf("creating network policy: %w", err)
+	}
+	return nil
+}
+
+// networkPolicy admits the catalog's namespace on the API port and nothing
+// else; egress stays open (the API server, the database, callbacks).
+func (a *APIServiceArgs) networkPolicy() *networkingv1.NetworkPolicySpecArgs {
+	return &networkingv1.NetworkPolicySpecArgs{
+		PodSelector: &metav1.LabelSelectorArgs{MatchLabels: a.selector()},
+		PolicyTypes: pulumi.ToStringArray([]string{"Ingress"}),
+		Ingress: networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
+			From: networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{
+				NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
+					"kubernetes.io/metadata.name": pulumi.String(a.CatalogNamespace),
+				}},
+			}},
+			Ports: networkingv1.NetworkPolicyPortArray{&networkingv1.NetworkPolicyPortArgs{
+				Protocol: pulumi.String("TCP"), Port: pulumi.Int(APIServicePort),
+			}},
+		}},
+	}
+}
