@@ -70,7 +70,9 @@ func devValues(t testing.TB) map[string]string { return stackConfig(t, "dev") }
 func prodValues(t testing.TB) (map[string]string, map[string]bool) {
 	v := stackConfig(t, "prod")
 	v["registryPassword"] = "ghp_prodtoken"
-	return v, map[string]bool{"registryPassword": true}
+	v["serviceToken"] = "prod-api-token"
+	v["servicePassphrase"] = "prod-passphrase"
+	return v, map[string]bool{"registryPassword": true, "serviceToken": true, "servicePassphrase": true}
 }
 
 // allTools finds every command; noTools finds none.

@@ -158,8 +158,8 @@ func TestPlatformProd(t *testing.T) {
 			secretsByNS[s.Str("metadata.namespace")] = s
 		}
 	}
-	require.Len(t, secretsByNS, 2, "pull secret in previews, push secret in builds")
-	for _, ns := range []string{"apphub", "apphub-builds"} {
+	require.Len(t, secretsByNS, 3, "pull secret in previews, push secret in builds, the API service's image pull in system")
+	for _, ns := range []string{"apphub", "apphub-builds", "apphub-system"} {
 		s := secretsByNS[ns]
 		assert.Equal(t, "apphub-registry", s.Str("metadata.name"))
 		assert.True(t, s.Secret("stringData[.dockerconfigjson]"))

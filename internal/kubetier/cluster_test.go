@@ -30,11 +30,16 @@ func scenarios(t *testing.T) []scenario {
 	r := root(t)
 	prod := StackFile(t, r, "prod")
 	prod["registryPassword"] = "tier-token"
+	// The cluster tier applies the rendered objects, not Helm releases:
+	// the service's database is an external URL here.
+	prod["servicePostgres"] = "false"
+	prod["serviceDatabaseUrl"] = "postgres://apphub:tier@db.tier.test:5432/apphub"
+	prod["serviceToken"], prod["servicePassphrase"] = "tier-api-token", "tier-passphrase"
 	inCluster := StackFile(t, r, "dev")
 	inCluster["clusterKind"], inCluster["kubeContext"], inCluster["registryKind"] = "existing", "tier", "in-cluster"
 	return []scenario{
 		{"dev", StackFile(t, r, "dev"), nil},
-		{"prod", prod, map[string]bool{"registryPassword": true}},
+		{"prod", prod, map[string]bool{"registryPassword": true, "serviceToken": true, "servicePassphrase": true, "serviceDatabaseUrl": true}},
 		{"in-cluster-registry", inCluster, nil},
 	}
 }
@@ -99,6 +104,9 @@ func TestEveryObjectIsAcceptedAndBecomesReady(t *testing.T) {
 					}
 					return nil
 				})
+			}
+			if s.name == "prod" {
+				apiServiceReady(t, out)
 			}
 			// Applying the same objects again changes nothing (what a second `up` relies on).
 			gen := jsonpath(t, ns, "deployment/preview-tier-1", "{.metadata.generation}")
@@ -211,11 +219,60 @@ func TestRBACWithSubjectAccessReview(t *testing.T) {
 		{system, deployer, "create", "pods", "exec", "", ns, "", false},
 		{system, deployer, "create", "rolebindings", "", "rbac.authorization.k8s.io", ns, "", false},
 		{system, deployer, "delete", "namespaces", "", "", "", ns, false},
+		// ... and, as the in-cluster API service, reads what the quota
+		// check and the stuck watch read, and nothing in its own namespace.
+		{system, deployer, "list", "resourcequotas", "", "", ns, "", true},
+		{system, deployer, "list", "limitranges", "", "", ns, "", true},
+		{system, deployer, "list", "events", "", "", ns, "", true},
+		{system, deployer, "list", "events", "", "", builds, "", true},
+		{system, deployer, "create", "pods", "", "", ns, "", false},
+		{system, deployer, "create", "pods", "", "", builds, "", false},
+		{system, deployer, "update", "resourcequotas", "", "", ns, "", false},
+		{system, deployer, "get", "secrets", "", "", system, "apphub-api", false},
+		{system, deployer, "get", "configmaps", "", "", system, "apphub-api-platform", false},
+		{system, deployer, "patch", "deployments", "", "apps", system, "apphub-api", false},
+		{system, deployer, "list", "secrets", "", "", builds, "", false},
+		{system, deployer, "create", "serviceaccounts", "", "", ns, "", false},
+		{system, deployer, "impersonate", "serviceaccounts", "", "", ns, preview, false},
+		{system, deployer, "create", "serviceaccounts", "token", "", builds, builder, false},
 	}
 	for _, c := range checks {
 		what := fmt.Sprintf("%s %s %s/%s in %q (%s)", c.sa, c.verb, c.resource, c.sub, c.ns, c.name)
 		assert.Equal(t, c.allowed, canI(t, c.saNS, c.sa, c.verb, c.resource, c.sub, c.group, c.ns, c.name), what)
 	}
+}
+
+// apiServiceReady waits for what Pulumi's await logic waits on for the
+// in-cluster API service: the Deployment Available with both replicas, the
+// Service's endpoints; and checks the disruption budget the controller
+// computed and the NetworkPolicy's single admitted namespace.
+func apiServiceReady(t *testing.T, out map[string]any) {
+	sys := out[stacks.OutSystemNamespace].(string)
+	assert.Equal(t, "http://apphub-api."+sys+".svc.cluster.local", out[stacks.OutServiceURL])
+	poll(t, "API service Deployment Available", 60*time.Second, func() error {
+		if v := jsonpath(t, sys, "deployment/apphub-api", "{.status.availableReplicas}"); v != "2" {
+			return fmt.Errorf("availableReplicas=%q", v)
+		}
+		return nil
+	})
+	poll(t, "API Service endpoints", 60*time.Second, func() error {
+		got := jsonpath(t, sys, "endpointslices -l kubernetes.io/service-name=apphub-api", `{range .items[*].endpoints[*]}{.conditions.ready}{" "}{end}`)
+		if strings.Count(got, "true") != 2 {
+			return fmt.Errorf("endpoints ready: %q", got)
+		}
+		return nil
+	})
+	poll(t, "PodDisruptionBudget status", 60*time.Second, func() error {
+		if v := jsonpath(t, sys, "pdb/apphub-api", "{.status.currentHealthy}/{.status.disruptionsAllowed}"); v != "2/1" {
+			return fmt.Errorf("healthy/allowed=%q", v)
+		}
+		return nil
+	})
+	assert.Equal(t, "apphub-catalog", jsonpath(t, sys, "networkpolicy/apphub-api",
+		`{.spec.ingress[0].from[0].namespaceSelector.matchLabels.kubernetes\.io/metadata\.name}`))
+	assert.Equal(t, "apphub-deployer", jsonpath(t, sys, "deployment/apphub-api", "{.spec.template.spec.serviceAccountName}"))
+	assert.Equal(t, "true", jsonpath(t, sys, "pods -l app.kubernetes.io/name=apphub-api", "{.items[0].spec.containers[0].securityContext.readOnlyRootFilesystem}"),
+		"admitted in the system namespace (Pod Security baseline enforced, restricted warned)")
 }
 
 // cleanup deletes what a test applied and proves nothing of ours is left.
