@@ -129,6 +129,14 @@ func (e *env) platformConfig() map[string]string {
 		"arcFinalizerTimeoutSeconds": "15",
 		// The shortest build deadline, so that the failing build fails fast.
 		"buildTimeoutSeconds": "60",
+		// The API service as prod runs it: two replicas on the in-cluster
+		// PostgreSQL (kwok runs no container, so the image is only a name).
+		"serviceEnabled":      "true",
+		"serviceImage":        "ghcr.io/apphub/apphubctl:e2e",
+		"serviceReplicas":     "2",
+		"servicePostgres":     "true",
+		"postgresChart":       filepath.Join(e.charts, "postgresql-16.7.0.tgz"),
+		"postgresPersistence": "false",
 	}
 }
 

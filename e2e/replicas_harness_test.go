@@ -71,14 +71,28 @@ func (f *fleet) start(t *testing.T) *replica {
 	dir := filepath.Join(t.TempDir(), name)
 	require.NoError(t, os.MkdirAll(dir, 0o700))
 	addr := freeAddr(t)
+	args := []string{"--state-dir", dir, "--backend-url", "file://" + f.e.state, "--project-dir", f.e.project,
+		"--platform-stack", f.e.stack, "--database-url", f.db, "--max-concurrent", "3", "--skip-plugin-install", "-q",
+		"serve", "--addr", addr, "--takeover-after", "3s", "--shutdown-grace", "3s"}
+	env := []string{"APPHUB_API_TOKEN=" + apiToken, "PULUMI_HOME=" + f.e.home, "PULUMI_CONFIG_PASSPHRASE=" + passphrase,
+		"PATH=" + filepath.Join(f.e.root, "bin") + string(os.PathListSeparator) + os.Getenv("PATH")}
+	r := launchServe(t, name, dir, addr, f.bin, args, env)
+	f.mu.Lock()
+	f.replicas = append(f.replicas, r)
+	f.mu.Unlock()
+	return r
+}
+
+// launchServe starts `apphubctl serve` (args include --addr addr), logging
+// to dir/serve.log, with env on top of the test's, and waits for its
+// health check.
+func launchServe(t *testing.T, name, dir, addr, bin string, args, env []string) *replica {
+	t.Helper()
 	log, err := os.Create(filepath.Join(dir, "serve.log"))
 	require.NoError(t, err)
 	r := &replica{name: name, url: "http://" + addr, log: log, exited: make(chan struct{})}
-	r.cmd = exec.Command(f.bin, "--state-dir", dir, "--backend-url", "file://"+f.e.state, "--project-dir", f.e.project,
-		"--platform-stack", f.e.stack, "--database-url", f.db, "--max-concurrent", "3", "--skip-plugin-install", "-q",
-		"serve", "--addr", addr, "--takeover-after", "3s", "--shutdown-grace", "3s")
-	r.cmd.Env = append(os.Environ(), "APPHUB_API_TOKEN="+apiToken, "PULUMI_HOME="+f.e.home, "PULUMI_CONFIG_PASSPHRASE="+passphrase,
-		"PATH="+filepath.Join(f.e.root, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	r.cmd = exec.Command(bin, args...)
+	r.cmd.Env = append(os.Environ(), env...)
 	r.cmd.Stdout, r.cmd.Stderr = log, log
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(t, r.cmd.Start())
@@ -89,9 +103,6 @@ func (f *fleet) start(t *testing.T) *replica {
 		var health struct{ Status, Replica string }
 		if code := r.get("/healthz", &health); code == http.StatusOK {
 			r.id = health.Replica
-			f.mu.Lock()
-			f.replicas = append(f.replicas, r)
-			f.mu.Unlock()
 			return r
 		}
 		select {

@@ -31,6 +31,8 @@ func TestPlatformPreviewsAndBuilds(t *testing.T) {
 	e.setSecret(ctx, t, "arcGithubAppId", "123456")
 	e.setSecret(ctx, t, "arcGithubAppInstallationId", "7890123")
 	e.setSecret(ctx, t, "arcGithubAppPrivateKey", throwawayAppKey(t))
+	e.setSecret(ctx, t, "serviceToken", apiToken)
+	e.setSecret(ctx, t, "servicePassphrase", passphrase)
 	m := e.manager(t)
 	t.Cleanup(func() { e.teardown(t, m) })
 
@@ -45,6 +47,7 @@ func TestPlatformPreviewsAndBuilds(t *testing.T) {
 		{"previews through the HTTP API", func(t *testing.T) { previewOverHTTP(ctx, t, e, m) }},
 		{"three replicas on one PostgreSQL queue", func(t *testing.T) { replicasOnPostgres(ctx, t, e, m) }},
 		{"builds", func(t *testing.T) { builds(ctx, t, m) }},
+		{"the in-cluster service's command line and identity", func(t *testing.T) { inClusterService(ctx, t, e) }},
 		{"oversized requests refused up front", func(t *testing.T) { oversized(ctx, t, m) }},
 		{"a preview the quota cannot fit refused at once", func(t *testing.T) { quotaFull(ctx, t, m) }},
 		{"build digest with the kubeconfig as a path or contents", func(t *testing.T) { digests(ctx, t, e) }},
@@ -85,6 +88,7 @@ func platformUp(ctx context.Context, t *testing.T, e *env) {
 	assert.Equal(t, "buildkitd", kubectl(t, "get", "autoscalingrunnersets.actions.github.com", "-n", "arc-runners", "apphub-runners",
 		"-o", "jsonpath={.spec.template.spec.initContainers[0].name}"))
 	assert.Equal(t, "Opaque", kubectl(t, "get", "secret", "-n", "arc-runners", "apphub-runners-github-app", "-o", "jsonpath={.type}"))
+	apiServiceUp(ctx, t, e)
 }
 
 func platformIdempotent(ctx context.Context, t *testing.T, e *env, m *automation.Manager) {

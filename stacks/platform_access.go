@@ -45,7 +45,9 @@ func deployerPreviewRules() []components.Rule {
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: manage},
 		{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: readOnly},
 		{Resources: []string{"services", "configmaps"}, Verbs: manage},
-		{Resources: []string{"pods", "endpoints", "events"}, Verbs: readOnly},
+		// The Deployment await also watches claims (a pod waiting for an
+		// unbound one is not progress); without it the await never starts.
+		{Resources: []string{"pods", "endpoints", "events", "persistentvolumeclaims"}, Verbs: readOnly},
 		{Resources: []string{"pods/log"}, Verbs: []string{"get"}},
 		// The quota check refuses a preview the namespace cannot fit.
 		{Resources: []string{"resourcequotas", "limitranges"}, Verbs: readOnly},

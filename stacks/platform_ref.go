@@ -78,19 +78,19 @@ func PlatformFromJSON(outputsJSON string) (*PlatformValues, error) {
 		return nil, err
 	}
 	return platformValues(platformOutputsSource, func(name string) (any, bool, error) {
-		v, ok := outs[name]
-		if !ok {
-			return nil, false, fmt.Errorf("no output %q", name)
-		}
-		return v, false, nil
+		// An absent output reads as a StackReference reads it: no value.
+		return outs[name], false, nil
 	})
 }
 
 // ParsePlatformOutputs decodes platform outputs written as a JSON object.
 func ParsePlatformOutputs(outputsJSON string) (map[string]any, error) {
 	var outs map[string]any
-	if err := json.Unmarshal([]byte(outputsJSON), &outs); err != nil || outs == nil {
+	if err := json.Unmarshal([]byte(outputsJSON), &outs); err != nil {
 		return nil, fmt.Errorf("platform outputs must be a JSON object of the platform stack's outputs: %v", err)
+	}
+	if outs == nil {
+		return nil, fmt.Errorf("platform outputs must be a JSON object of the platform stack's outputs, got null")
 	}
 	return outs, nil
 }

@@ -80,7 +80,13 @@ func (c *PlatformConfig) validateService(p *validate.Problems) {
 			p.Add("serviceImage", "must be an image reference such as ghcr.io/acme/apphubctl:v1.2.0: %v", err)
 		}
 	}
-	p.DNSLabelBudget("serviceName", s.Name, len("-platform"))
+	// The database's release is <serviceName>-postgresql, and the chart's
+	// StatefulSet revision label adds 11 more within 63.
+	budget := len("-platform")
+	if c.Postgres.Enabled {
+		budget = len("-postgresql") + 11
+	}
+	p.DNSLabelBudget("serviceName", s.Name, budget)
 	p.DNSLabel("catalogNamespace", s.CatalogNamespace)
 	p.Range("serviceReplicas", s.Replicas, 1, 20)
 	p.Range("serviceMaxConcurrent", s.MaxConcurrent, 1, 64)

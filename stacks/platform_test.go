@@ -216,7 +216,7 @@ func TestPlatformRBACRules(t *testing.T) {
 			rule([]any{"apps"}, []any{"deployments"}, rw),
 			rule([]any{"apps"}, []any{"replicasets"}, ro),
 			rule(core, []any{"services", "configmaps"}, rw),
-			rule(core, []any{"pods", "endpoints", "events"}, ro),
+			rule(core, []any{"pods", "endpoints", "events", "persistentvolumeclaims"}, ro),
 			rule(core, []any{"pods/log"}, []any{"get"}),
 			rule(core, []any{"resourcequotas", "limitranges"}, ro),
 			rule([]any{"discovery.k8s.io"}, []any{"endpointslices"}, ro),

@@ -222,6 +222,8 @@ func TestRBACWithSubjectAccessReview(t *testing.T) {
 		// ... and, as the in-cluster API service, reads what the quota
 		// check and the stuck watch read, and nothing in its own namespace.
 		{system, deployer, "list", "resourcequotas", "", "", ns, "", true},
+		{system, deployer, "watch", "persistentvolumeclaims", "", "", ns, "", true},
+		{system, deployer, "create", "persistentvolumeclaims", "", "", ns, "", false},
 		{system, deployer, "list", "limitranges", "", "", ns, "", true},
 		{system, deployer, "list", "events", "", "", ns, "", true},
 		{system, deployer, "list", "events", "", "", builds, "", true},
