@@ -122,7 +122,7 @@ test-cluster: $(PULUMI)
 	@if [ "$${APPHUB_CLUSTER_TESTS:-}" = 1 ]; then \
 	  set -e; \
 	  $(MAKE) --no-print-directory plugins; \
-	  go test -count=1 -tags cluster -timeout 20m -v ./internal/kubetier/...; \
+	  go test -count=1 -tags cluster -timeout 20m -v ./internal/testing/kubetier/...; \
 	  $(E2E_ENV) go test -count=1 -tags e2e -timeout 40m -v ./e2e/...; \
 	else \
 	  echo "cluster tier off: run ../shared/kube/up.sh, export KUBECONFIG=... APPHUB_CLUSTER_TESTS=1"; \
@@ -136,10 +136,10 @@ test-cluster: $(PULUMI)
 .PHONY: test-bench
 test-bench: $(PULUMI)
 	go test -count=1 -run '^$$' -bench Program -benchtime 3x -benchmem ./stacks
-	go run ./cmd/apphub-bench automation -levels 1,20 -baseline-levels 1 -sequential 3 -check
-	go run ./cmd/apphub-bench queue -levels 1,20 -ops 50 >/dev/null
+	go run ./bench automation -levels 1,20 -baseline-levels 1 -sequential 3 -check
+	go run ./bench queue -levels 1,20 -ops 50 >/dev/null
 	@if [ "$${APPHUB_CLUSTER_TESTS:-}" = 1 ]; then \
-	  go test -count=1 -tags cluster -run '^$$' -bench PreviewCreateOnCluster -benchtime 2x ./internal/kubetier; \
+	  go test -count=1 -tags cluster -run '^$$' -bench PreviewCreateOnCluster -benchtime 2x ./internal/testing/kubetier; \
 	  $(E2E_ENV) go test -count=1 -tags e2e -run '^$$' -bench PulumiPreviewOnCluster -benchtime 2x -v ./e2e; \
 	fi
 
@@ -147,16 +147,16 @@ test-bench: $(PULUMI)
 .PHONY: bench
 bench: $(PULUMI)
 	go test -count=1 -run '^$$' -bench Program -benchmem ./stacks
-	go run ./cmd/apphub-bench automation -check
-	go run ./cmd/apphub-bench queue
+	go run ./bench automation -check
+	go run ./bench queue
 	@if [ -n "$${KUBECONFIG:-}" ]; then \
-	  go test -count=1 -tags cluster -run '^$$' -bench PreviewCreateOnCluster -benchtime 5x ./internal/kubetier; \
+	  go test -count=1 -tags cluster -run '^$$' -bench PreviewCreateOnCluster -benchtime 5x ./internal/testing/kubetier; \
 	  $(MAKE) --no-print-directory plugins; \
 	  $(E2E_ENV) go test -count=1 -tags e2e -run '^$$' -bench PulumiPreviewOnCluster -benchtime 3x -v ./e2e; \
 	else \
 	  echo "cluster comparison skipped: start ../shared/kube/up.sh and export KUBECONFIG"; \
 	fi
-	go run ./cmd/apphub-bench build
+	go run ./bench build
 
 .PHONY: apphubctl
 apphubctl:

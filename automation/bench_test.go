@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/apphub/apphub-infra/internal/testprograms"
+	"github.com/apphub/apphub-infra/internal/testing/testprograms"
 )
 
 // BenchmarkPreviewCycle measures one preview create and destroy through the

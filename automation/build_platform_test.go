@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/apphub/apphub-infra/internal/testprograms"
+	"github.com/apphub/apphub-infra/internal/testing/testprograms"
 )
 
 func TestPlatformUpEnvAndBuildDigest(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/apphub/apphub-infra/internal/testprograms"
+	"github.com/apphub/apphub-infra/internal/testing/testprograms"
 )
 
 // These tests drive the real Pulumi CLI (built by `make pulumi` into

@@ -51,7 +51,8 @@ type APIServiceArgs struct {
 	ImagePullSecret string
 }
 
-// ContainerResources are a container's requests and limits.
+// ContainerResources are a container's requests and limits (Kubernetes
+// quantities): previews, builds and the API service.
 type ContainerResources struct {
 	CPURequest, MemoryRequest, CPULimit, MemoryLimit string
 }

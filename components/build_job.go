@@ -50,7 +50,7 @@ type BuildJobArgs struct {
 	TimeoutSeconds int
 	TTLSeconds     int
 	BackoffLimit   int
-	Resources      PreviewResources
+	Resources      ContainerResources
 }
 
 // BuildJob is a Job the update waits on until it completes or fails.

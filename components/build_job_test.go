@@ -19,7 +19,7 @@ func buildArgs(mod func(*BuildJobArgs)) *BuildJobArgs {
 		Dockerfile: "Dockerfile", BuildArgs: map[string]string{"B": "2", "A": "1"},
 		PushRef: "apphub-registry:5000/apps/web:abc", ImageRef: "apphub-registry:5000/apps/web:abc",
 		InsecureRegistry: true, TimeoutSeconds: 900, TTLSeconds: 3600, BackoffLimit: 1,
-		Resources: PreviewResources{CPURequest: "500m", MemoryRequest: "1Gi", CPULimit: "2", MemoryLimit: "4Gi"},
+		Resources: ContainerResources{CPURequest: "500m", MemoryRequest: "1Gi", CPULimit: "2", MemoryLimit: "4Gi"},
 	}
 	if mod != nil {
 		mod(a)

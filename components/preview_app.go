@@ -25,11 +25,6 @@ const (
 	defaultPreviewUserID = 10001
 )
 
-// PreviewResources are container requests and limits (Kubernetes quantities).
-type PreviewResources struct {
-	CPURequest, MemoryRequest, CPULimit, MemoryLimit string
-}
-
 // EgressRule allows preview pods to reach one CIDR on one TCP port.
 type EgressRule struct {
 	CIDR string
@@ -45,7 +40,7 @@ type PreviewAppArgs struct {
 	Port      int
 	Replicas  int
 	Env       map[string]string
-	Resources PreviewResources
+	Resources ContainerResources
 	// HealthPath is the readiness probe's HTTP path; empty probes the TCP port.
 	HealthPath     string
 	ServiceAccount string

@@ -18,7 +18,7 @@ func previewArgs(mod func(*PreviewAppArgs)) *PreviewAppArgs {
 	a := &PreviewAppArgs{
 		Launch: "pr-42", Namespace: "apphub", Image: "apphub-registry:5000/apps/web:abc123",
 		Port: 8080, Replicas: 2, Env: map[string]string{"ZED": "1", "ALPHA": "2"},
-		Resources:  PreviewResources{CPURequest: "100m", MemoryRequest: "128Mi", CPULimit: "500m", MemoryLimit: "512Mi"},
+		Resources:  ContainerResources{CPURequest: "100m", MemoryRequest: "128Mi", CPULimit: "500m", MemoryLimit: "512Mi"},
 		HealthPath: "/healthz", ServiceAccount: "apphub-preview", ImagePullSecret: "apphub-registry",
 		IngressClass: "traefik", URL: "https://pr-42.preview.local", Host: "pr-42.preview.local", Path: "/",
 		TLSSecret: "wildcard", IngressNamespace: "kube-system",

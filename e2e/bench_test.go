@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/apphub/apphub-infra/automation"
-	"github.com/apphub/apphub-infra/internal/kubetier"
+	"github.com/apphub/apphub-infra/internal/testing/kubetier"
 	"github.com/apphub/apphub-infra/stacks"
 )
 

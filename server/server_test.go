@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/apphub/apphub-infra/automation"
-	"github.com/apphub/apphub-infra/internal/testprograms"
+	"github.com/apphub/apphub-infra/internal/testing/testprograms"
 	"github.com/apphub/apphub-infra/queue"
 )
 

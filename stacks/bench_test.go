@@ -5,7 +5,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/apphub/apphub-infra/internal/testmocks"
+	"github.com/apphub/apphub-infra/internal/testing/testmocks"
 )
 
 // Program evaluation under mocks: what the engine waits for while our Go

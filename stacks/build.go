@@ -168,7 +168,7 @@ func NewBuild(ctx *pulumi.Context, cfg *BuildStackConfig) (pulumi.Map, error) {
 		TimeoutSeconds:   pv.BuildTimeoutSeconds,
 		TTLSeconds:       pv.BuildJobTTLSeconds,
 		BackoffLimit:     cfg.BackoffLimit,
-		Resources: components.PreviewResources{
+		Resources: components.ContainerResources{
 			CPURequest: cfg.CPURequest, MemoryRequest: cfg.MemoryRequest,
 			CPULimit: cfg.CPULimit, MemoryLimit: cfg.MemoryLimit,
 		},

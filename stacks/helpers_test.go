@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
-	"github.com/apphub/apphub-infra/internal/testmocks"
+	"github.com/apphub/apphub-infra/internal/testing/testmocks"
 )
 
 // projectFile reads a file from the repository root.

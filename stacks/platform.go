@@ -56,176 +56,186 @@ type PlatformResult struct {
 	Exports pulumi.Map
 }
 
-// NewPlatform registers the platform's resources for a validated config.
+// NewPlatform registers the platform's resources for a validated config:
+// the cluster (local kinds), the provider, namespaces, the registry and its
+// credentials, identities, runners, Redis, then the outputs and the API
+// service that reads them.
 func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	var local *components.LocalCluster
-	if cfg.Cluster.Kind == ClusterK3d || cfg.Cluster.Kind == ClusterMinikube {
+	b := &platformBuild{ctx: ctx, cfg: cfg}
+	for _, step := range []func() error{
+		b.cluster, b.namespaces, b.registry, b.registryCredentials, b.access, b.arc, b.redis, b.outputs, b.service,
+	} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return &PlatformResult{Exports: b.exports}, nil
+}
+
+// platformBuild is what the steps of NewPlatform hand each other.
+type platformBuild struct {
+	ctx *pulumi.Context
+	cfg *PlatformConfig
+
+	local      *components.LocalCluster
+	withK8s    pulumi.ResourceOption
+	kubeconfig *pulumi.StringOutput
+
+	previews, builds, system *components.Namespace
+
+	push                      string // the push address, for the registry login
+	host                      string
+	pushOut, pullOut, hostOut pulumi.StringOutput
+	registrySecret            string
+	arcScaleSet               string
+	redisURL                  pulumi.StringOutput
+	exports                   pulumi.Map
+}
+
+func (b *platformBuild) cluster() error {
+	c := b.cfg
+	if c.Cluster.Kind == ClusterK3d || c.Cluster.Kind == ClusterMinikube {
 		var err error
-		local, err = components.NewLocalCluster(ctx, "cluster", &components.LocalClusterArgs{
-			Kind: cfg.Cluster.Kind, Name: cfg.Cluster.Name,
-			Servers: cfg.Cluster.K3dServers, Agents: cfg.Cluster.K3dAgents,
-			HTTPPort: cfg.Cluster.K3dHTTPPort, HTTPSPort: cfg.Cluster.K3dHTTPSPort,
-			RegistryHostPort: cfg.Registry.HostPort,
-			CPUs:             cfg.Cluster.MinikubeCPUs, Memory: cfg.Cluster.MinikubeMemory,
+		b.local, err = components.NewLocalCluster(b.ctx, "cluster", &components.LocalClusterArgs{
+			Kind: c.Cluster.Kind, Name: c.Cluster.Name,
+			Servers: c.Cluster.K3dServers, Agents: c.Cluster.K3dAgents,
+			HTTPPort: c.Cluster.K3dHTTPPort, HTTPSPort: c.Cluster.K3dHTTPSPort,
+			RegistryHostPort: c.Registry.HostPort,
+			CPUs:             c.Cluster.MinikubeCPUs, Memory: c.Cluster.MinikubeMemory,
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	k8s, kubeconfig, err := newKubernetesProvider(ctx, cfg, local)
+	k8s, kubeconfig, err := newKubernetesProvider(b.ctx, c, b.local)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	withK8s := pulumi.Provider(k8s)
+	b.withK8s, b.kubeconfig = pulumi.Provider(k8s), kubeconfig
+	return nil
+}
 
-	previews, builds, system, err := newPlatformNamespaces(ctx, cfg, withK8s)
-	if err != nil {
-		return nil, err
-	}
+func (b *platformBuild) namespaces() error {
+	var err error
+	b.previews, b.builds, b.system, err = newPlatformNamespaces(b.ctx, b.cfg, b.withK8s)
+	return err
+}
 
-	push, pull, host := cfg.externalRegistryAddresses()
-	pushOut, pullOut := pulumi.String(push).ToStringOutput(), pulumi.String(pull).ToStringOutput()
-	hostOut := pulumi.String(host).ToStringOutput()
-	switch cfg.Registry.Kind {
+func (b *platformBuild) registry() error {
+	c := b.cfg
+	var pull string
+	b.push, pull, b.host = c.externalRegistryAddresses()
+	b.pushOut, b.pullOut = pulumi.String(b.push).ToStringOutput(), pulumi.String(pull).ToStringOutput()
+	b.hostOut = pulumi.String(b.host).ToStringOutput()
+	switch c.Registry.Kind {
 	case RegistryK3d, RegistryMinikube:
 		// Validation ties these kinds to the matching local cluster.
-		pushOut, pullOut, hostOut = local.RegistryPushAddress, local.RegistryPullAddress, local.RegistryHostAddress
-		push = cfg.localRegistryPushAddress()
+		b.pushOut, b.pullOut, b.hostOut = b.local.RegistryPushAddress, b.local.RegistryPullAddress, b.local.RegistryHostAddress
+		b.push = c.localRegistryPushAddress()
 	case RegistryInCluster:
-		reg, err := components.NewRegistry(ctx, "registry", &components.RegistryArgs{
-			Namespace:    system.Ref(),
+		reg, err := components.NewRegistry(b.ctx, "registry", &components.RegistryArgs{
+			Namespace:    b.system.Ref(),
 			Name:         "apphub-registry",
-			Image:        cfg.Registry.Image,
-			StorageSize:  cfg.Registry.StorageSize,
-			StorageClass: cfg.Registry.StorageClass,
-			NodePort:     cfg.Registry.NodePort,
-		}, withK8s)
+			Image:        c.Registry.Image,
+			StorageSize:  c.Registry.StorageSize,
+			StorageClass: c.Registry.StorageClass,
+			NodePort:     c.Registry.NodePort,
+		}, b.withK8s)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		pushOut, pullOut = reg.PushAddress, reg.PullAddress
+		b.pushOut, b.pullOut = reg.PushAddress, reg.PullAddress
 	}
+	return nil
+}
 
-	// Without credentials there is no Secret, and previews pull anonymously.
-	registrySecret := ""
-	if cfg.Registry.Username != "" {
-		registrySecret = cfg.Registry.SecretName
-		login := registryLoginHost(push)
-		if cfg.Registry.Kind == RegistryExternal {
-			login = registryLoginHost(cfg.Registry.Server)
-		}
-		if _, err := components.NewRegistryCredentials(ctx, "registry-credentials", &components.RegistryCredentialsArgs{
-			SecretName: registrySecret,
-			Namespaces: registryNamespaces(cfg, previews, builds, system),
-			Server:     login,
-			Username:   pulumi.String(cfg.Registry.Username),
-			Password:   cfg.Registry.Password.Output(),
-		}, withK8s); err != nil {
-			return nil, err
-		}
+// registryCredentials creates the pull/push Secret; without credentials
+// there is none, and previews pull anonymously.
+func (b *platformBuild) registryCredentials() error {
+	c := b.cfg
+	if c.Registry.Username == "" {
+		return nil
 	}
-
-	if err := newPlatformAccess(ctx, cfg, previews, builds, system, registrySecret, withK8s); err != nil {
-		return nil, err
+	b.registrySecret = c.Registry.SecretName
+	login := registryLoginHost(b.push)
+	if c.Registry.Kind == RegistryExternal {
+		login = registryLoginHost(c.Registry.Server)
 	}
+	_, err := components.NewRegistryCredentials(b.ctx, "registry-credentials", &components.RegistryCredentialsArgs{
+		SecretName: b.registrySecret,
+		Namespaces: registryNamespaces(c, b.previews, b.builds, b.system),
+		Server:     login,
+		Username:   pulumi.String(c.Registry.Username),
+		Password:   c.Registry.Password.Output(),
+	}, b.withK8s)
+	return err
+}
 
-	var arcScaleSet string
-	if cfg.ARC.Enabled() {
-		a := cfg.ARC
-		if _, err := components.NewARC(ctx, "arc", &components.ARCArgs{
-			ControllerNamespace: a.ControllerNamespace,
-			RunnersNamespace:    a.RunnersNamespace,
-			ControllerRelease:   a.ControllerRelease,
-			ControllerChart:     a.ControllerChartRef(),
-			ScaleSetChart:       a.ScaleSetChartRef(),
-			GitHubConfigURL:     a.GitHubConfigURL,
-			AppID:               a.AppID.Output(),
-			InstallationID:      a.AppInstallationID.Output(),
-			PrivateKey:          a.AppPrivateKey.Output(),
-			ScaleSetName:        a.ScaleSetName,
-			MinRunners:          a.MinRunners,
-			MaxRunners:          a.MaxRunners,
-			RunnerImage:         a.RunnerImage,
-			BuildkitImage:       a.BuildkitImage,
-			Kubeconfig:          kubeconfigOrEmpty(kubeconfig),
-			KubeContext:         pulumi.String(kubeContext(cfg)),
+func (b *platformBuild) access() error {
+	return newPlatformAccess(b.ctx, b.cfg, b.previews, b.builds, b.system, b.registrySecret, b.withK8s)
+}
 
-			FinalizerTimeoutSeconds: a.FinalizerTimeoutSeconds,
-		}, withK8s); err != nil {
-			return nil, err
-		}
-		arcScaleSet = a.ScaleSetName
+func (b *platformBuild) arc() error {
+	if !b.cfg.ARC.Enabled() {
+		return nil
 	}
+	a := b.cfg.ARC
+	if _, err := components.NewARC(b.ctx, "arc", &components.ARCArgs{
+		ControllerNamespace: a.ControllerNamespace,
+		RunnersNamespace:    a.RunnersNamespace,
+		ControllerRelease:   a.ControllerRelease,
+		ControllerChart:     a.ControllerChartRef(),
+		ScaleSetChart:       a.ScaleSetChartRef(),
+		GitHubConfigURL:     a.GitHubConfigURL,
+		AppID:               a.AppID.Output(),
+		InstallationID:      a.AppInstallationID.Output(),
+		PrivateKey:          a.AppPrivateKey.Output(),
+		ScaleSetName:        a.ScaleSetName,
+		MinRunners:          a.MinRunners,
+		MaxRunners:          a.MaxRunners,
+		RunnerImage:         a.RunnerImage,
+		BuildkitImage:       a.BuildkitImage,
+		Kubeconfig:          kubeconfigOrEmpty(b.kubeconfig),
+		KubeContext:         pulumi.String(kubeContext(b.cfg)),
 
-	redis, err := components.NewRedis(ctx, "redis", &components.RedisArgs{
-		Namespace:       system.Ref(),
+		FinalizerTimeoutSeconds: a.FinalizerTimeoutSeconds,
+	}, b.withK8s); err != nil {
+		return err
+	}
+	b.arcScaleSet = a.ScaleSetName
+	return nil
+}
+
+func (b *platformBuild) redis() error {
+	c := b.cfg
+	redis, err := components.NewRedis(b.ctx, "redis", &components.RedisArgs{
+		Namespace:       b.system.Ref(),
 		ReleaseName:     "apphub-redis",
-		Chart:           cfg.Redis.ChartRef(),
-		AuthEnabled:     cfg.Redis.Auth,
-		Persistence:     cfg.Redis.Persistence,
-		PersistenceSize: cfg.Redis.PersistenceSize,
-		StorageClass:    cfg.Registry.StorageClass,
-		ImageRegistry:   cfg.Redis.ImageRegistry,
-		ImageRepository: cfg.Redis.ImageRepository,
-		ImageTag:        cfg.Redis.ImageTag,
+		Chart:           c.Redis.ChartRef(),
+		AuthEnabled:     c.Redis.Auth,
+		Persistence:     c.Redis.Persistence,
+		PersistenceSize: c.Redis.PersistenceSize,
+		StorageClass:    c.Registry.StorageClass,
+		ImageRegistry:   c.Redis.ImageRegistry,
+		ImageRepository: c.Redis.ImageRepository,
+		ImageTag:        c.Redis.ImageTag,
 		TimeoutSeconds:  600,
-	}, withK8s)
+	}, b.withK8s)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	b.redisURL = redis.URL
+	return nil
+}
 
-	exports := pulumi.Map{
-		OutNamespace:              previews.Name,
-		OutBuildNamespace:         builds.Name,
-		OutSystemNamespace:        system.Name,
-		OutIngressNamespace:       pulumi.String(cfg.Namespaces.Ingress),
-		OutBuilderServiceAccount:  pulumi.String(cfg.ServiceAccounts.Builder),
-		OutPreviewServiceAccount:  pulumi.String(cfg.ServiceAccounts.Preview),
-		OutDeployerServiceAccount: pulumi.String(cfg.ServiceAccounts.Deployer),
-		OutBuilderImage:           pulumi.String(cfg.Build.BuilderImage),
-		OutBuildTimeoutSeconds:    pulumi.Int(cfg.Build.TimeoutSeconds),
-		OutBuildJobTTLSeconds:     pulumi.Int(cfg.Build.JobTTLSeconds),
-		OutContainerMaxCPU:        pulumi.String(cfg.Limits.MaxCPU),
-		OutContainerMaxMemory:     pulumi.String(cfg.Limits.MaxMemory),
-		OutIngressClass:           pulumi.String(cfg.Preview.IngressClass),
-		OutRegistryPushAddress:    pushOut,
-		OutRegistryPullAddress:    pullOut,
-		// Only an external registry speaks TLS; the others are plain HTTP
-		// inside the cluster network.
-		OutRegistryInsecure: pulumi.Bool(cfg.Registry.Kind != RegistryExternal),
-		OutRedisURL:         redis.URL,
-		OutKubeContext:      pulumi.String(kubeContext(cfg)),
+func (b *platformBuild) service() error {
+	if !b.cfg.Service.Enabled {
+		return nil
 	}
-	if cfg.Preview.URLTemplate != "" {
-		exports[OutPreviewURLTemplate] = pulumi.String(cfg.Preview.URLTemplate)
-	} else {
-		exports[OutPreviewHostTemplate] = pulumi.String(cfg.Preview.HostTemplate)
-		exports[OutPreviewScheme] = pulumi.String(cfg.Preview.Scheme)
-	}
-	if cfg.Preview.TLSSecret != "" {
-		exports[OutPreviewTLSSecret] = pulumi.String(cfg.Preview.TLSSecret)
-	}
-	if host != "" || local != nil {
-		exports[OutRegistryHostAddress] = hostOut
-	}
-	if kubeconfig != nil {
-		exports[OutKubeconfig] = *kubeconfig
-	}
-	if arcScaleSet != "" {
-		exports[OutRunnerScaleSet] = pulumi.String(arcScaleSet)
-	}
-	if registrySecret != "" {
-		exports[OutRegistrySecret] = pulumi.String(registrySecret)
-	}
-	if cfg.Service.Enabled {
-		if err := newPlatformService(ctx, cfg, system, exports, registrySecret, withK8s); err != nil {
-			return nil, err
-		}
-	}
-	return &PlatformResult{Exports: exports}, nil
+	return newPlatformService(b.ctx, b.cfg, b.system, b.exports, b.registrySecret, b.withK8s)
 }
 
 // kubeContext is the kubeconfig context of the target cluster.

@@ -151,26 +151,28 @@ func platformValues(stack string, get platformOutputs) (*PlatformValues, error) 
 	if v, _, _ := get(OutRegistryInsecure); v == true {
 		pv.RegistryInsecure = true
 	}
-	if v, _, err := get(OutKubeconfig); err == nil {
-		if s, ok := v.(string); ok && s != "" {
-			k := pulumi.ToSecret(pulumi.String(s)).(pulumi.StringOutput)
-			pv.kubeconfig = &k
-		}
+	if s := str(OutKubeconfig, false); s != "" {
+		k := pulumi.ToSecret(pulumi.String(s)).(pulumi.StringOutput)
+		pv.kubeconfig = &k
 	}
 	urlTpl, hostTpl, scheme := str(OutPreviewURLTemplate, false), str(OutPreviewHostTemplate, false), str(OutPreviewScheme, false)
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("platform stack %q lacks outputs %s: deploy (or update) the platform first", stack, strings.Join(missing, ", "))
 	}
-	var err error
-	if urlTpl != "" {
-		pv.URLTemplate, err = previewurl.Parse(urlTpl)
-	} else {
-		pv.URLTemplate, err = previewurl.FromHost(hostTpl, scheme)
-	}
+	tpl, err := urlTemplate(urlTpl, hostTpl, scheme)
 	if err != nil {
 		return nil, fmt.Errorf("platform stack %q: preview URL template: %w", stack, err)
 	}
+	pv.URLTemplate = tpl
 	return pv, nil
+}
+
+// urlTemplate is the preview URL template from either style of output.
+func urlTemplate(urlTpl, hostTpl, scheme string) (previewurl.Template, error) {
+	if urlTpl != "" {
+		return previewurl.Parse(urlTpl)
+	}
+	return previewurl.FromHost(hostTpl, scheme)
 }
 
 // Provider is the Kubernetes provider for stacks built on the platform: the

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/apphub/apphub-infra/components"
-	"github.com/apphub/apphub-infra/internal/testmocks"
+	"github.com/apphub/apphub-infra/internal/testing/testmocks"
 	"github.com/apphub/apphub-infra/internal/validate"
 )
 
@@ -522,6 +523,10 @@ func platformFileJSON(t *testing.T, edit map[string]any) string {
 }
 
 func TestPreviewFromPlatformOutputs(t *testing.T) {
+	// The SDK fills the provider's kubeconfig from $KUBECONFIG (CI sets it
+	// for the cluster tier); the pod has none.
+	t.Setenv("KUBECONFIG", "")
+	require.NoError(t, os.Unsetenv("KUBECONFIG"))
 	// The file the platform gives the service, for a platform whose
 	// previews live in "launches".
 	values, secrets := serviceValues(t, map[string]string{"namespace": "launches"})

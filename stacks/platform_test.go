@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/apphub/apphub-infra/components"
-	"github.com/apphub/apphub-infra/internal/testmocks"
+	"github.com/apphub/apphub-infra/internal/testing/testmocks"
 )
 
 const (

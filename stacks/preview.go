@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/apphub/apphub-infra/components"
+	"github.com/apphub/apphub-infra/internal/previewurl"
 	"github.com/apphub/apphub-infra/internal/validate"
 )
 
@@ -150,6 +151,26 @@ func NewPreview(ctx *pulumi.Context, cfg *PreviewStackConfig) (pulumi.Map, error
 	if err != nil {
 		return nil, err
 	}
+	app, err := components.NewPreviewApp(ctx, "preview", previewAppArgs(cfg, pv, rendered), pulumi.Provider(k8s))
+	if err != nil {
+		return nil, err
+	}
+	out := pulumi.Map{
+		OutURL:         app.URL,
+		OutHost:        app.Host,
+		OutPath:        pulumi.String(rendered.Path),
+		OutServiceName: app.ServiceName,
+		OutNamespace:   app.Namespace,
+		OutLaunch:      pulumi.String(cfg.Launch),
+	}
+	if cfg.ExpiresAt != "" {
+		out[OutExpiresAt] = pulumi.String(cfg.ExpiresAt)
+	}
+	return out, nil
+}
+
+// previewAppArgs is the app for one launch on the platform, at its URL.
+func previewAppArgs(cfg *PreviewStackConfig, pv *PlatformValues, rendered previewurl.Rendered) *components.PreviewAppArgs {
 	egress := make([]components.EgressRule, len(cfg.egress))
 	for i, e := range cfg.egress {
 		egress[i] = components.EgressRule{CIDR: e.CIDR, Port: e.Port}
@@ -158,14 +179,14 @@ func NewPreview(ctx *pulumi.Context, cfg *PreviewStackConfig) (pulumi.Map, error
 	if strings.HasPrefix(rendered.URL, "https://") {
 		tls = pv.TLSSecret
 	}
-	app, err := components.NewPreviewApp(ctx, "preview", &components.PreviewAppArgs{
+	return &components.PreviewAppArgs{
 		Launch:    cfg.Launch,
 		Namespace: pv.Namespace,
 		Image:     cfg.Image,
 		Port:      cfg.Port,
 		Replicas:  cfg.Replicas,
 		Env:       cfg.env,
-		Resources: components.PreviewResources{
+		Resources: components.ContainerResources{
 			CPURequest: cfg.CPURequest, MemoryRequest: cfg.MemoryRequest,
 			CPULimit: cfg.CPULimit, MemoryLimit: cfg.MemoryLimit,
 		},
@@ -182,20 +203,5 @@ func NewPreview(ctx *pulumi.Context, cfg *PreviewStackConfig) (pulumi.Map, error
 		IngressNamespace: pv.IngressNamespace,
 		Egress:           egress,
 		ExpiresAt:        cfg.ExpiresAt,
-	}, pulumi.Provider(k8s))
-	if err != nil {
-		return nil, err
 	}
-	out := pulumi.Map{
-		OutURL:         app.URL,
-		OutHost:        app.Host,
-		OutPath:        pulumi.String(rendered.Path),
-		OutServiceName: app.ServiceName,
-		OutNamespace:   app.Namespace,
-		OutLaunch:      pulumi.String(cfg.Launch),
-	}
-	if cfg.ExpiresAt != "" {
-		out[OutExpiresAt] = pulumi.String(cfg.ExpiresAt)
-	}
-	return out, nil
 }

@@ -27,7 +27,7 @@ import (
 // With the provider plugin, e2e's BenchmarkPulumiPreviewOnCluster measures
 // the full `pulumi up` against kubectl the same way.
 //
-//	APPHUB_CLUSTER_TESTS=1 go test -tags cluster -run '^$' -bench PreviewCreateOnCluster ./internal/kubetier
+//	APPHUB_CLUSTER_TESTS=1 go test -tags cluster -run '^$' -bench PreviewCreateOnCluster ./internal/testing/kubetier
 func BenchmarkPreviewCreateOnCluster(b *testing.B) {
 	requireCluster(b)
 	ctx := context.Background()

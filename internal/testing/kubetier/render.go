@@ -9,7 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
-	"github.com/apphub/apphub-infra/internal/testmocks"
+	"github.com/apphub/apphub-infra/internal/testing/testmocks"
 	"github.com/apphub/apphub-infra/stacks"
 )
 

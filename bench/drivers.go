@@ -12,7 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 
 	"github.com/apphub/apphub-infra/automation"
-	"github.com/apphub/apphub-infra/internal/testprograms"
+	"github.com/apphub/apphub-infra/internal/testing/testprograms"
 	"github.com/apphub/apphub-infra/stacks"
 )
 
