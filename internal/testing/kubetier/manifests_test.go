@@ -11,7 +11,7 @@ import (
 )
 
 func root(t testing.TB) string {
-	r, err := filepath.Abs("../..")
+	r, err := filepath.Abs("../../..")
 	require.NoError(t, err)
 	return r
 }
