@@ -2,7 +2,6 @@ package automation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"testing"
 
@@ -73,13 +72,6 @@ func TestToEvent(t *testing.T) {
 	assert.Equal(t, Event{Time: e.Time, Op: "build run", Stack: "build-1", Type: "resource-start", URN: "urn:y", Resource: "kubernetes:batch/v1:Job", Action: "create"}, e)
 	_, ok = toEvent("x", "y", events.EngineEvent{EngineEvent: apitype.EngineEvent{StdoutEvent: &apitype.StdoutEngineEvent{Message: "hi"}}})
 	assert.False(t, ok, "stdout noise is not an event")
-}
-
-func TestPendingOperationsParsing(t *testing.T) {
-	var dep apitype.DeploymentV3
-	require.NoError(t, json.Unmarshal([]byte(`{"pending_operations":[{"type":"creating","resource":{"urn":"urn:a"}}]}`), &dep))
-	assert.Equal(t, []string{"creating of urn:a"}, pendingOperations(&dep))
-	assert.Empty(t, pendingOperations(&apitype.DeploymentV3{}))
 }
 
 func TestSpecConfig(t *testing.T) {

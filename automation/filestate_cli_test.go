@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apphub/apphub-infra/automation/internal/pulumistate"
 	"github.com/apphub/apphub-infra/internal/testing/testprograms"
 	"github.com/apphub/apphub-infra/stacks"
 )
@@ -31,7 +32,7 @@ func TestFileStateAgreesWithCLI(t *testing.T) {
 	require.NoError(t, err)
 
 	t.Run("plaintext outputs come from the checkpoint", func(t *testing.T) {
-		fromFile, err := m.state.outputs(stacks.PreviewProject, "preview-agree")
+		fromFile, err := m.state.Outputs(stacks.PreviewProject, "preview-agree")
 		require.NoError(t, err)
 		viaCLI, err := lw.StackOutputs(ctx, "preview-agree")
 		require.NoError(t, err)
@@ -41,8 +42,8 @@ func TestFileStateAgreesWithCLI(t *testing.T) {
 	})
 
 	t.Run("secret outputs defer to the CLI", func(t *testing.T) {
-		_, err := m.state.outputs(platformProject, "dev")
-		assert.ErrorIs(t, err, errUnknown)
+		_, err := m.state.Outputs(platformProject, "dev")
+		assert.ErrorIs(t, err, pulumistate.ErrUnknown)
 		vals, err := m.platformOutputs(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, "redis://:s3cret@redis:6379/0", vals[stacks.OutRedisURL], "the CLI decrypts it")
@@ -56,10 +57,11 @@ func TestFileStateAgreesWithCLI(t *testing.T) {
 		for k, v := range m.env() {
 			env = append(env, k+"="+v)
 		}
-		cli := m.cmd.(*fastCommand).PulumiCommand
+		cli, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: m.opts.PulumiRoot}) // the CLI itself, not the fast path
+		require.NoError(t, err)
 		viaCLI, _, _, err := cli.Run(ctx, m.stackDir(stacks.PreviewProject, "preview-agree"), nil, nil, nil, env, args...)
 		require.NoError(t, err)
-		fromFile, err := m.state.lastUpdate(stacks.PreviewProject, "preview-agree")
+		fromFile, err := m.state.LastUpdate(stacks.PreviewProject, "preview-agree")
 		require.NoError(t, err)
 		var a, b []auto.UpdateSummary
 		require.NoError(t, json.Unmarshal([]byte(viaCLI), &a))
@@ -71,9 +73,9 @@ func TestFileStateAgreesWithCLI(t *testing.T) {
 	})
 
 	t.Run("existence", func(t *testing.T) {
-		exists, known := m.state.exists(stacks.PreviewProject, "preview-agree")
+		exists, known := m.state.Exists(stacks.PreviewProject, "preview-agree")
 		assert.True(t, exists && known)
-		exists, known = m.state.exists(stacks.PreviewProject, "preview-never")
+		exists, known = m.state.Exists(stacks.PreviewProject, "preview-never")
 		assert.True(t, known)
 		assert.False(t, exists)
 		assert.True(t, auto.IsSelectStack404Error(lw.SelectStack(ctx, "preview-never")), "the CLI agrees it is absent")

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apphub/apphub-infra/automation/internal/pulumistate"
 	"github.com/apphub/apphub-infra/internal/testing/pgtest"
 )
 
@@ -20,7 +21,7 @@ import (
 // hold for the file backend's files and the postgres backend's rows.
 func TestStaleLocksAreBrokenOnlyWhenTheHolderIsProvablyDead(t *testing.T) {
 	since := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
-	locks := map[string]lockFile{
+	locks := map[string]pulumistate.Lock{
 		"dead-here":      {Pid: 999999, Username: "svc", Hostname: "this-host", Timestamp: since.Add(-time.Hour)},
 		"other-host":     {Pid: 42, Username: "svc", Hostname: "replica-b", Timestamp: since.Add(time.Second)},
 		"other-host-old": {Pid: 43, Username: "svc", Hostname: "replica-b", Timestamp: since.Add(-2 * time.Hour)},
@@ -34,7 +35,7 @@ func TestStaleLocksAreBrokenOnlyWhenTheHolderIsProvablyDead(t *testing.T) {
 		{"no takeover: only this host's dead process", nil, []string{"other-host", "other-host-old", "third-host"}},
 		{"takeover of replica-b: its lock since the attempt began", &Takeover{Host: "replica-b", Since: since}, []string{"other-host-old", "third-host"}},
 	}
-	stores := map[string]func(t *testing.T) (string, func(name string, l lockFile), func() []string){
+	stores := map[string]func(t *testing.T) (string, func(name string, l pulumistate.Lock), func() []string){
 		"file":     fileLockBackend,
 		"postgres": pgLockBackend,
 	}
@@ -71,11 +72,11 @@ func TestStaleLocksAreBrokenOnlyWhenTheHolderIsProvablyDead(t *testing.T) {
 	}
 }
 
-func fileLockBackend(t *testing.T) (string, func(string, lockFile), func() []string) {
+func fileLockBackend(t *testing.T) (string, func(string, pulumistate.Lock), func() []string) {
 	root := t.TempDir()
 	dir := filepath.Join(root, ".pulumi", "locks", "organization", "apphub-preview", "preview-x")
 	require.NoError(t, os.MkdirAll(dir, 0o700))
-	put := func(name string, l lockFile) {
+	put := func(name string, l pulumistate.Lock) {
 		b, _ := json.Marshal(l)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name+".json"), b, 0o600))
 		// gocloud's fileblob keeps the blob's attributes beside it.
@@ -101,7 +102,7 @@ func fileLockBackend(t *testing.T) (string, func(string, lockFile), func() []str
 
 // pgLockBackend is the DIY postgres backend's table (schema.sql of
 // pkg/backend/diy/postgres) in a throwaway database.
-func pgLockBackend(t *testing.T) (string, func(string, lockFile), func() []string) {
+func pgLockBackend(t *testing.T) (string, func(string, pulumistate.Lock), func() []string) {
 	pg := pgtest.Require(t)
 	url, err := pg.NewDatabase(context.Background(), "locks")
 	require.NoError(t, err)
@@ -110,8 +111,8 @@ func pgLockBackend(t *testing.T) (string, func(string, lockFile), func() []strin
 	t.Cleanup(func() { _ = db.Close() })
 	_, err = db.Exec(`CREATE TABLE pulumi_state (key TEXT PRIMARY KEY, data JSON NOT NULL, updated_at TIMESTAMPTZ NOT NULL DEFAULT now())`)
 	require.NoError(t, err)
-	prefix := lockPrefix("apphub-preview", "preview-x")
-	put := func(name string, l lockFile) {
+	prefix := ".pulumi/locks/organization/apphub-preview/preview-x/"
+	put := func(name string, l pulumistate.Lock) {
 		b, _ := json.Marshal(l)
 		_, err := db.Exec(`INSERT INTO pulumi_state (key, data) VALUES ($1, $2)`, prefix+name+".json", string(b))
 		require.NoError(t, err)

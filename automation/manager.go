@@ -14,6 +14,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/apphub/apphub-infra/automation/internal/pulumistate"
 )
 
 // Manager runs stack operations. It is safe for concurrent use.
@@ -31,10 +33,10 @@ type Manager struct {
 	outsAt time.Time
 
 	locksOnce  sync.Once
-	lockStore  lockStore
+	lockStore  pulumistate.LockStore
 	closeLocks func()
 	locksErr   error
-	state      fileState
+	state      pulumistate.Backend
 
 	mu   sync.Mutex
 	busy map[string]string // stack key -> operation holding it
@@ -64,8 +66,8 @@ func New(opts Options) (*Manager, error) {
 	}
 	host, _ := os.Hostname()
 	m := &Manager{opts: o, sem: make(chan struct{}, o.MaxConcurrent), hostname: host, busy: map[string]string{}}
-	m.state = fileState{dir: m.stateDir()}
-	m.cmd = &fastCommand{PulumiCommand: cmd, state: m.state}
+	m.state = pulumistate.New(m.fileBackendDir())
+	m.cmd = pulumistate.WrapCommand(cmd, m.state)
 	return m, nil
 }
 
@@ -179,7 +181,8 @@ func (m *Manager) wsOpts(project, dir string) []auto.LocalWorkspaceOption {
 	}
 }
 
-// workspace opens a stack's work directory as a fastWorkspace.
+// workspace opens a stack's work directory, wrapped so that the backend's
+// files answer what they can (pulumistate.WrapWorkspace).
 func (m *Manager) workspace(ctx context.Context, project, stack string, program pulumi.RunFunc) (auto.Workspace, error) {
 	dir := m.stackDir(project, stack)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -189,7 +192,7 @@ func (m *Manager) workspace(ctx context.Context, project, stack string, program 
 	if err != nil {
 		return nil, err
 	}
-	return &fastWorkspace{Workspace: ws, state: m.state, project: project}, nil
+	return pulumistate.WrapWorkspace(ws, m.state, project), nil
 }
 
 // upsert creates or selects an inline stack in its own work directory. A
@@ -201,7 +204,7 @@ func (m *Manager) upsert(ctx context.Context, project, stack string, program pul
 	if err != nil {
 		return auto.Stack{}, err
 	}
-	if exists, known := m.state.exists(project, stack); known && !exists {
+	if exists, known := m.state.Exists(project, stack); known && !exists {
 		st, err := auto.NewStack(ctx, stack, ws)
 		if err == nil || !auto.IsCreateStack409Error(err) {
 			return st, err

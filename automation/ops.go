@@ -2,12 +2,9 @@ package automation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -15,6 +12,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/apphub/apphub-infra/automation/internal/pulumistate"
 )
 
 // Update describes a stack's last (or just finished) update.
@@ -238,43 +237,11 @@ func (m *Manager) get(ctx context.Context, op, project, stack string, program pu
 // absent reports whether the backend's files show that the stack does not
 // exist; false when only the CLI can tell. A file backend nothing was ever
 // written to has no stacks (the CLI creates .pulumi with the first one).
-func (m *Manager) absent(project, stack string) bool {
-	if exists, known := m.state.exists(project, stack); known {
-		return !exists
-	}
-	dir := m.stateDir()
-	if dir == "" {
-		return false
-	}
-	_, err := os.Stat(filepath.Join(dir, ".pulumi"))
-	return errors.Is(err, os.ErrNotExist)
-}
+func (m *Manager) absent(project, stack string) bool { return m.state.Absent(project, stack) }
 
 // noStacks reports whether the backend's files show that the project has
 // no stack at all; false when only the CLI can tell.
-func (m *Manager) noStacks(project string) bool {
-	dir := m.stateDir()
-	if dir == "" {
-		return false
-	}
-	if _, err := os.Stat(filepath.Join(dir, ".pulumi")); errors.Is(err, os.ErrNotExist) {
-		return true
-	}
-	root := m.state.root()
-	if root == "" {
-		return false
-	}
-	entries, err := os.ReadDir(filepath.Join(root, ".pulumi", "stacks", project))
-	if errors.Is(err, os.ErrNotExist) {
-		return true
-	}
-	for _, e := range entries {
-		if name := e.Name(); strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".json.gz") {
-			return false
-		}
-	}
-	return err == nil
-}
+func (m *Manager) noStacks(project string) bool { return m.state.NoStacks(project) }
 
 // lookupStack selects a stack for reading: in its work directory when
 // there is one, otherwise in a temporary workspace that done removes, so
@@ -309,7 +276,7 @@ func (m *Manager) lookupWorkspace(ctx context.Context, project string, program p
 		done()
 		return nil, nil, fmt.Errorf("lookup workspace: %w", err)
 	}
-	return &fastWorkspace{Workspace: ws, state: m.state, project: project}, done, nil
+	return pulumistate.WrapWorkspace(ws, m.state, project), done, nil
 }
 
 // list returns the stacks of a project. Like get, it writes nothing: no

@@ -21,6 +21,10 @@ const (
 	ModeStub       = "stub"
 )
 
+// DefaultMaxConcurrent bounds simultaneous stack operations unless
+// Options.MaxConcurrent says otherwise (the CLI's --max-concurrent too).
+const DefaultMaxConcurrent = 4
+
 // Plugin is a provider plugin installed once at start-up.
 type Plugin struct{ Name, Version string }
 
@@ -93,29 +97,57 @@ type Options struct {
 }
 
 func (o Options) withDefaults() (Options, error) {
-	env := func(k, def string) string {
-		if v, ok := os.LookupEnv(k); ok && v != "" {
-			return v
-		}
-		return def
+	if err := o.pathDefaults(); err != nil {
+		return o, err
 	}
+	if o.PlatformOutputsFile == "" {
+		o.PlatformOutputsFile = os.Getenv("APPHUB_PLATFORM_OUTPUTS_FILE")
+	}
+	if o.PlatformStack == "" {
+		o.PlatformStack = "dev"
+	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if o.Plugins == nil {
+		o.Plugins = DefaultPlugins
+	}
+	if err := o.modeDefaults(); err != nil {
+		return o, err
+	}
+	o.hookDefaults()
+	return o, nil
+}
+
+// envOr is the environment variable k when it is set and not empty, else def.
+func envOr(k, def string) string {
+	if v, ok := os.LookupEnv(k); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// pathDefaults fills in where the Manager keeps things: the state, work
+// and project directories (made absolute), the backend, the passphrase,
+// PULUMI_HOME and the Pulumi CLI.
+func (o *Options) pathDefaults() error {
 	if o.StateDir == "" {
-		o.StateDir = env("APPHUB_STATE_DIR", ".pulumi-state")
+		o.StateDir = envOr("APPHUB_STATE_DIR", ".pulumi-state")
 	}
 	abs, err := filepath.Abs(o.StateDir)
 	if err != nil {
-		return o, fmt.Errorf("state dir %q: %w", o.StateDir, err)
+		return fmt.Errorf("state dir %q: %w", o.StateDir, err)
 	}
 	o.StateDir = abs
 	if o.BackendURL == "" {
-		o.BackendURL = env("PULUMI_BACKEND_URL", "file://"+o.StateDir)
+		o.BackendURL = envOr("PULUMI_BACKEND_URL", "file://"+o.StateDir)
 	}
 	if o.Passphrase == "" {
 		o.Passphrase = os.Getenv("PULUMI_CONFIG_PASSPHRASE")
 	}
 	if o.PulumiHome == "" {
 		if o.PulumiHome, err = defaultPulumiHome(); err != nil {
-			return o, err
+			return err
 		}
 	}
 	if o.WorkDir == "" {
@@ -125,36 +157,35 @@ func (o Options) withDefaults() (Options, error) {
 		o.ProjectDir = "."
 	}
 	if o.ProjectDir, err = filepath.Abs(o.ProjectDir); err != nil {
-		return o, fmt.Errorf("project dir: %w", err)
+		return fmt.Errorf("project dir: %w", err)
 	}
 	if o.PulumiRoot == "" {
 		if _, err := os.Stat(filepath.Join(o.ProjectDir, "bin", "pulumi")); err == nil {
 			o.PulumiRoot = o.ProjectDir
 		}
 	}
-	if o.PlatformOutputsFile == "" {
-		o.PlatformOutputsFile = os.Getenv("APPHUB_PLATFORM_OUTPUTS_FILE")
-	}
-	if o.PlatformStack == "" {
-		o.PlatformStack = "dev"
-	}
-	if o.MaxConcurrent <= 0 {
-		o.MaxConcurrent = 4
-	}
-	if o.Plugins == nil {
-		o.Plugins = DefaultPlugins
-	}
+	return nil
+}
+
+// modeDefaults fills in the execution modes from the catalog's variables
+// and refuses any mode but kubernetes and stub.
+func (o *Options) modeDefaults() error {
 	if o.LaunchMode == "" {
-		o.LaunchMode = env("APPHUB_LAUNCH_EXECUTION_MODE", ModeKubernetes)
+		o.LaunchMode = envOr("APPHUB_LAUNCH_EXECUTION_MODE", ModeKubernetes)
 	}
 	if o.BuildMode == "" {
-		o.BuildMode = env("APPHUB_BUILD_EXECUTION_MODE", ModeKubernetes)
+		o.BuildMode = envOr("APPHUB_BUILD_EXECUTION_MODE", ModeKubernetes)
 	}
 	for name, mode := range map[string]string{"APPHUB_LAUNCH_EXECUTION_MODE": o.LaunchMode, "APPHUB_BUILD_EXECUTION_MODE": o.BuildMode} {
 		if mode != ModeKubernetes && mode != ModeStub {
-			return o, fmt.Errorf("%s must be %q or %q, got %q", name, ModeKubernetes, ModeStub, mode)
+			return fmt.Errorf("%s must be %q or %q, got %q", name, ModeKubernetes, ModeStub, mode)
 		}
 	}
+	return nil
+}
+
+// hookDefaults fills in the outputs, programs, clients and clock.
+func (o *Options) hookDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -182,7 +213,6 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return o, nil
 }
 
 // defaultPulumiHome is where the Pulumi CLI itself keeps plugins.

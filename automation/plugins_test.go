@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/mod/modfile"
 )
 
 func TestPulumiHomeDefaultsToTheUsersCache(t *testing.T) {
@@ -45,4 +46,29 @@ func TestMissingPluginsListsOnlyWhatIsAbsent(t *testing.T) {
 		{Name: "command", Version: "v1.2.1"},
 		{Name: "tls", Version: "v5.0.0"},
 	}, m.missingPlugins())
+}
+
+// The plugins installed at start-up are the versions the programs were
+// compiled against: go.mod is the one source, this keeps DefaultPlugins
+// equal to it (the Dockerfile's pins are checked against DefaultPlugins).
+func TestDefaultPluginsMatchGoMod(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "go.mod"))
+	require.NoError(t, err)
+	mod, err := modfile.Parse("go.mod", raw, nil)
+	require.NoError(t, err)
+	sdk := map[string]string{
+		"kubernetes": "github.com/pulumi/pulumi-kubernetes/sdk/v4",
+		"random":     "github.com/pulumi/pulumi-random/sdk/v4",
+		"command":    "github.com/pulumi/pulumi-command/sdk",
+	}
+	versions := map[string]string{}
+	for _, r := range mod.Require {
+		versions[r.Mod.Path] = r.Mod.Version
+	}
+	require.Len(t, DefaultPlugins, len(sdk), "a plugin without its SDK in go.mod, or the reverse")
+	for _, p := range DefaultPlugins {
+		path, ok := sdk[p.Name]
+		require.True(t, ok, "plugin %s has no SDK module listed here", p.Name)
+		assert.Equal(t, versions[path], p.Version, "plugin %s must match %s in go.mod", p.Name, path)
+	}
 }

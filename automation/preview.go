@@ -81,6 +81,13 @@ var previewFields = map[string]string{"expiresAt": "ttlSeconds"}
 // with the stack's own rules, so bad input never reaches Pulumi. Every
 // problem is reported at once, named by the spec's (JSON) field names.
 func (s PreviewSpec) config(platformRef string, now time.Time) (map[string]string, error) {
+	cfg, _, err := s.parse(platformRef, now)
+	return cfg, err
+}
+
+// parse is config with the stack's parsed view of it, for the checks that
+// follow (limits, quota) to use without parsing again.
+func (s PreviewSpec) parse(platformRef string, now time.Time) (map[string]string, *stacks.PreviewStackConfig, error) {
 	var p validate.Problems
 	cfg := map[string]string{"platformStack": platformRef, "launch": s.Launch, "image": s.Image}
 	set := func(k, v string) {
@@ -123,13 +130,14 @@ func (s PreviewSpec) config(platformRef string, now time.Time) (map[string]strin
 	case s.TTLSeconds > 0:
 		cfg["expiresAt"] = now.Add(time.Duration(s.TTLSeconds) * time.Second).UTC().Format(time.RFC3339)
 	}
-	if _, err := stacks.ParsePreviewConfig(stacks.MapSource{Values: cfg}); err != nil && !p.Merge(err, previewFields) {
-		return nil, err
+	parsed, err := stacks.ParsePreviewConfig(stacks.MapSource{Values: cfg})
+	if err != nil && !p.Merge(err, previewFields) {
+		return nil, nil, err
 	}
 	if err := p.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return cfg, nil
+	return cfg, parsed, nil
 }
 
 // checkEgressEntries refuses entries the stack's comma-separated list
@@ -173,7 +181,7 @@ func ValidatePreviewRequest(spec PreviewSpec, given func(field string) bool) err
 func (m *Manager) PreviewUp(ctx context.Context, spec PreviewSpec) (*PreviewResult, error) {
 	const op = "preview up"
 	stack := PreviewStack(spec.Launch)
-	cfg, err := spec.config(m.opts.platformRef(), m.opts.Now())
+	cfg, parsed, err := spec.parse(m.opts.platformRef(), m.opts.Now())
 	if err != nil {
 		return nil, invalid(op, stack, err)
 	}
@@ -183,7 +191,7 @@ func (m *Manager) PreviewUp(ctx context.Context, spec PreviewSpec) (*PreviewResu
 	if err := m.checkPlatformLimits(ctx, op, stack, spec.resources()...); err != nil {
 		return nil, err
 	}
-	if err := m.CheckPreviewQuota(ctx, spec); err != nil {
+	if err := m.checkPreviewQuota(ctx, parsed); err != nil {
 		return nil, err
 	}
 	if err := m.withPlatformOutputs(ctx, cfg); err != nil {

@@ -86,8 +86,6 @@ func quotaShortfall(ctx context.Context, cs kubernetes.Interface, ns string, nee
 // HTTP API runs it before queueing, for a 422 at once). It says nothing
 // when the cluster cannot be asked: the update then reports what happens.
 func (m *Manager) CheckPreviewQuota(ctx context.Context, spec PreviewSpec) error {
-	const op = "preview up"
-	stack := PreviewStack(spec.Launch)
 	if m.opts.LaunchMode == ModeStub {
 		return nil
 	}
@@ -99,6 +97,13 @@ func (m *Manager) CheckPreviewQuota(ctx context.Context, spec PreviewSpec) error
 	if err != nil {
 		return nil
 	}
+	return m.checkPreviewQuota(ctx, cfg)
+}
+
+// checkPreviewQuota is CheckPreviewQuota for a config PreviewUp parsed.
+func (m *Manager) checkPreviewQuota(ctx context.Context, cfg *stacks.PreviewStackConfig) error {
+	const op = "preview up"
+	stack := PreviewStack(cfg.Launch)
 	exists := !m.absent(stacks.PreviewProject, stack)
 	cs, ns, err := m.platformCluster(ctx, stacks.OutNamespace)
 	if err != nil {

@@ -14,15 +14,25 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+
+	"github.com/apphub/apphub-infra/automation/internal/pulumistate"
 )
 
-// stateDir is the local directory of a file:// backend, or "" for others.
-func (m *Manager) stateDir() string {
+// fileBackendDir is the local directory of a file:// backend, or "" for others.
+func (m *Manager) fileBackendDir() string {
 	u, err := url.Parse(m.opts.BackendURL)
 	if err != nil || u.Scheme != "file" {
 		return ""
 	}
 	return u.Path
+}
+
+// locks opens the backend's lock store once.
+func (m *Manager) locks() (pulumistate.LockStore, error) {
+	m.locksOnce.Do(func() {
+		m.lockStore, m.closeLocks, m.locksErr = pulumistate.NewLockStore(m.opts.BackendURL)
+	})
+	return m.lockStore, m.locksErr
 }
 
 // clearStaleLocks removes the stack's Pulumi locks whose holder is
@@ -41,13 +51,12 @@ func (m *Manager) clearStaleLocks(ctx context.Context, project, stack string) ([
 	deadline := m.opts.Now().Add(orphanCLIWait)
 	var cleared []string
 	for {
-		entries, err := ls.list(ctx, project, stack)
+		entries, err := ls.List(ctx, project, stack)
 		if err != nil {
 			return cleared, err
 		}
 		waiting := false
-		for _, e := range entries {
-			l := e.lock
+		for _, l := range entries {
 			dead := l.Hostname == m.hostname && !processAlive(l.Pid)
 			if !dead && isTakeover && l.Hostname != m.hostname && l.Hostname == takeover.Host {
 				dead = !l.Timestamp.Before(takeover.Since.Add(-clockSkew))
@@ -56,7 +65,7 @@ func (m *Manager) clearStaleLocks(ctx context.Context, project, stack string) ([
 				waiting = waiting || isTakeover && l.Hostname == m.hostname
 				continue
 			}
-			if err := ls.remove(ctx, e.key); err != nil {
+			if err := ls.Remove(ctx, l.Key); err != nil {
 				return cleared, err
 			}
 			cleared = append(cleared, fmt.Sprintf("removed stale lock of dead process %d (%s@%s, taken %s)", l.Pid, l.Username, l.Hostname, l.Timestamp.UTC().Format(time.RFC3339)))
@@ -101,7 +110,7 @@ func (m *Manager) clearPendingOperations(ctx context.Context, project string, st
 	if err != nil {
 		return nil, err
 	}
-	pending := pendingOperations(dep)
+	pending := pulumistate.PendingOperations(dep)
 	if len(pending) == 0 {
 		return nil, nil
 	}
@@ -118,8 +127,8 @@ func (m *Manager) clearPendingOperations(ctx context.Context, project string, st
 // deployment reads the stack's latest deployment from the file backend, or
 // through `pulumi stack export` where only the CLI can read it.
 func (m *Manager) deployment(ctx context.Context, project string, st auto.Stack) (*apitype.DeploymentV3, error) {
-	dep, err := m.state.deployment(project, st.Name())
-	if !errors.Is(err, errUnknown) {
+	dep, err := m.state.Deployment(project, st.Name())
+	if !errors.Is(err, pulumistate.ErrUnknown) {
 		return dep, err
 	}
 	exported, err := st.Export(ctx)

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apphub/apphub-infra/automation/internal/pulumistate"
 	"github.com/apphub/apphub-infra/internal/testing/testprograms"
 	"github.com/apphub/apphub-infra/stacks"
 )
@@ -250,14 +251,14 @@ func TestPendingCreateRecovery(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, raw, 0o600))
 	st, err := m.selectStack(ctx, "test", stacks.PreviewProject, "preview-pending", testprograms.Preview)
 	require.NoError(t, err)
-	fromFile, err := m.state.deployment(stacks.PreviewProject, "preview-pending")
+	fromFile, err := m.state.Deployment(stacks.PreviewProject, "preview-pending")
 	require.NoError(t, err)
-	require.Len(t, pendingOperations(fromFile), 1, "the planted pending create is read from the checkpoint")
+	require.Len(t, pulumistate.PendingOperations(fromFile), 1, "the planted pending create is read from the checkpoint")
 	exported, err := st.Export(ctx)
 	require.NoError(t, err)
 	var viaCLI apitype.DeploymentV3
 	require.NoError(t, json.Unmarshal(exported.Deployment, &viaCLI))
-	assert.Equal(t, pendingOperations(&viaCLI), pendingOperations(fromFile), "the checkpoint and `stack export` agree")
+	assert.Equal(t, pulumistate.PendingOperations(&viaCLI), pulumistate.PendingOperations(fromFile), "the checkpoint and `stack export` agree")
 
 	res, err := m.PreviewUp(ctx, spec)
 	require.NoError(t, err)
@@ -267,5 +268,5 @@ func TestPendingCreateRecovery(t *testing.T) {
 
 	after, err := m.deployment(ctx, stacks.PreviewProject, st)
 	require.NoError(t, err)
-	assert.Empty(t, pendingOperations(after))
+	assert.Empty(t, pulumistate.PendingOperations(after))
 }

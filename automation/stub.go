@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apphub/apphub-infra/internal/previewurl"
+	"github.com/apphub/apphub-infra/stacks"
 )
 
 // Stub execution mode records each request and creates nothing, as the
@@ -62,20 +62,7 @@ func (m *Manager) stubRead(op, kind, id string) (*stubRecord, error) {
 // stubURL renders the URL the preview would have, from the catalog's own
 // template setting, so the catalog shows something plausible.
 func stubURL(launch string) string {
-	tpl := os.Getenv("APPHUB_K8S_PREVIEW_URL_TEMPLATE")
-	var t previewurl.Template
-	var err error
-	if tpl != "" {
-		t, err = previewurl.Parse(tpl)
-	} else if host := os.Getenv("APPHUB_K8S_PREVIEW_HOST_TEMPLATE"); host != "" {
-		scheme := os.Getenv("APPHUB_K8S_PREVIEW_SCHEME")
-		if scheme == "" {
-			scheme = "http"
-		}
-		t, err = previewurl.FromHost(host, scheme)
-	} else {
-		return ""
-	}
+	t, err := stacks.CatalogPreviewTemplate(stacks.OSEnv)
 	if err != nil {
 		return ""
 	}

@@ -35,57 +35,80 @@ type targetResult struct {
 	Met    bool   `json:"met"`
 }
 
-func runAutomationCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// automationFlags are the automation subcommand's flags.
+type automationFlags struct {
+	levels, baseline []int
+	sequential       int
+	root, jsonOut    string
+	check, keep      bool
+}
+
+func parseAutomationFlags(args []string, stderr io.Writer) (*automationFlags, error) {
 	fs := flag.NewFlagSet("automation", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	levelsFlag := fs.String("levels", "1,5,10,20", "operations in flight, comma-separated")
 	baselineFlag := fs.String("baseline-levels", "", "levels for the naive baseline (default: -levels)")
-	sequential := fs.Int("sequential", 5, "sequential create/update/destroy rounds per driver")
-	root := fs.String("pulumi-root", "", "directory holding bin/pulumi (default: found above the working directory)")
-	jsonOut := fs.String("json", "", "also write the raw results to this file")
-	check := fs.Bool("check", false, "exit non-zero when a target is missed")
-	keep := fs.Bool("keep", false, "keep the state directories")
+	f := &automationFlags{}
+	fs.IntVar(&f.sequential, "sequential", 5, "sequential create/update/destroy rounds per driver")
+	fs.StringVar(&f.root, "pulumi-root", "", "directory holding bin/pulumi (default: found above the working directory)")
+	fs.StringVar(&f.jsonOut, "json", "", "also write the raw results to this file")
+	fs.BoolVar(&f.check, "check", false, "exit non-zero when a target is missed")
+	fs.BoolVar(&f.keep, "keep", false, "keep the state directories")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
-	levels, err := parseLevels(*levelsFlag)
+	var err error
+	if f.levels, err = parseLevels(*levelsFlag); err != nil {
+		return nil, err
+	}
+	f.baseline = f.levels
+	if *baselineFlag != "" {
+		if f.baseline, err = parseLevels(*baselineFlag); err != nil {
+			return nil, err
+		}
+	}
+	if f.root == "" {
+		if f.root, err = findPulumiRoot(); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+func runAutomationCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseAutomationFlags(args, stderr)
 	if err != nil {
 		return err
-	}
-	baseline := levels
-	if *baselineFlag != "" {
-		if baseline, err = parseLevels(*baselineFlag); err != nil {
-			return err
-		}
-	}
-	if *root == "" {
-		if *root, err = findPulumiRoot(); err != nil {
-			return err
-		}
 	}
 	tmp, err := os.MkdirTemp("", "apphub-bench-")
 	if err != nil {
 		return err
 	}
-	if !*keep {
+	if !f.keep {
 		defer os.RemoveAll(tmp)
 	}
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 	rep, err := benchAutomation(ctx, benchConfig{
-		PulumiRoot: *root, Dir: tmp, Levels: levels, BaselineLevels: baseline, Sequential: *sequential, Progress: progress,
+		PulumiRoot: f.root, Dir: tmp, Levels: f.levels, BaselineLevels: f.baseline, Sequential: f.sequential, Progress: progress,
 	})
 	if err != nil {
 		return err
 	}
 	writeAutomationMarkdown(stdout, rep)
-	if *jsonOut != "" {
+	if f.jsonOut != "" {
 		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
+		if err := os.WriteFile(f.jsonOut, b, 0o644); err != nil {
 			return err
 		}
 	}
+	return verdict(rep, f.check)
+}
+
+// verdict fails the run when an operation failed or the state was wrong,
+// and, with check, when a target was missed.
+func verdict(rep *automationReport, check bool) error {
 	var problems []string
-	for _, l := range append(append([]level{}, rep.Sequential...), rep.Levels...) {
+	for _, l := range allLevels(rep) {
 		if l.failed() {
 			problems = append(problems, fmt.Sprintf("%s at %d in flight: %s", l.Driver, l.InFlight, firstProblem(l)))
 		}
@@ -93,15 +116,16 @@ func runAutomationCmd(ctx context.Context, args []string, stdout, stderr io.Writ
 	if len(problems) > 0 {
 		return fmt.Errorf("operations failed or state was wrong:\n  %s", strings.Join(problems, "\n  "))
 	}
-	if *check {
-		for _, t := range rep.Targets {
-			if !t.Met {
-				problems = append(problems, t.Name+": "+t.Figure)
-			}
+	if !check {
+		return nil
+	}
+	for _, t := range rep.Targets {
+		if !t.Met {
+			problems = append(problems, t.Name+": "+t.Figure)
 		}
-		if len(problems) > 0 {
-			return fmt.Errorf("targets missed:\n  %s", strings.Join(problems, "\n  "))
-		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("targets missed:\n  %s", strings.Join(problems, "\n  "))
 	}
 	return nil
 }

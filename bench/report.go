@@ -36,13 +36,46 @@ func machine() string {
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 
 func writeAutomationMarkdown(w io.Writer, rep *automationReport) {
-	oursName, naiveName := (&ours{}).Name(), (&naive{}).Name()
 	fmt.Fprintf(w, "### Automation overhead — %s\n\nMachine: %s.\n\n", rep.Date, rep.Machine)
+	writeSequentialTable(w, rep)
+	walls := writeConcurrentTable(w, rep)
+	writeRatioTable(w, rep, walls)
+	fmt.Fprintln(w, "\nTargets:")
+	fmt.Fprintln(w)
+	for _, t := range rep.Targets {
+		mark := "met"
+		if !t.Met {
+			mark = "MISSED"
+		}
+		fmt.Fprintf(w, "- %s: **%s** — %s\n", t.Name, mark, t.Figure)
+	}
+	for _, l := range allLevels(rep) {
+		if l.failed() {
+			fmt.Fprintf(w, "\nProblems (%s, %d in flight):\n", l.Driver, l.InFlight)
+			for _, p := range l.Phases {
+				for _, e := range p.Errors {
+					fmt.Fprintf(w, "- %s\n", e)
+				}
+			}
+			for _, e := range l.StateErrors {
+				fmt.Fprintf(w, "- %s\n", e)
+			}
+		}
+	}
+}
 
+// allLevels is every level the report ran: sequential rounds, then
+// concurrency levels.
+func allLevels(rep *automationReport) []level {
+	return append(append([]level{}, rep.Sequential...), rep.Levels...)
+}
+
+// writeSequentialTable compares the drivers' sequential latencies.
+func writeSequentialTable(w io.Writer, rep *automationReport) {
 	fmt.Fprintf(w, "Sequential (one operation at a time, %d rounds each, medians; max in brackets):\n\n", len(rep.Sequential)/2)
 	fmt.Fprintln(w, "| operation | apphub (Manager) | naive (shared workspace) | naive / apphub |")
 	fmt.Fprintln(w, "|---|---|---|---|")
-	so, sn := sequentialStats(rep, oursName), sequentialStats(rep, naiveName)
+	so, sn := sequentialStats(rep, (&ours{}).Name()), sequentialStats(rep, (&naive{}).Name())
 	for _, op := range []string{"create", "update", "destroy"} {
 		ratio := "-"
 		if so[op].Median > 0 {
@@ -50,11 +83,15 @@ func writeAutomationMarkdown(w io.Writer, rep *automationReport) {
 		}
 		fmt.Fprintf(w, "| %s | %s (%s) | %s (%s) | %s |\n", op, secs(so[op].Median), secs(so[op].Max), secs(sn[op].Median), secs(sn[op].Max), ratio)
 	}
+}
 
+// writeConcurrentTable writes a row a concurrency level and driver, and
+// returns each one's wall time of the three phases.
+func writeConcurrentTable(w io.Writer, rep *automationReport) map[string]map[int]time.Duration {
 	fmt.Fprintln(w, "\nConcurrent (n previews created, then updated, then destroyed, n in flight; throughput = n / phase wall time):")
 	fmt.Fprintln(w, "\n| in flight | driver | create ops/s | update ops/s | destroy ops/s | median latency c/u/d | wall c+u+d | peak service RSS | peak CLI RSS (procs) | peak total / in flight | errors | state problems |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
-	walls := map[string]map[int]time.Duration{oursName: {}, naiveName: {}}
+	walls := map[string]map[int]time.Duration{(&ours{}).Name(): {}, (&naive{}).Name(): {}}
 	for _, l := range rep.Levels {
 		var tput, lat []string
 		var wall time.Duration
@@ -73,6 +110,12 @@ func writeAutomationMarkdown(w io.Writer, rep *automationReport) {
 			l.InFlight, l.Driver, tput[0], tput[1], tput[2], strings.Join(lat, " / "), secs(wall),
 			mib(l.Memory.Self), mib(l.Memory.Children), l.Memory.Procs, mib(l.Memory.Total)/float64(l.InFlight), errs, len(l.StateErrors))
 	}
+	return walls
+}
+
+// writeRatioTable compares the drivers' wall times at the levels both ran.
+func writeRatioTable(w io.Writer, rep *automationReport, walls map[string]map[int]time.Duration) {
+	oursName, naiveName := (&ours{}).Name(), (&naive{}).Name()
 	fmt.Fprintln(w, "\nRatio naive / apphub, wall time of the three phases:")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| in flight | apphub | naive | ratio |")
@@ -87,27 +130,5 @@ func writeAutomationMarkdown(w io.Writer, rep *automationReport) {
 		}
 		ow := walls[oursName][l.InFlight]
 		fmt.Fprintf(w, "| %d | %s | %s | %.1f× |\n", l.InFlight, secs(ow), secs(nw), nw.Seconds()/ow.Seconds())
-	}
-	fmt.Fprintln(w, "\nTargets:")
-	fmt.Fprintln(w)
-	for _, t := range rep.Targets {
-		mark := "met"
-		if !t.Met {
-			mark = "MISSED"
-		}
-		fmt.Fprintf(w, "- %s: **%s** — %s\n", t.Name, mark, t.Figure)
-	}
-	for _, l := range append(append([]level{}, rep.Sequential...), rep.Levels...) {
-		if l.failed() {
-			fmt.Fprintf(w, "\nProblems (%s, %d in flight):\n", l.Driver, l.InFlight)
-			for _, p := range l.Phases {
-				for _, e := range p.Errors {
-					fmt.Fprintf(w, "- %s\n", e)
-				}
-			}
-			for _, e := range l.StateErrors {
-				fmt.Fprintf(w, "- %s\n", e)
-			}
-		}
 	}
 }

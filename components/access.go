@@ -65,59 +65,20 @@ func NewAccess(ctx *pulumi.Context, name string, args *AccessArgs, opts ...pulum
 		return nil, fmt.Errorf("access %q: registering component: %w", name, err)
 	}
 	parent := pulumi.Parent(comp)
-	labels := commonLabels(args.ServiceAccount, "identity", nil)
-
-	var pullSecrets corev1.LocalObjectReferenceArray
-	for _, s := range args.ImagePullSecrets {
-		pullSecrets = append(pullSecrets, &corev1.LocalObjectReferenceArgs{Name: pulumi.String(s)})
-	}
-	sa, err := corev1.NewServiceAccount(ctx, name, &corev1.ServiceAccountArgs{
-		Metadata: &metav1.ObjectMetaArgs{
-			Name:      pulumi.String(args.ServiceAccount),
-			Namespace: args.Namespace.Name,
-			Labels:    labels,
-		},
-		AutomountServiceAccountToken: pulumi.Bool(args.AutomountToken),
-		ImagePullSecrets:             pullSecrets,
-	}, parent)
+	sa, err := corev1.NewServiceAccount(ctx, name, args.serviceAccount(), parent)
 	if err != nil {
 		return nil, fmt.Errorf("access %q: creating service account: %w", name, err)
 	}
 	comp.ServiceAccountName = sa.Metadata.Name().Elem()
 	comp.Namespace = sa.Metadata.Namespace().Elem()
-
+	subject := &rbacv1.SubjectArgs{
+		Kind:      pulumi.String("ServiceAccount"),
+		Name:      comp.ServiceAccountName,
+		Namespace: comp.Namespace,
+	}
 	for _, g := range args.Grants {
-		child := name + "-" + g.Namespace.Key
-		role, err := rbacv1.NewRole(ctx, child, &rbacv1.RoleArgs{
-			Metadata: &metav1.ObjectMetaArgs{
-				Name:      pulumi.String(args.ServiceAccount),
-				Namespace: g.Namespace.Name,
-				Labels:    labels,
-			},
-			Rules: policyRules(g.Rules),
-		}, parent)
-		if err != nil {
-			return nil, fmt.Errorf("access %q: creating role in %s: %w", name, g.Namespace.Key, err)
-		}
-		_, err = rbacv1.NewRoleBinding(ctx, child, &rbacv1.RoleBindingArgs{
-			Metadata: &metav1.ObjectMetaArgs{
-				Name:      pulumi.String(args.ServiceAccount),
-				Namespace: g.Namespace.Name,
-				Labels:    labels,
-			},
-			RoleRef: &rbacv1.RoleRefArgs{
-				ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
-				Kind:     pulumi.String("Role"),
-				Name:     role.Metadata.Name().Elem(),
-			},
-			Subjects: rbacv1.SubjectArray{&rbacv1.SubjectArgs{
-				Kind:      pulumi.String("ServiceAccount"),
-				Name:      comp.ServiceAccountName,
-				Namespace: comp.Namespace,
-			}},
-		}, parent)
-		if err != nil {
-			return nil, fmt.Errorf("access %q: creating role binding in %s: %w", name, g.Namespace.Key, err)
+		if err := args.newGrant(ctx, name+"-"+g.Namespace.Key, g, subject, parent); err != nil {
+			return nil, fmt.Errorf("access %q: %w", name, err)
 		}
 	}
 
@@ -128,6 +89,51 @@ func NewAccess(ctx *pulumi.Context, name string, args *AccessArgs, opts ...pulum
 		return nil, err
 	}
 	return comp, nil
+}
+
+// meta names the service account and each of its Roles and RoleBindings alike.
+func (a *AccessArgs) meta(namespace pulumi.StringInput) *metav1.ObjectMetaArgs {
+	return &metav1.ObjectMetaArgs{
+		Name:      pulumi.String(a.ServiceAccount),
+		Namespace: namespace,
+		Labels:    commonLabels(a.ServiceAccount, "identity", nil),
+	}
+}
+
+func (a *AccessArgs) serviceAccount() *corev1.ServiceAccountArgs {
+	var pullSecrets corev1.LocalObjectReferenceArray
+	for _, s := range a.ImagePullSecrets {
+		pullSecrets = append(pullSecrets, &corev1.LocalObjectReferenceArgs{Name: pulumi.String(s)})
+	}
+	return &corev1.ServiceAccountArgs{
+		Metadata:                     a.meta(a.Namespace.Name),
+		AutomountServiceAccountToken: pulumi.Bool(a.AutomountToken),
+		ImagePullSecrets:             pullSecrets,
+	}
+}
+
+// newGrant creates one grant's Role and the RoleBinding of subject to it.
+func (a *AccessArgs) newGrant(ctx *pulumi.Context, name string, g Grant, subject *rbacv1.SubjectArgs, parent pulumi.ResourceOption) error {
+	role, err := rbacv1.NewRole(ctx, name, &rbacv1.RoleArgs{
+		Metadata: a.meta(g.Namespace.Name),
+		Rules:    policyRules(g.Rules),
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("creating role in %s: %w", g.Namespace.Key, err)
+	}
+	_, err = rbacv1.NewRoleBinding(ctx, name, &rbacv1.RoleBindingArgs{
+		Metadata: a.meta(g.Namespace.Name),
+		RoleRef: &rbacv1.RoleRefArgs{
+			ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
+			Kind:     pulumi.String("Role"),
+			Name:     role.Metadata.Name().Elem(),
+		},
+		Subjects: rbacv1.SubjectArray{subject},
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("creating role binding in %s: %w", g.Namespace.Key, err)
+	}
+	return nil
 }
 
 func (a *AccessArgs) validate() error {

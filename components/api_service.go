@@ -168,7 +168,7 @@ func (a *APIServiceArgs) newConfig(ctx *pulumi.Context, name string, parent pulu
 	if a.DatabaseURL == nil {
 		pvc, err := corev1.NewPersistentVolumeClaim(ctx, name+"-state", &corev1.PersistentVolumeClaimArgs{
 			Metadata: a.meta(a.Name + "-state"),
-			Spec:     a.stateClaim(),
+			Spec:     readWriteOnceClaim(a.StateSize, a.StorageClass),
 		}, parent)
 		if err != nil {
 			return nil, fmt.Errorf("creating state volume: %w", err)
@@ -176,17 +176,6 @@ func (a *APIServiceArgs) newConfig(ctx *pulumi.Context, name string, parent pulu
 		deps = append(deps, pvc)
 	}
 	return deps, nil
-}
-
-func (a *APIServiceArgs) stateClaim() *corev1.PersistentVolumeClaimSpecArgs {
-	spec := &corev1.PersistentVolumeClaimSpecArgs{
-		AccessModes: pulumi.ToStringArray([]string{"ReadWriteOnce"}),
-		Resources:   &corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.String(a.StateSize)}},
-	}
-	if a.StorageClass != "" {
-		spec.StorageClassName = pulumi.String(a.StorageClass)
-	}
-	return spec
 }
 
 // newWorkload creates the Deployment, then the Service, the
@@ -197,13 +186,7 @@ func (a *APIServiceArgs) newWorkload(ctx *pulumi.Context, name string, opts ...p
 	}
 	if _, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
 		Metadata: a.meta(a.Name),
-		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String("ClusterIP"),
-			Selector: a.selector(),
-			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
-				Name: pulumi.String("http"), Port: pulumi.Int(80), TargetPort: pulumi.String("http"), Protocol: pulumi.String("TCP"),
-			}},
-		},
+		Spec:     httpServiceSpec(a.selector(), 80),
 	}, opts...); err != nil {
 		return fmt.Errorf("creating service: %w", err)
 	}
@@ -233,15 +216,6 @@ func (a *APIServiceArgs) networkPolicy() *networkingv1.NetworkPolicySpecArgs {
 	return &networkingv1.NetworkPolicySpecArgs{
 		PodSelector: &metav1.LabelSelectorArgs{MatchLabels: a.selector()},
 		PolicyTypes: pulumi.ToStringArray([]string{"Ingress"}),
-		Ingress: networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
-			From: networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{
-				NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
-					"kubernetes.io/metadata.name": pulumi.String(a.CatalogNamespace),
-				}},
-			}},
-			Ports: networkingv1.NetworkPolicyPortArray{&networkingv1.NetworkPolicyPortArgs{
-				Protocol: pulumi.String("TCP"), Port: pulumi.Int(APIServicePort),
-			}},
-		}},
+		Ingress:     networkingv1.NetworkPolicyIngressRuleArray{ingressFromNamespace(a.CatalogNamespace, APIServicePort)},
 	}
 }

@@ -86,7 +86,7 @@ func (a *APIServiceArgs) podSpec() *corev1.PodSpecArgs {
 			Command:         pulumi.ToStringArray([]string{"ln", "-sfn", imagePulumiHome + "/plugins", apiPulumiHome + "/plugins"}),
 			SecurityContext: restrictedContainer(true),
 			VolumeMounts:    corev1.VolumeMountArray{mount("pulumi-home", apiPulumiHome, false)},
-			Resources:       a.resources(),
+			Resources:       a.Resources.requirements(),
 		}},
 		Containers: corev1.ContainerArray{a.container()},
 		Volumes:    a.volumes(),
@@ -118,7 +118,7 @@ func (a *APIServiceArgs) container() *corev1.ContainerArgs {
 		// /healthz also asks the database: a short outage must not restart
 		// every replica, so liveness gives it a minute.
 		LivenessProbe:   probe(10, 6),
-		Resources:       a.resources(),
+		Resources:       a.Resources.requirements(),
 		SecurityContext: restrictedContainer(true),
 		VolumeMounts: corev1.VolumeMountArray{
 			mount("state", apiStateDir, false), mount("pulumi-home", apiPulumiHome, false), mount("tmp", "/tmp", false),
@@ -147,14 +147,6 @@ func (a *APIServiceArgs) env() corev1.EnvVarArray {
 		env = append(env, fromSecret("APPHUB_DATABASE_URL", apiSecretDatabaseURL))
 	}
 	return env
-}
-
-func (a *APIServiceArgs) resources() *corev1.ResourceRequirementsArgs {
-	r := a.Resources
-	return &corev1.ResourceRequirementsArgs{
-		Requests: pulumi.StringMap{"cpu": pulumi.String(r.CPURequest), "memory": pulumi.String(r.MemoryRequest)},
-		Limits:   pulumi.StringMap{"cpu": pulumi.String(r.CPULimit), "memory": pulumi.String(r.MemoryLimit)},
-	}
 }
 
 func (a *APIServiceArgs) volumes() corev1.VolumeArray {

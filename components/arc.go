@@ -19,7 +19,10 @@ const (
 )
 
 // buildkitSocketDir is shared by the BuildKit sidecar and the runner.
-const buildkitSocketDir = "/run/buildkit"
+const (
+	buildkitSocketDir = "/run/buildkit"
+	buildkitSocket    = "unix://" + buildkitSocketDir + "/buildkitd.sock"
+)
 
 // ARCArgs configures the GitHub Actions Runner Controller and one runner
 // scale set authenticated as a GitHub App.
@@ -78,25 +81,56 @@ func NewARC(ctx *pulumi.Context, name string, args *ARCArgs, opts ...pulumi.Reso
 		return nil, fmt.Errorf("arc %q: registering component: %w", name, err)
 	}
 	parent := pulumi.Parent(comp)
-
-	controllerNS, err := NewNamespace(ctx, name+"-controller", &NamespaceArgs{
-		Name: args.ControllerNamespace, Enforce: PodSecurityRestricted,
-	}, parent)
+	controllerNS, runnersNS, err := args.newNamespaces(ctx, name, parent)
 	if err != nil {
 		return nil, fmt.Errorf("arc %q: %w", name, err)
+	}
+	controller, err := args.newController(ctx, name, controllerNS, parent)
+	if err != nil {
+		return nil, fmt.Errorf("arc %q: controller: %w", name, err)
+	}
+	secret, err := args.newGitHubSecret(ctx, name, runnersNS, parent)
+	if err != nil {
+		return nil, fmt.Errorf("arc %q: github app secret: %w", name, err)
+	}
+	// Deleted after the scale set and before the controller, so a live
+	// controller gets its chance to clean up first.
+	guard, err := newARCFinalizerGuard(ctx, name+"-finalizer-guard", args, parent,
+		pulumi.DependsOn([]pulumi.Resource{controller, controllerNS, runnersNS}))
+	if err != nil {
+		return nil, fmt.Errorf("arc %q: %w", name, err)
+	}
+	if err := args.newScaleSet(ctx, name, runnersNS, parent, pulumi.DependsOn([]pulumi.Resource{controller, secret, guard})); err != nil {
+		return nil, fmt.Errorf("arc %q: scale set: %w", name, err)
+	}
+	if err := finish(ctx, comp, "arc", name, pulumi.Map{"scaleSetName": comp.ScaleSetName}); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}
+
+func (a *ARCArgs) newNamespaces(ctx *pulumi.Context, name string, parent pulumi.ResourceOption) (controller, runners *Namespace, err error) {
+	controller, err = NewNamespace(ctx, name+"-controller", &NamespaceArgs{
+		Name: a.ControllerNamespace, Enforce: PodSecurityRestricted,
+	}, parent)
+	if err != nil {
+		return nil, nil, err
 	}
 	// Runner pods carry the rootless BuildKit sidecar (unconfined seccomp
 	// and AppArmor), which only "privileged" admits.
-	runnersNS, err := NewNamespace(ctx, name+"-runners", &NamespaceArgs{
-		Name: args.RunnersNamespace, Enforce: PodSecurityPrivileged, Warn: PodSecurityBaseline,
+	runners, err = NewNamespace(ctx, name+"-runners", &NamespaceArgs{
+		Name: a.RunnersNamespace, Enforce: PodSecurityPrivileged, Warn: PodSecurityBaseline,
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("arc %q: %w", name, err)
+		return nil, nil, err
 	}
+	return controller, runners, nil
+}
 
-	controllerArgs := &HelmReleaseArgs{
-		Name:          pulumi.String(args.ControllerRelease),
-		Namespace:     controllerNS.Name,
+func (a *ARCArgs) newController(ctx *pulumi.Context, name string, ns *Namespace, parent pulumi.ResourceOption) (*HelmRelease, error) {
+	releaseArgs := &HelmReleaseArgs{
+		Name:          pulumi.String(a.ControllerRelease),
+		Namespace:     ns.Name,
 		Atomic:        pulumi.Bool(true),
 		CleanupOnFail: pulumi.Bool(true),
 		Timeout:       pulumi.Int(600),
@@ -109,60 +143,45 @@ func NewARC(ctx *pulumi.Context, name string, args *ARCArgs, opts ...pulumi.Reso
 			"securityContext":    restrictedContainerSecurity(),
 		},
 	}
-	args.ControllerChart.applyTo(controllerArgs)
-	controller, err := newHelmRelease(ctx, name+"-controller", controllerArgs, parent)
-	if err != nil {
-		return nil, fmt.Errorf("arc %q: controller: %w", name, err)
-	}
+	a.ControllerChart.applyTo(releaseArgs)
+	return newHelmRelease(ctx, name+"-controller", releaseArgs, parent)
+}
 
-	secretName := args.ScaleSetName + "-github-app"
-	secret, err := corev1.NewSecret(ctx, name+"-github-app", &corev1.SecretArgs{
+// secretName is the GitHub App secret the scale set authenticates with.
+func (a *ARCArgs) secretName() string { return a.ScaleSetName + "-github-app" }
+
+func (a *ARCArgs) newGitHubSecret(ctx *pulumi.Context, name string, ns *Namespace, parent pulumi.ResourceOption) (*corev1.Secret, error) {
+	return corev1.NewSecret(ctx, name+"-github-app", &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{
-			Name:      pulumi.String(secretName),
-			Namespace: runnersNS.Name,
-			Labels:    commonLabels(args.ScaleSetName, "arc", nil),
+			Name:      pulumi.String(a.secretName()),
+			Namespace: ns.Name,
+			Labels:    commonLabels(a.ScaleSetName, "arc", nil),
 		},
 		Type: pulumi.String("Opaque"),
 		// ARC reads the ids as strings.
 		StringData: pulumi.StringMap{
-			"github_app_id":              pulumi.ToSecret(args.AppID).(pulumi.StringOutput),
-			"github_app_installation_id": pulumi.ToSecret(args.InstallationID).(pulumi.StringOutput),
-			"github_app_private_key":     pulumi.ToSecret(args.PrivateKey).(pulumi.StringOutput),
+			"github_app_id":              pulumi.ToSecret(a.AppID).(pulumi.StringOutput),
+			"github_app_installation_id": pulumi.ToSecret(a.InstallationID).(pulumi.StringOutput),
+			"github_app_private_key":     pulumi.ToSecret(a.PrivateKey).(pulumi.StringOutput),
 		},
 	}, parent, pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}))
-	if err != nil {
-		return nil, fmt.Errorf("arc %q: github app secret: %w", name, err)
-	}
+}
 
-	// Deleted after the scale set and before the controller, so a live
-	// controller gets its chance to clean up first.
-	guard, err := newARCFinalizerGuard(ctx, name+"-finalizer-guard", args, parent,
-		pulumi.DependsOn([]pulumi.Resource{controller, controllerNS, runnersNS}))
-	if err != nil {
-		return nil, fmt.Errorf("arc %q: %w", name, err)
-	}
-
+func (a *ARCArgs) newScaleSet(ctx *pulumi.Context, name string, ns *Namespace, opts ...pulumi.ResourceOption) error {
 	// Helm's wait proves nothing for this chart (no workload of its own:
 	// the controller starts listeners and runners), and an uninstall that
 	// waits would hang on the finalizers before the guard could run.
-	scaleSetArgs := &HelmReleaseArgs{
-		Name:          pulumi.String(args.ScaleSetName),
-		Namespace:     runnersNS.Name,
+	releaseArgs := &HelmReleaseArgs{
+		Name:          pulumi.String(a.ScaleSetName),
+		Namespace:     ns.Name,
 		CleanupOnFail: pulumi.Bool(true),
 		SkipAwait:     pulumi.Bool(true),
 		Timeout:       pulumi.Int(600),
-		Values:        scaleSetValues(args, secretName),
+		Values:        scaleSetValues(a, a.secretName()),
 	}
-	args.ScaleSetChart.applyTo(scaleSetArgs)
-	_, err = newHelmRelease(ctx, name+"-runners", scaleSetArgs, parent, pulumi.DependsOn([]pulumi.Resource{controller, secret, guard}))
-	if err != nil {
-		return nil, fmt.Errorf("arc %q: scale set: %w", name, err)
-	}
-
-	if err := finish(ctx, comp, "arc", name, pulumi.Map{"scaleSetName": comp.ScaleSetName}); err != nil {
-		return nil, err
-	}
-	return comp, nil
+	a.ScaleSetChart.applyTo(releaseArgs)
+	_, err := newHelmRelease(ctx, name+"-runners", releaseArgs, opts...)
+	return err
 }
 
 // ARCControllerServiceAccount is the controller chart's service account name.
@@ -223,8 +242,6 @@ func restrictedContainerSecurity() pulumi.Map {
 // native sidecar sharing its socket. containerMode stays empty because the
 // template is customised.
 func scaleSetValues(a *ARCArgs, secretName string) pulumi.Map {
-	socket := "unix://" + buildkitSocketDir + "/buildkitd.sock"
-	unconfined := pulumi.Map{"type": pulumi.String("Unconfined")}
 	return pulumi.Map{
 		"githubConfigUrl":    pulumi.String(a.GitHubConfigURL),
 		"githubConfigSecret": pulumi.String(secretName),
@@ -248,49 +265,58 @@ func scaleSetValues(a *ARCArgs, secretName string) pulumi.Map {
 				}},
 			},
 		},
-		"template": pulumi.Map{
-			"spec": pulumi.Map{
-				// The runner image's user is uid 1001; BuildKit hands its
-				// socket to that group so the runner can connect.
-				"securityContext": pulumi.Map{"fsGroup": pulumi.Int(1001)},
-				"initContainers": pulumi.Array{pulumi.Map{
-					"name":          pulumi.String("buildkitd"),
-					"image":         pulumi.String(a.BuildkitImage),
-					"restartPolicy": pulumi.String("Always"),
-					"args": pulumi.ToStringArray([]string{
-						"--addr", socket, "--group", "1001", "--oci-worker-no-process-sandbox",
-					}),
-					"securityContext": pulumi.Map{
-						"runAsUser":       pulumi.Int(1000),
-						"runAsGroup":      pulumi.Int(1000),
-						"seccompProfile":  unconfined,
-						"appArmorProfile": unconfined,
-					},
-					"readinessProbe": pulumi.Map{
-						"exec":          pulumi.Map{"command": pulumi.ToStringArray([]string{"buildctl", "--addr", socket, "debug", "workers"})},
-						"periodSeconds": pulumi.Int(5),
-					},
-					"volumeMounts": pulumi.Array{
-						pulumi.Map{"name": pulumi.String("buildkit-socket"), "mountPath": pulumi.String(buildkitSocketDir)},
-						pulumi.Map{"name": pulumi.String("buildkit-state"), "mountPath": pulumi.String("/home/user/.local/share/buildkit")},
-					},
-				}},
-				"containers": pulumi.Array{pulumi.Map{
-					"name":    pulumi.String("runner"),
-					"image":   pulumi.String(a.RunnerImage),
-					"command": pulumi.ToStringArray([]string{"/home/runner/run.sh"}),
-					"env": pulumi.Array{
-						pulumi.Map{"name": pulumi.String("BUILDKIT_HOST"), "value": pulumi.String(socket)},
-					},
-					"volumeMounts": pulumi.Array{
-						pulumi.Map{"name": pulumi.String("buildkit-socket"), "mountPath": pulumi.String(buildkitSocketDir)},
-					},
-				}},
-				"volumes": pulumi.Array{
-					pulumi.Map{"name": pulumi.String("buildkit-socket"), "emptyDir": pulumi.Map{}},
-					pulumi.Map{"name": pulumi.String("buildkit-state"), "emptyDir": pulumi.Map{}},
-				},
+		"template": pulumi.Map{"spec": a.runnerPodSpec()},
+	}
+}
+
+func (a *ARCArgs) runnerPodSpec() pulumi.Map {
+	return pulumi.Map{
+		// The runner image's user is uid 1001; BuildKit hands its
+		// socket to that group so the runner can connect.
+		"securityContext": pulumi.Map{"fsGroup": pulumi.Int(1001)},
+		"initContainers":  pulumi.Array{a.buildkitSidecar()},
+		"containers": pulumi.Array{pulumi.Map{
+			"name":    pulumi.String("runner"),
+			"image":   pulumi.String(a.RunnerImage),
+			"command": pulumi.ToStringArray([]string{"/home/runner/run.sh"}),
+			"env": pulumi.Array{
+				pulumi.Map{"name": pulumi.String("BUILDKIT_HOST"), "value": pulumi.String(buildkitSocket)},
 			},
+			"volumeMounts": pulumi.Array{
+				pulumi.Map{"name": pulumi.String("buildkit-socket"), "mountPath": pulumi.String(buildkitSocketDir)},
+			},
+		}},
+		"volumes": pulumi.Array{
+			pulumi.Map{"name": pulumi.String("buildkit-socket"), "emptyDir": pulumi.Map{}},
+			pulumi.Map{"name": pulumi.String("buildkit-state"), "emptyDir": pulumi.Map{}},
+		},
+	}
+}
+
+// buildkitSidecar is the rootless BuildKit daemon; restartPolicy Always
+// makes it a native sidecar, started before the runner and stopped after it.
+func (a *ARCArgs) buildkitSidecar() pulumi.Map {
+	unconfined := pulumi.Map{"type": pulumi.String("Unconfined")}
+	return pulumi.Map{
+		"name":          pulumi.String("buildkitd"),
+		"image":         pulumi.String(a.BuildkitImage),
+		"restartPolicy": pulumi.String("Always"),
+		"args": pulumi.ToStringArray([]string{
+			"--addr", buildkitSocket, "--group", "1001", "--oci-worker-no-process-sandbox",
+		}),
+		"securityContext": pulumi.Map{
+			"runAsUser":       pulumi.Int(1000),
+			"runAsGroup":      pulumi.Int(1000),
+			"seccompProfile":  unconfined,
+			"appArmorProfile": unconfined,
+		},
+		"readinessProbe": pulumi.Map{
+			"exec":          pulumi.Map{"command": pulumi.ToStringArray([]string{"buildctl", "--addr", buildkitSocket, "debug", "workers"})},
+			"periodSeconds": pulumi.Int(5),
+		},
+		"volumeMounts": pulumi.Array{
+			pulumi.Map{"name": pulumi.String("buildkit-socket"), "mountPath": pulumi.String(buildkitSocketDir)},
+			pulumi.Map{"name": pulumi.String("buildkit-state"), "mountPath": pulumi.String("/home/user/.local/share/buildkit")},
 		},
 	}
 }

@@ -2,7 +2,6 @@ package components
 
 import (
 	"fmt"
-	"sort"
 	"time"
 
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
@@ -143,18 +142,52 @@ sed -n 's/.*"containerimage.digest": *"\(sha256:[0-9a-f]*\)".*/\1/p' /tmp/build-
 `
 
 func buildPodSpec(a *BuildJobArgs) *corev1.PodSpecArgs {
+	return &corev1.PodSpecArgs{
+		RestartPolicy:                pulumi.String("Never"),
+		ServiceAccountName:           pulumi.String(a.ServiceAccount),
+		AutomountServiceAccountToken: pulumi.Bool(false),
+		EnableServiceLinks:           pulumi.Bool(false),
+		Containers:                   corev1.ContainerArray{a.container()},
+		Volumes:                      a.volumes(),
+	}
+}
+
+func (a *BuildJobArgs) container() *corev1.ContainerArgs {
+	unconfined := &corev1.SeccompProfileArgs{Type: pulumi.String("Unconfined")}
+	return &corev1.ContainerArgs{
+		Name:                     pulumi.String("buildkit"),
+		Image:                    pulumi.String(a.BuilderImage),
+		Command:                  pulumi.ToStringArray([]string{"sh", "-c", BuildScript}),
+		Args:                     pulumi.ToStringArray(a.scriptArgs()),
+		Env:                      a.env(),
+		TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
+		Resources:                a.Resources.requirements(),
+		// Rootless BuildKit: UID 1000 and unconfined seccomp/AppArmor
+		// (user namespaces); the build namespace admits this, previews' does not.
+		SecurityContext: &corev1.SecurityContextArgs{
+			RunAsUser:       pulumi.Int(1000),
+			RunAsGroup:      pulumi.Int(1000),
+			SeccompProfile:  unconfined,
+			AppArmorProfile: &corev1.AppArmorProfileArgs{Type: pulumi.String("Unconfined")},
+		},
+		VolumeMounts: a.mounts(),
+	}
+}
+
+// scriptArgs are BuildScript's positional arguments: the build arguments,
+// in a stable order.
+func (a *BuildJobArgs) scriptArgs() []string {
+	args := []string{"sh"} // $0 for sh -c
+	for _, k := range sortedKeys(a.BuildArgs) {
+		args = append(args, "--opt", "build-arg:"+k+"="+a.BuildArgs[k])
+	}
+	return args
+}
+
+func (a *BuildJobArgs) env() corev1.EnvVarArray {
 	insecure := ""
 	if a.InsecureRegistry {
 		insecure = ",registry.insecure=true"
-	}
-	args := []string{"sh"} // $0 for sh -c
-	keys := make([]string, 0, len(a.BuildArgs))
-	for k := range a.BuildArgs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		args = append(args, "--opt", "build-arg:"+k+"="+a.BuildArgs[k])
 	}
 	dockerfile := a.Dockerfile
 	if dockerfile == "" {
@@ -168,15 +201,27 @@ func buildPodSpec(a *BuildJobArgs) *corev1.PodSpecArgs {
 		// Rootless BuildKit cannot create a process sandbox without privileges.
 		&corev1.EnvVarArgs{Name: pulumi.String("BUILDKITD_FLAGS"), Value: pulumi.String("--oci-worker-no-process-sandbox")},
 	}
+	if a.RegistrySecret != "" {
+		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String("DOCKER_CONFIG"), Value: pulumi.String(buildkitHome + "/.docker")})
+	}
+	return env
+}
+
+func (a *BuildJobArgs) mounts() corev1.VolumeMountArray {
 	mounts := corev1.VolumeMountArray{&corev1.VolumeMountArgs{
 		Name: pulumi.String("buildkitd"), MountPath: pulumi.String(buildkitHome + "/.local/share/buildkit"),
 	}}
-	volumes := corev1.VolumeArray{&corev1.VolumeArgs{Name: pulumi.String("buildkitd"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}}}
 	if a.RegistrySecret != "" {
-		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String("DOCKER_CONFIG"), Value: pulumi.String(buildkitHome + "/.docker")})
 		mounts = append(mounts, &corev1.VolumeMountArgs{
 			Name: pulumi.String("registry-auth"), MountPath: pulumi.String(buildkitHome + "/.docker"), ReadOnly: pulumi.Bool(true),
 		})
+	}
+	return mounts
+}
+
+func (a *BuildJobArgs) volumes() corev1.VolumeArray {
+	volumes := corev1.VolumeArray{&corev1.VolumeArgs{Name: pulumi.String("buildkitd"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}}}
+	if a.RegistrySecret != "" {
 		volumes = append(volumes, &corev1.VolumeArgs{
 			Name: pulumi.String("registry-auth"),
 			Secret: &corev1.SecretVolumeSourceArgs{
@@ -187,33 +232,5 @@ func buildPodSpec(a *BuildJobArgs) *corev1.PodSpecArgs {
 			},
 		})
 	}
-	unconfined := &corev1.SeccompProfileArgs{Type: pulumi.String("Unconfined")}
-	return &corev1.PodSpecArgs{
-		RestartPolicy:                pulumi.String("Never"),
-		ServiceAccountName:           pulumi.String(a.ServiceAccount),
-		AutomountServiceAccountToken: pulumi.Bool(false),
-		EnableServiceLinks:           pulumi.Bool(false),
-		Containers: corev1.ContainerArray{&corev1.ContainerArgs{
-			Name:                     pulumi.String("buildkit"),
-			Image:                    pulumi.String(a.BuilderImage),
-			Command:                  pulumi.ToStringArray([]string{"sh", "-c", BuildScript}),
-			Args:                     pulumi.ToStringArray(args),
-			Env:                      env,
-			TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
-			Resources: &corev1.ResourceRequirementsArgs{
-				Requests: pulumi.StringMap{"cpu": pulumi.String(a.Resources.CPURequest), "memory": pulumi.String(a.Resources.MemoryRequest)},
-				Limits:   pulumi.StringMap{"cpu": pulumi.String(a.Resources.CPULimit), "memory": pulumi.String(a.Resources.MemoryLimit)},
-			},
-			// Rootless BuildKit: UID 1000 and unconfined seccomp/AppArmor
-			// (user namespaces); the build namespace admits this, previews' does not.
-			SecurityContext: &corev1.SecurityContextArgs{
-				RunAsUser:       pulumi.Int(1000),
-				RunAsGroup:      pulumi.Int(1000),
-				SeccompProfile:  unconfined,
-				AppArmorProfile: &corev1.AppArmorProfileArgs{Type: pulumi.String("Unconfined")},
-			},
-			VolumeMounts: mounts,
-		}},
-		Volumes: volumes,
-	}
+	return volumes
 }

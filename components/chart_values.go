@@ -60,6 +60,31 @@ func newGeneratedSecret(ctx *pulumi.Context, name string, args generatedSecretAr
 	return passwords, sec, nil
 }
 
+// bitnamiRelease is the release of a standalone bitnami chart: atomic, so a
+// failed upgrade rolls back, with a short history.
+func bitnamiRelease(ns NamespaceRef, release string, chart ChartRef, values pulumi.Map, timeoutSeconds int) *HelmReleaseArgs {
+	args := &HelmReleaseArgs{
+		Name:          pulumi.String(release),
+		Namespace:     ns.Name,
+		Values:        values,
+		Atomic:        pulumi.Bool(true),
+		CleanupOnFail: pulumi.Bool(true),
+		Timeout:       pulumi.Int(timeoutSeconds),
+		MaxHistory:    pulumi.Int(5),
+	}
+	chart.applyTo(args)
+	return args
+}
+
+// setChartImage puts a bitnami chart's image override, if any, into values.
+func setChartImage(values pulumi.Map, registry, repository, tag string) {
+	if image := chartImageValues(registry, repository, tag); len(image) > 0 {
+		values["image"] = image
+		// Bitnami charts refuse images from other repositories unless told.
+		values["global"] = pulumi.Map{"security": pulumi.Map{"allowInsecureImages": pulumi.Bool(true)}}
+	}
+}
+
 // chartImageValues is a bitnami chart's image override; empty parts keep
 // the chart's values.
 func chartImageValues(registry, repository, tag string) pulumi.Map {

@@ -57,41 +57,18 @@ func NewLocalCluster(ctx *pulumi.Context, name string, args *LocalClusterArgs, o
 	if args == nil {
 		return nil, fmt.Errorf("local cluster %q: %w", name, errNilArgs)
 	}
-	if args.Name == "" {
-		return nil, fmt.Errorf("local cluster %q: a cluster name is required", name)
+	p, err := args.plan()
+	if err != nil {
+		return nil, fmt.Errorf("local cluster %q: %w", name, err)
 	}
-	var create, del, kubeContext string
-	var triggers pulumi.Array
-	var push, pull, host string
-	switch args.Kind {
-	case LocalClusterK3d:
-		if args.Servers < 1 || args.Agents < 0 {
-			return nil, fmt.Errorf("local cluster %q: k3d needs at least one server", name)
-		}
-		create, del = K3dCreateScript(args), K3dDeleteScript(args)
-		kubeContext = "k3d-" + args.Name
-		triggers = pulumi.Array{pulumi.String(args.Kind), pulumi.String(args.Name), pulumi.Int(args.Servers), pulumi.Int(args.Agents),
-			pulumi.Int(args.HTTPPort), pulumi.Int(args.HTTPSPort), pulumi.Int(args.RegistryHostPort)}
-		push = K3dRegistryName(args.Name) + ":5000"
-		pull = push
-		host = fmt.Sprintf("%s.localhost:%d", K3dRegistryName(args.Name), args.RegistryHostPort)
-	case LocalClusterMinikube:
-		create, del = MinikubeCreateScript(args), MinikubeDeleteScript(args)
-		kubeContext = args.Name
-		triggers = pulumi.Array{pulumi.String(args.Kind), pulumi.String(args.Name), pulumi.Int(args.CPUs), pulumi.String(args.Memory)}
-		push, pull = MinikubeRegistryPushAddress, MinikubeRegistryPullAddress
-	default:
-		return nil, fmt.Errorf("local cluster %q: unknown kind %q (k3d or minikube)", name, args.Kind)
-	}
-
 	comp := &LocalCluster{}
 	if err := ctx.RegisterComponentResource(LocalClusterType, name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("local cluster %q: registering component: %w", name, err)
 	}
 	cmd, err := local.NewCommand(ctx, name, &local.CommandArgs{
-		Create:   pulumi.String(create),
-		Delete:   pulumi.String(del),
-		Triggers: triggers,
+		Create:   pulumi.String(p.create),
+		Delete:   pulumi.String(p.del),
+		Triggers: p.triggers,
 		// stdout is the kubeconfig: keep it out of the update's log.
 		Logging: local.LoggingStderr,
 	}, pulumi.Parent(comp),
@@ -103,10 +80,10 @@ func NewLocalCluster(ctx *pulumi.Context, name string, args *LocalClusterArgs, o
 	comp.Kubeconfig = pulumi.ToSecret(cmd.Stdout).(pulumi.StringOutput)
 	// Depending on the command output makes every consumer of the context
 	// wait for the cluster.
-	comp.Context = cmd.Stdout.ApplyT(func(string) string { return kubeContext }).(pulumi.StringOutput)
-	comp.RegistryPushAddress = pulumi.String(push).ToStringOutput()
-	comp.RegistryPullAddress = pulumi.String(pull).ToStringOutput()
-	comp.RegistryHostAddress = pulumi.String(host).ToStringOutput()
+	comp.Context = cmd.Stdout.ApplyT(func(string) string { return p.kubeContext }).(pulumi.StringOutput)
+	comp.RegistryPushAddress = pulumi.String(p.push).ToStringOutput()
+	comp.RegistryPullAddress = pulumi.String(p.pull).ToStringOutput()
+	comp.RegistryHostAddress = pulumi.String(p.host).ToStringOutput()
 	if err := finish(ctx, comp, "local cluster", name, pulumi.Map{
 		"context":             comp.Context,
 		"registryPushAddress": comp.RegistryPushAddress,
@@ -115,6 +92,48 @@ func NewLocalCluster(ctx *pulumi.Context, name string, args *LocalClusterArgs, o
 		return nil, err
 	}
 	return comp, nil
+}
+
+// localClusterPlan is what one kind of cluster runs, which changes replace
+// it, and where its registry is (as LocalCluster's addresses).
+type localClusterPlan struct {
+	create, del, kubeContext string
+	triggers                 pulumi.Array
+	push, pull, host         string
+}
+
+func (a *LocalClusterArgs) plan() (*localClusterPlan, error) {
+	if a.Name == "" {
+		return nil, fmt.Errorf("a cluster name is required")
+	}
+	switch a.Kind {
+	case LocalClusterK3d:
+		if a.Servers < 1 || a.Agents < 0 {
+			return nil, fmt.Errorf("k3d needs at least one server")
+		}
+		registry := K3dRegistryName(a.Name)
+		return &localClusterPlan{
+			create:      K3dCreateScript(a),
+			del:         K3dDeleteScript(a),
+			kubeContext: "k3d-" + a.Name,
+			triggers: pulumi.Array{pulumi.String(a.Kind), pulumi.String(a.Name), pulumi.Int(a.Servers), pulumi.Int(a.Agents),
+				pulumi.Int(a.HTTPPort), pulumi.Int(a.HTTPSPort), pulumi.Int(a.RegistryHostPort)},
+			push: registry + ":5000",
+			pull: registry + ":5000",
+			host: fmt.Sprintf("%s.localhost:%d", registry, a.RegistryHostPort),
+		}, nil
+	case LocalClusterMinikube:
+		return &localClusterPlan{
+			create:      MinikubeCreateScript(a),
+			del:         MinikubeDeleteScript(a),
+			kubeContext: a.Name,
+			triggers:    pulumi.Array{pulumi.String(a.Kind), pulumi.String(a.Name), pulumi.Int(a.CPUs), pulumi.String(a.Memory)},
+			push:        MinikubeRegistryPushAddress,
+			pull:        MinikubeRegistryPullAddress,
+		}, nil
+	default:
+		return nil, fmt.Errorf("unknown kind %q (k3d or minikube)", a.Kind)
+	}
 }
 
 // Minikube's registry addon: a Service for pods, and a registry-proxy

@@ -76,16 +76,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	if err != nil {
 		return nil, fmt.Errorf("postgres %q: %w", name, err)
 	}
-	releaseArgs := &HelmReleaseArgs{
-		Name:          pulumi.String(args.ReleaseName),
-		Namespace:     args.Namespace.Name,
-		Values:        args.values(secretName),
-		Atomic:        pulumi.Bool(true),
-		CleanupOnFail: pulumi.Bool(true),
-		Timeout:       pulumi.Int(args.TimeoutSeconds),
-		MaxHistory:    pulumi.Int(5),
-	}
-	args.Chart.applyTo(releaseArgs)
+	releaseArgs := bitnamiRelease(args.Namespace, args.ReleaseName, args.Chart, args.values(secretName), args.TimeoutSeconds)
 	if _, err := newHelmRelease(ctx, name, releaseArgs, parent, pulumi.DependsOn([]pulumi.Resource{sec})); err != nil {
 		return nil, fmt.Errorf("postgres %q: creating helm release: %w", name, err)
 	}
@@ -130,10 +121,7 @@ func (a *PostgresArgs) values(secretName string) pulumi.Map {
 			},
 		},
 	}
-	if image := chartImageValues(a.ImageRegistry, a.ImageRepository, a.ImageTag); len(image) > 0 {
-		values["image"] = image
-		values["global"] = pulumi.Map{"security": pulumi.Map{"allowInsecureImages": pulumi.Bool(true)}}
-	}
+	setChartImage(values, a.ImageRegistry, a.ImageRepository, a.ImageTag)
 	return values
 }
 

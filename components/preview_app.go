@@ -2,7 +2,6 @@ package components
 
 import (
 	"fmt"
-	"sort"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -82,11 +81,8 @@ func NewPreviewApp(ctx *pulumi.Context, name string, args *PreviewAppArgs, opts 
 		return nil, fmt.Errorf("preview %q: %w", name, errNilArgs)
 	}
 	a := *args
-	if a.Launch == "" || a.Namespace == "" || a.Image == "" || a.Host == "" || a.Path == "" || a.ServiceAccount == "" || a.IngressNamespace == "" {
-		return nil, fmt.Errorf("preview %q: launch, namespace, image, host, path, service account and ingress namespace are required", name)
-	}
-	if a.Port < 1 || a.Port > 65535 || a.Replicas < 0 {
-		return nil, fmt.Errorf("preview %q: invalid port %d or replicas %d", name, a.Port, a.Replicas)
+	if err := a.validate(); err != nil {
+		return nil, fmt.Errorf("preview %q: %w", name, err)
 	}
 	if a.RunAsUser == 0 {
 		a.RunAsUser = defaultPreviewUserID
@@ -95,93 +91,10 @@ func NewPreviewApp(ctx *pulumi.Context, name string, args *PreviewAppArgs, opts 
 	if err := ctx.RegisterComponentResource(PreviewAppType, name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("preview %q: registering component: %w", name, err)
 	}
-	parent := pulumi.Parent(comp)
-	objName := PreviewName(a.Launch)
-	selector := pulumi.StringMap{LabelInstance: pulumi.String(objName)}
-	labels := commonLabels("preview", "preview", map[string]string{LabelInstance: objName, LabelLaunch: a.Launch})
-	annotations := pulumi.StringMap{}
-	if a.ExpiresAt != "" {
-		annotations[AnnotationExpiresAt] = pulumi.String(a.ExpiresAt)
-	}
-	meta := func() *metav1.ObjectMetaArgs {
-		return &metav1.ObjectMetaArgs{
-			Name: pulumi.String(objName), Namespace: pulumi.String(a.Namespace),
-			Labels: labels, Annotations: annotations,
-		}
-	}
-
-	dep, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
-		Metadata: meta(),
-		Spec: &appsv1.DeploymentSpecArgs{
-			Replicas: pulumi.Int(a.Replicas),
-			Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
-			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
-				Spec:     previewPodSpec(&a),
-			},
-		},
-	}, parent)
+	dep, svc, err := a.newObjects(ctx, name, pulumi.Parent(comp))
 	if err != nil {
-		return nil, fmt.Errorf("preview %q: creating deployment: %w", name, err)
+		return nil, fmt.Errorf("preview %q: %w", name, err)
 	}
-
-	// The Service's own await (ready endpoints) adds ~10 s of settling on
-	// every create and proves nothing the Deployment's await (pods
-	// Available) and the Ingress's await (ready endpoints behind its
-	// backend, plus an address) do not already prove.
-	svcMeta := meta()
-	svcAnnotations := pulumi.StringMap{AnnotationSkipAwait: pulumi.String("true")}
-	for k, v := range annotations {
-		svcAnnotations[k] = v
-	}
-	svcMeta.Annotations = svcAnnotations
-	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: svcMeta,
-		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String("ClusterIP"),
-			Selector: selector,
-			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
-				Name: pulumi.String("http"), Port: pulumi.Int(previewServicePort),
-				TargetPort: pulumi.String("http"), Protocol: pulumi.String("TCP"),
-			}},
-		},
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("preview %q: creating service: %w", name, err)
-	}
-
-	ingressSpec := &networkingv1.IngressSpecArgs{
-		IngressClassName: pulumi.String(a.IngressClass),
-		Rules: networkingv1.IngressRuleArray{&networkingv1.IngressRuleArgs{
-			Host: pulumi.String(a.Host),
-			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: networkingv1.HTTPIngressPathArray{
-				&networkingv1.HTTPIngressPathArgs{
-					Path:     pulumi.String(a.Path),
-					PathType: pulumi.String("Prefix"),
-					Backend: &networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
-						Name: pulumi.String(objName),
-						Port: &networkingv1.ServiceBackendPortArgs{Number: pulumi.Int(previewServicePort)},
-					}},
-				},
-			}},
-		}},
-	}
-	if a.TLSSecret != "" {
-		ingressSpec.Tls = networkingv1.IngressTLSArray{&networkingv1.IngressTLSArgs{
-			Hosts: pulumi.ToStringArray([]string{a.Host}), SecretName: pulumi.String(a.TLSSecret),
-		}}
-	}
-	if _, err := networkingv1.NewIngress(ctx, name, &networkingv1.IngressArgs{Metadata: meta(), Spec: ingressSpec}, parent); err != nil {
-		return nil, fmt.Errorf("preview %q: creating ingress: %w", name, err)
-	}
-
-	if _, err := networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
-		Metadata: meta(),
-		Spec:     previewNetworkPolicy(&a, selector),
-	}, parent); err != nil {
-		return nil, fmt.Errorf("preview %q: creating network policy: %w", name, err)
-	}
-
 	comp.URL = pulumi.String(a.URL).ToStringOutput()
 	comp.Host = pulumi.String(a.Host).ToStringOutput()
 	comp.ServiceName = svc.Metadata.Name().Elem()
@@ -194,25 +107,115 @@ func NewPreviewApp(ctx *pulumi.Context, name string, args *PreviewAppArgs, opts 
 	return comp, nil
 }
 
+func (a *PreviewAppArgs) validate() error {
+	if a.Launch == "" || a.Namespace == "" || a.Image == "" || a.Host == "" || a.Path == "" || a.ServiceAccount == "" || a.IngressNamespace == "" {
+		return fmt.Errorf("launch, namespace, image, host, path, service account and ingress namespace are required")
+	}
+	if a.Port < 1 || a.Port > 65535 || a.Replicas < 0 {
+		return fmt.Errorf("invalid port %d or replicas %d", a.Port, a.Replicas)
+	}
+	return nil
+}
+
+// newObjects creates the Deployment, Service, Ingress and NetworkPolicy.
+func (a *PreviewAppArgs) newObjects(ctx *pulumi.Context, name string, parent pulumi.ResourceOption) (*appsv1.Deployment, *corev1.Service, error) {
+	dep, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+		Metadata: a.meta(),
+		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas: pulumi.Int(a.Replicas),
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: a.selector()},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: a.labels()},
+				Spec:     previewPodSpec(a),
+			},
+		},
+	}, parent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating deployment: %w", err)
+	}
+	svc, err := corev1.NewService(ctx, name, a.service(), parent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating service: %w", err)
+	}
+	if _, err := networkingv1.NewIngress(ctx, name, &networkingv1.IngressArgs{Metadata: a.meta(), Spec: a.ingress()}, parent); err != nil {
+		return nil, nil, fmt.Errorf("creating ingress: %w", err)
+	}
+	if _, err := networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
+		Metadata: a.meta(),
+		Spec:     previewNetworkPolicy(a, a.selector()),
+	}, parent); err != nil {
+		return nil, nil, fmt.Errorf("creating network policy: %w", err)
+	}
+	return dep, svc, nil
+}
+
+func (a *PreviewAppArgs) objName() string { return PreviewName(a.Launch) }
+
+// selector matches this launch's pods only.
+func (a *PreviewAppArgs) selector() pulumi.StringMap {
+	return pulumi.StringMap{LabelInstance: pulumi.String(a.objName())}
+}
+
+func (a *PreviewAppArgs) labels() pulumi.StringMap {
+	return commonLabels("preview", "preview", map[string]string{LabelInstance: a.objName(), LabelLaunch: a.Launch})
+}
+
+func (a *PreviewAppArgs) annotations() pulumi.StringMap {
+	annotations := pulumi.StringMap{}
+	if a.ExpiresAt != "" {
+		annotations[AnnotationExpiresAt] = pulumi.String(a.ExpiresAt)
+	}
+	return annotations
+}
+
+func (a *PreviewAppArgs) meta() *metav1.ObjectMetaArgs {
+	return &metav1.ObjectMetaArgs{
+		Name: pulumi.String(a.objName()), Namespace: pulumi.String(a.Namespace),
+		Labels: a.labels(), Annotations: a.annotations(),
+	}
+}
+
+func (a *PreviewAppArgs) service() *corev1.ServiceArgs {
+	// The Service's own await (ready endpoints) adds ~10 s of settling on
+	// every create and proves nothing the Deployment's await (pods
+	// Available) and the Ingress's await (ready endpoints behind its
+	// backend, plus an address) do not already prove.
+	annotations := a.annotations()
+	annotations[AnnotationSkipAwait] = pulumi.String("true")
+	meta := a.meta()
+	meta.Annotations = annotations
+	return &corev1.ServiceArgs{Metadata: meta, Spec: httpServiceSpec(a.selector(), previewServicePort)}
+}
+
+func (a *PreviewAppArgs) ingress() *networkingv1.IngressSpecArgs {
+	spec := &networkingv1.IngressSpecArgs{
+		IngressClassName: pulumi.String(a.IngressClass),
+		Rules: networkingv1.IngressRuleArray{&networkingv1.IngressRuleArgs{
+			Host: pulumi.String(a.Host),
+			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: networkingv1.HTTPIngressPathArray{
+				&networkingv1.HTTPIngressPathArgs{
+					Path:     pulumi.String(a.Path),
+					PathType: pulumi.String("Prefix"),
+					Backend: &networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
+						Name: pulumi.String(a.objName()),
+						Port: &networkingv1.ServiceBackendPortArgs{Number: pulumi.Int(previewServicePort)},
+					}},
+				},
+			}},
+		}},
+	}
+	if a.TLSSecret != "" {
+		spec.Tls = networkingv1.IngressTLSArray{&networkingv1.IngressTLSArgs{
+			Hosts: pulumi.ToStringArray([]string{a.Host}), SecretName: pulumi.String(a.TLSSecret),
+		}}
+	}
+	return spec
+}
+
 // previewPodSpec passes Pod Security "restricted": non-root with a fixed
 // UID (so images built to run as root still start), no privilege
 // escalation, all capabilities dropped, RuntimeDefault seccomp.
 func previewPodSpec(a *PreviewAppArgs) *corev1.PodSpecArgs {
-	env := corev1.EnvVarArray{
-		&corev1.EnvVarArgs{Name: pulumi.String("PORT"), Value: pulumi.Sprintf("%d", a.Port)},
-		&corev1.EnvVarArgs{Name: pulumi.String("APPHUB_LAUNCH_ID"), Value: pulumi.String(a.Launch)},
-		&corev1.EnvVarArgs{Name: pulumi.String("APPHUB_PUBLIC_URL"), Value: pulumi.String(a.URL)},
-		// Path-style previews are served under a prefix the app must know.
-		&corev1.EnvVarArgs{Name: pulumi.String("APPHUB_BASE_PATH"), Value: pulumi.String(a.Path)},
-	}
-	keys := make([]string, 0, len(a.Env))
-	for k := range a.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys) // a stable order keeps updates free of spurious diffs
-	for _, k := range keys {
-		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(a.Env[k])})
-	}
 	probe := &corev1.ProbeArgs{PeriodSeconds: pulumi.Int(5), FailureThreshold: pulumi.Int(6)}
 	if a.HealthPath != "" {
 		probe.HttpGet = &corev1.HTTPGetActionArgs{Path: pulumi.String(a.HealthPath), Port: pulumi.String("http")}
@@ -230,12 +233,9 @@ func previewPodSpec(a *PreviewAppArgs) *corev1.PodSpecArgs {
 			Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
 				Name: pulumi.String("http"), ContainerPort: pulumi.Int(a.Port), Protocol: pulumi.String("TCP"),
 			}},
-			Env:            env,
-			ReadinessProbe: probe,
-			Resources: &corev1.ResourceRequirementsArgs{
-				Requests: pulumi.StringMap{"cpu": pulumi.String(a.Resources.CPURequest), "memory": pulumi.String(a.Resources.MemoryRequest)},
-				Limits:   pulumi.StringMap{"cpu": pulumi.String(a.Resources.CPULimit), "memory": pulumi.String(a.Resources.MemoryLimit)},
-			},
+			Env:             a.env(),
+			ReadinessProbe:  probe,
+			Resources:       a.Resources.requirements(),
 			SecurityContext: restrictedContainer(false),
 		}},
 	}
@@ -243,6 +243,20 @@ func previewPodSpec(a *PreviewAppArgs) *corev1.PodSpecArgs {
 		spec.ImagePullSecrets = corev1.LocalObjectReferenceArray{&corev1.LocalObjectReferenceArgs{Name: pulumi.String(a.ImagePullSecret)}}
 	}
 	return spec
+}
+
+func (a *PreviewAppArgs) env() corev1.EnvVarArray {
+	env := corev1.EnvVarArray{
+		&corev1.EnvVarArgs{Name: pulumi.String("PORT"), Value: pulumi.Sprintf("%d", a.Port)},
+		&corev1.EnvVarArgs{Name: pulumi.String("APPHUB_LAUNCH_ID"), Value: pulumi.String(a.Launch)},
+		&corev1.EnvVarArgs{Name: pulumi.String("APPHUB_PUBLIC_URL"), Value: pulumi.String(a.URL)},
+		// Path-style previews are served under a prefix the app must know.
+		&corev1.EnvVarArgs{Name: pulumi.String("APPHUB_BASE_PATH"), Value: pulumi.String(a.Path)},
+	}
+	for _, k := range sortedKeys(a.Env) {
+		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(a.Env[k])})
+	}
+	return env
 }
 
 // previewNetworkPolicy isolates a preview: traffic in only from the ingress
@@ -269,16 +283,7 @@ func previewNetworkPolicy(a *PreviewAppArgs, selector pulumi.StringMap) *network
 	return &networkingv1.NetworkPolicySpecArgs{
 		PodSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
 		PolicyTypes: pulumi.ToStringArray([]string{"Ingress", "Egress"}),
-		Ingress: networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
-			From: networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{
-				NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
-					"kubernetes.io/metadata.name": pulumi.String(a.IngressNamespace),
-				}},
-			}},
-			Ports: networkingv1.NetworkPolicyPortArray{&networkingv1.NetworkPolicyPortArgs{
-				Protocol: pulumi.String("TCP"), Port: pulumi.Int(a.Port),
-			}},
-		}},
-		Egress: egress,
+		Ingress:     networkingv1.NetworkPolicyIngressRuleArray{ingressFromNamespace(a.IngressNamespace, a.Port)},
+		Egress:      egress,
 	}
 }

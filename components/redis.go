@@ -59,67 +59,21 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 	if args == nil {
 		return nil, fmt.Errorf("redis %q: %w", name, errNilArgs)
 	}
-	if err := args.Namespace.valid(); err != nil {
+	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("redis %q: %w", name, err)
 	}
-	if !strings.Contains(args.ReleaseName, "redis") {
-		return nil, fmt.Errorf("redis %q: release name %q must contain \"redis\"", name, args.ReleaseName)
-	}
-	if err := args.Chart.Err(); err != nil {
-		return nil, fmt.Errorf("redis %q: %w", name, err)
-	}
-
 	comp := &Redis{}
 	if err := ctx.RegisterComponentResource(RedisType, name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("redis %q: registering component: %w", name, err)
 	}
 	parent := pulumi.Parent(comp)
 
-	auth := pulumi.Map{"enabled": pulumi.Bool(args.AuthEnabled)}
-	var deps []pulumi.Resource
-	comp.Password = pulumi.String("").ToStringOutput()
-	if args.AuthEnabled {
-		secretName := args.ReleaseName + "-auth"
-		pws, sec, err := newGeneratedSecret(ctx, name+"-auth", generatedSecretArgs{
-			Namespace: args.Namespace, Name: secretName, App: args.ReleaseName, Component: "redis", Passwords: []generatedPassword{{Key: redisPasswordKey, Resource: name + "-password"}},
-		}, parent)
-		if err != nil {
-			return nil, fmt.Errorf("redis %q: %w", name, err)
-		}
-		comp.Password = pws[redisPasswordKey]
-		deps = append(deps, sec)
-		auth["existingSecret"] = pulumi.String(secretName)
-		auth["existingSecretPasswordKey"] = pulumi.String(redisPasswordKey)
+	password, deps, err := args.newAuth(ctx, name, parent)
+	if err != nil {
+		return nil, fmt.Errorf("redis %q: %w", name, err)
 	}
-
-	persistence := persistenceValues(args.Persistence, args.PersistenceSize, args.StorageClass)
-	values := pulumi.Map{
-		"architecture": pulumi.String("standalone"),
-		"auth":         auth,
-		"master": pulumi.Map{
-			"persistence": persistence,
-			"resources": pulumi.Map{
-				"requests": pulumi.Map{"cpu": pulumi.String("100m"), "memory": pulumi.String("128Mi")},
-				"limits":   pulumi.Map{"cpu": pulumi.String("500m"), "memory": pulumi.String("512Mi")},
-			},
-		},
-	}
-	if image := chartImageValues(args.ImageRegistry, args.ImageRepository, args.ImageTag); len(image) > 0 {
-		values["image"] = image
-		// Bitnami charts refuse images from other repositories unless told.
-		values["global"] = pulumi.Map{"security": pulumi.Map{"allowInsecureImages": pulumi.Bool(true)}}
-	}
-
-	releaseArgs := &HelmReleaseArgs{
-		Name:          pulumi.String(args.ReleaseName),
-		Namespace:     args.Namespace.Name,
-		Values:        values,
-		Atomic:        pulumi.Bool(true),
-		CleanupOnFail: pulumi.Bool(true),
-		Timeout:       pulumi.Int(args.TimeoutSeconds),
-		MaxHistory:    pulumi.Int(5),
-	}
-	args.Chart.applyTo(releaseArgs)
+	comp.Password = password
+	releaseArgs := bitnamiRelease(args.Namespace, args.ReleaseName, args.Chart, args.values(), args.TimeoutSeconds)
 	if _, err := newHelmRelease(ctx, name, releaseArgs, parent, pulumi.DependsOn(deps)); err != nil {
 		return nil, fmt.Errorf("redis %q: creating helm release: %w", name, err)
 	}
@@ -138,6 +92,54 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 		return nil, err
 	}
 	return comp, nil
+}
+
+func (a *RedisArgs) validate() error {
+	if err := a.Namespace.valid(); err != nil {
+		return err
+	}
+	if !strings.Contains(a.ReleaseName, "redis") {
+		return fmt.Errorf("release name %q must contain \"redis\"", a.ReleaseName)
+	}
+	return a.Chart.Err()
+}
+
+// newAuth generates the password, when auth is on, into the Secret the
+// chart reads; the release waits for that Secret.
+func (a *RedisArgs) newAuth(ctx *pulumi.Context, name string, parent pulumi.ResourceOption) (pulumi.StringOutput, []pulumi.Resource, error) {
+	if !a.AuthEnabled {
+		return pulumi.String("").ToStringOutput(), nil, nil
+	}
+	pws, sec, err := newGeneratedSecret(ctx, name+"-auth", generatedSecretArgs{
+		Namespace: a.Namespace, Name: a.authSecretName(), App: a.ReleaseName, Component: "redis", Passwords: []generatedPassword{{Key: redisPasswordKey, Resource: name + "-password"}},
+	}, parent)
+	if err != nil {
+		return pulumi.StringOutput{}, nil, err
+	}
+	return pws[redisPasswordKey], []pulumi.Resource{sec}, nil
+}
+
+func (a *RedisArgs) authSecretName() string { return a.ReleaseName + "-auth" }
+
+func (a *RedisArgs) values() pulumi.Map {
+	auth := pulumi.Map{"enabled": pulumi.Bool(a.AuthEnabled)}
+	if a.AuthEnabled {
+		auth["existingSecret"] = pulumi.String(a.authSecretName())
+		auth["existingSecretPasswordKey"] = pulumi.String(redisPasswordKey)
+	}
+	values := pulumi.Map{
+		"architecture": pulumi.String("standalone"),
+		"auth":         auth,
+		"master": pulumi.Map{
+			"persistence": persistenceValues(a.Persistence, a.PersistenceSize, a.StorageClass),
+			"resources": pulumi.Map{
+				"requests": pulumi.Map{"cpu": pulumi.String("100m"), "memory": pulumi.String("128Mi")},
+				"limits":   pulumi.Map{"cpu": pulumi.String("500m"), "memory": pulumi.String("512Mi")},
+			},
+		},
+	}
+	setChartImage(values, a.ImageRegistry, a.ImageRepository, a.ImageTag)
+	return values
 }
 
 // RedisURL builds REDIS_URL for database 0; an empty password means no auth.

@@ -46,115 +46,25 @@ func NewRegistry(ctx *pulumi.Context, name string, args *RegistryArgs, opts ...p
 	if args == nil {
 		return nil, fmt.Errorf("registry %q: %w", name, errNilArgs)
 	}
-	if err := args.Namespace.valid(); err != nil {
+	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("registry %q: %w", name, err)
-	}
-	if args.Name == "" || args.Image == "" || args.StorageSize == "" {
-		return nil, fmt.Errorf("registry %q: name, image and storage size are required", name)
-	}
-	if args.NodePort < 30000 || args.NodePort > 32767 {
-		return nil, fmt.Errorf("registry %q: node port %d is outside 30000-32767", name, args.NodePort)
 	}
 	comp := &Registry{}
 	if err := ctx.RegisterComponentResource(RegistryType, name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("registry %q: registering component: %w", name, err)
 	}
 	parent := pulumi.Parent(comp)
-	labels := commonLabels(args.Name, "registry", nil)
-	selector := pulumi.StringMap{LabelName: pulumi.String(args.Name), LabelComponent: pulumi.String("registry")}
-	meta := &metav1.ObjectMetaArgs{Name: pulumi.String(args.Name), Namespace: args.Namespace.Name, Labels: labels}
-
-	pvcSpec := &corev1.PersistentVolumeClaimSpecArgs{
-		AccessModes: pulumi.ToStringArray([]string{"ReadWriteOnce"}),
-		Resources: &corev1.VolumeResourceRequirementsArgs{
-			Requests: pulumi.StringMap{"storage": pulumi.String(args.StorageSize)},
-		},
-	}
-	if args.StorageClass != "" {
-		pvcSpec.StorageClassName = pulumi.String(args.StorageClass)
-	}
 	pvc, err := corev1.NewPersistentVolumeClaim(ctx, name, &corev1.PersistentVolumeClaimArgs{
-		Metadata: meta,
-		Spec:     pvcSpec,
+		Metadata: args.meta(),
+		Spec:     readWriteOnceClaim(args.StorageSize, args.StorageClass),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("registry %q: creating volume claim: %w", name, err)
 	}
-
-	_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
-		Metadata: meta,
-		Spec: &appsv1.DeploymentSpecArgs{
-			Replicas: pulumi.Int(1),
-			// The volume is ReadWriteOnce: never run two registries at once.
-			Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("Recreate")},
-			Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
-			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
-				Spec: &corev1.PodSpecArgs{
-					AutomountServiceAccountToken: pulumi.Bool(false),
-					SecurityContext: &corev1.PodSecurityContextArgs{
-						RunAsNonRoot:   pulumi.Bool(true),
-						RunAsUser:      pulumi.Int(1000),
-						RunAsGroup:     pulumi.Int(1000),
-						FsGroup:        pulumi.Int(1000),
-						SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-					},
-					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
-						Name:  pulumi.String("registry"),
-						Image: pulumi.String(args.Image),
-						Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
-							Name: pulumi.String("registry"), ContainerPort: pulumi.Int(RegistryPort),
-						}},
-						Env: corev1.EnvVarArray{
-							&corev1.EnvVarArgs{Name: pulumi.String("REGISTRY_STORAGE_DELETE_ENABLED"), Value: pulumi.String("true")},
-						},
-						ReadinessProbe: &corev1.ProbeArgs{
-							HttpGet: &corev1.HTTPGetActionArgs{Path: pulumi.String("/v2/"), Port: pulumi.Int(RegistryPort)},
-						},
-						Resources: &corev1.ResourceRequirementsArgs{
-							Requests: pulumi.StringMap{"cpu": pulumi.String("50m"), "memory": pulumi.String("64Mi")},
-							Limits:   pulumi.StringMap{"cpu": pulumi.String("500m"), "memory": pulumi.String("256Mi")},
-						},
-						SecurityContext: &corev1.SecurityContextArgs{
-							AllowPrivilegeEscalation: pulumi.Bool(false),
-							Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.ToStringArray([]string{"ALL"})},
-						},
-						VolumeMounts: corev1.VolumeMountArray{&corev1.VolumeMountArgs{
-							Name: pulumi.String("data"), MountPath: pulumi.String("/var/lib/registry"),
-						}},
-					}},
-					Volumes: corev1.VolumeArray{&corev1.VolumeArgs{
-						Name: pulumi.String("data"),
-						PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{
-							ClaimName: pvc.Metadata.Name().Elem(),
-						},
-					}},
-				},
-			},
-		},
-	}, parent)
-	if err != nil {
+	if _, err := appsv1.NewDeployment(ctx, name, args.deployment(pvc), parent); err != nil {
 		return nil, fmt.Errorf("registry %q: creating deployment: %w", name, err)
 	}
-
-	// The Service's await (ready endpoints) held every platform update ~10 s
-	// and proves nothing the Deployment's await (pods Available) does not.
-	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: &metav1.ObjectMetaArgs{
-			Name: meta.Name, Namespace: meta.Namespace, Labels: labels,
-			Annotations: pulumi.StringMap{AnnotationSkipAwait: pulumi.String("true")},
-		},
-		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String("NodePort"),
-			Selector: selector,
-			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
-				Name:       pulumi.String("registry"),
-				Port:       pulumi.Int(RegistryPort),
-				TargetPort: pulumi.Int(RegistryPort),
-				NodePort:   pulumi.Int(args.NodePort),
-			}},
-		},
-	}, parent)
+	svc, err := corev1.NewService(ctx, name, args.service(), parent)
 	if err != nil {
 		return nil, fmt.Errorf("registry %q: creating service: %w", name, err)
 	}
@@ -168,4 +78,99 @@ func NewRegistry(ctx *pulumi.Context, name string, args *RegistryArgs, opts ...p
 		return nil, err
 	}
 	return comp, nil
+}
+
+func (a *RegistryArgs) validate() error {
+	if err := a.Namespace.valid(); err != nil {
+		return err
+	}
+	if a.Name == "" || a.Image == "" || a.StorageSize == "" {
+		return fmt.Errorf("name, image and storage size are required")
+	}
+	if a.NodePort < 30000 || a.NodePort > 32767 {
+		return fmt.Errorf("node port %d is outside 30000-32767", a.NodePort)
+	}
+	return nil
+}
+
+func (a *RegistryArgs) labels() pulumi.StringMap { return commonLabels(a.Name, "registry", nil) }
+
+// selector matches the registry's pods only.
+func (a *RegistryArgs) selector() pulumi.StringMap {
+	return pulumi.StringMap{LabelName: pulumi.String(a.Name), LabelComponent: pulumi.String("registry")}
+}
+
+func (a *RegistryArgs) meta() *metav1.ObjectMetaArgs {
+	return &metav1.ObjectMetaArgs{Name: pulumi.String(a.Name), Namespace: a.Namespace.Name, Labels: a.labels()}
+}
+
+func (a *RegistryArgs) deployment(pvc *corev1.PersistentVolumeClaim) *appsv1.DeploymentArgs {
+	return &appsv1.DeploymentArgs{
+		Metadata: a.meta(),
+		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas: pulumi.Int(1),
+			// The volume is ReadWriteOnce: never run two registries at once.
+			Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("Recreate")},
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: a.selector()},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: a.labels()},
+				Spec: &corev1.PodSpecArgs{
+					AutomountServiceAccountToken: pulumi.Bool(false),
+					SecurityContext:              restrictedPod(1000),
+					Containers:                   corev1.ContainerArray{a.container()},
+					Volumes: corev1.VolumeArray{&corev1.VolumeArgs{
+						Name: pulumi.String("data"),
+						PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{
+							ClaimName: pvc.Metadata.Name().Elem(),
+						},
+					}},
+				},
+			},
+		},
+	}
+}
+
+func (a *RegistryArgs) container() *corev1.ContainerArgs {
+	return &corev1.ContainerArgs{
+		Name:  pulumi.String("registry"),
+		Image: pulumi.String(a.Image),
+		Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
+			Name: pulumi.String("registry"), ContainerPort: pulumi.Int(RegistryPort),
+		}},
+		Env: corev1.EnvVarArray{
+			&corev1.EnvVarArgs{Name: pulumi.String("REGISTRY_STORAGE_DELETE_ENABLED"), Value: pulumi.String("true")},
+		},
+		ReadinessProbe: &corev1.ProbeArgs{
+			HttpGet: &corev1.HTTPGetActionArgs{Path: pulumi.String("/v2/"), Port: pulumi.Int(RegistryPort)},
+		},
+		Resources: ContainerResources{CPURequest: "50m", MemoryRequest: "64Mi", CPULimit: "500m", MemoryLimit: "256Mi"}.requirements(),
+		SecurityContext: &corev1.SecurityContextArgs{
+			AllowPrivilegeEscalation: pulumi.Bool(false),
+			Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.ToStringArray([]string{"ALL"})},
+		},
+		VolumeMounts: corev1.VolumeMountArray{&corev1.VolumeMountArgs{
+			Name: pulumi.String("data"), MountPath: pulumi.String("/var/lib/registry"),
+		}},
+	}
+}
+
+// service is the NodePort the kubelet pulls through.
+func (a *RegistryArgs) service() *corev1.ServiceArgs {
+	meta := a.meta()
+	// The Service's await (ready endpoints) held every platform update ~10 s
+	// and proves nothing the Deployment's await (pods Available) does not.
+	meta.Annotations = pulumi.StringMap{AnnotationSkipAwait: pulumi.String("true")}
+	return &corev1.ServiceArgs{
+		Metadata: meta,
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("NodePort"),
+			Selector: a.selector(),
+			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
+				Name:       pulumi.String("registry"),
+				Port:       pulumi.Int(RegistryPort),
+				TargetPort: pulumi.Int(RegistryPort),
+				NodePort:   pulumi.Int(a.NodePort),
+			}},
+		},
+	}
 }

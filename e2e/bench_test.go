@@ -24,7 +24,7 @@ import (
 //	go test -tags e2e -run '^$' -bench PulumiPreviewOnCluster -benchtime 3x ./e2e
 func BenchmarkPulumiPreviewOnCluster(b *testing.B) {
 	e := newEnv(b)
-	e.writeProject(b, withoutARC(e.platformConfig()))
+	e.writeProject(b, withoutService(withoutARC(e.platformConfig())))
 	m := e.manager(b)
 	ctx := context.Background()
 	platform, err := m.PlatformUp(ctx)

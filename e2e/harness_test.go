@@ -150,6 +150,17 @@ func withoutARC(cfg map[string]string) map[string]string {
 	return cfg
 }
 
+// withoutService drops the API service (it needs secrets set through the
+// CLI, and what a benchmark measures does not involve it).
+func withoutService(cfg map[string]string) map[string]string {
+	for k := range cfg {
+		if strings.HasPrefix(k, "service") || strings.HasPrefix(k, "postgres") {
+			delete(cfg, k)
+		}
+	}
+	return cfg
+}
+
 // cli runs the Pulumi CLI in the project against the tier's backend.
 func (e *env) cli(ctx context.Context, t testing.TB, args ...string) (string, error) {
 	t.Helper()

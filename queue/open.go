@@ -128,15 +128,21 @@ func redactErr(err error) string {
 	return err.Error()
 }
 
+// Defaults of Config, which the CLI's flags show too.
+const (
+	DefaultTakeoverAfter  = 10 * time.Second
+	DefaultExpiryInterval = time.Minute
+)
+
 func (c Config) withDefaults() (Config, error) {
 	if c.Workers <= 0 {
 		c.Workers = 4
 	}
 	if c.TakeoverAfter <= 0 {
-		c.TakeoverAfter = 10 * time.Second
+		c.TakeoverAfter = DefaultTakeoverAfter
 	}
 	if c.ExpiryInterval <= 0 {
-		c.ExpiryInterval = time.Minute
+		c.ExpiryInterval = DefaultExpiryInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -101,19 +101,26 @@ type Server struct {
 	callbacks *http.Client
 }
 
+// Defaults of Options, which the CLI's flags show too.
+const (
+	DefaultAddr          = "127.0.0.1:8787"
+	DefaultMaxInFlight   = 64
+	DefaultShutdownGrace = 30 * time.Second
+)
+
 // New opens the operation queue (running its migrations).
 func New(ctx context.Context, b Backend, opts Options) (*Server, error) {
 	if opts.Token == "" {
 		return nil, errors.New("server: a bearer token is required (APPHUB_API_TOKEN or --token-file)")
 	}
 	if opts.Addr == "" {
-		opts.Addr = "127.0.0.1:8787"
+		opts.Addr = DefaultAddr
 	}
 	if opts.MaxInFlight <= 0 {
-		opts.MaxInFlight = 64
+		opts.MaxInFlight = DefaultMaxInFlight
 	}
 	if opts.ShutdownGrace <= 0 {
-		opts.ShutdownGrace = 30 * time.Second
+		opts.ShutdownGrace = DefaultShutdownGrace
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

@@ -61,6 +61,7 @@ func ParseBuildConfig(src ConfigSource) (*BuildStackConfig, error) {
 	var p validate.Problems
 	c := &BuildStackConfig{}
 	loadInto(c, src, nil, &p)
+	refuseUnknownKeys(&p, src, BuildConfigKeys(), "build stack")
 	c.validate(&p)
 	if err := p.Err(); err != nil {
 		return nil, err

@@ -50,8 +50,8 @@ func NewPlatformProgram(o PlatformOptions) pulumi.RunFunc {
 	}
 }
 
-// PlatformResult is what a platform deployment produced.
-type PlatformResult struct {
+// PlatformExports is what a platform deployment produced.
+type PlatformExports struct {
 	// Exports are the stack outputs, keyed by the Out* names.
 	Exports pulumi.Map
 }
@@ -60,7 +60,7 @@ type PlatformResult struct {
 // the cluster (local kinds), the provider, namespaces, the registry and its
 // credentials, identities, runners, Redis, then the outputs and the API
 // service that reads them.
-func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformResult, error) {
+func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformExports, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
@@ -72,7 +72,7 @@ func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformResult, err
 			return nil, err
 		}
 	}
-	return &PlatformResult{Exports: b.exports}, nil
+	return &PlatformExports{Exports: b.exports}, nil
 }
 
 // platformBuild is what the steps of NewPlatform hand each other.

@@ -2,7 +2,6 @@ package stacks
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/apphub/apphub-infra/components"
-	"github.com/apphub/apphub-infra/internal/previewurl"
 	"github.com/apphub/apphub-infra/internal/validate"
 )
 
@@ -309,38 +307,6 @@ func (r *RedisConfig) validate(p *validate.Problems) {
 		p.Quantity("redisPersistenceSize", r.PersistenceSize)
 	}
 	imageOverrideProblems(p, "redis", r.ImageRegistry, r.ImageRepository, r.ImageTag)
-}
-
-func (c *PreviewConfig) validate(p *validate.Problems) {
-	p.DNSSubdomain("ingressClass", c.IngressClass)
-	if _, err := c.Template(); err != nil {
-		field := "previewUrlTemplate"
-		if c.URLTemplate == "" && c.HostTemplate != "" {
-			field = "previewHostTemplate"
-		}
-		p.Add(field, "%v", err)
-	}
-	if c.TLSSecret != "" {
-		p.DNSSubdomain("previewTlsSecret", c.TLSSecret)
-		if t, err := c.Template(); err == nil && !strings.HasPrefix(t.String(), "https://") {
-			p.Add("previewTlsSecret", "is set but preview URLs are not https (%s)", t.String())
-		}
-	}
-}
-
-// Template returns the parsed preview URL template, from the URL template
-// or from the host template and scheme.
-func (c *PreviewConfig) Template() (previewurl.Template, error) {
-	switch {
-	case c.URLTemplate != "" && c.HostTemplate != "":
-		return previewurl.Template{}, fmt.Errorf("set previewUrlTemplate or previewHostTemplate, not both")
-	case c.URLTemplate != "":
-		return previewurl.Parse(c.URLTemplate)
-	case c.HostTemplate != "":
-		return previewurl.FromHost(c.HostTemplate, c.Scheme)
-	default:
-		return previewurl.Template{}, fmt.Errorf("is required (or previewHostTemplate with previewScheme), e.g. https://{launch}.preview.example.com")
-	}
 }
 
 func (b *BuildConfig) validate(p *validate.Problems) {

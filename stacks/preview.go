@@ -67,6 +67,7 @@ func ParsePreviewConfig(src ConfigSource) (*PreviewStackConfig, error) {
 	var p validate.Problems
 	c := &PreviewStackConfig{}
 	loadInto(c, src, nil, &p)
+	refuseUnknownKeys(&p, src, PreviewConfigKeys(), "preview stack")
 	c.validate(&p)
 	if err := p.Err(); err != nil {
 		return nil, err

@@ -40,21 +40,9 @@ func newBuildRunCmd(g *globals) *cobra.Command {
   apphubctl build run --id b-8 --context-url https://example.com/src.tar.gz \
       --repository apps/api --tag 1.2.0 --build-arg GO_VERSION=1.26 -o json`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec, err := f.request(g, cmd)
-			if err != nil {
-				return err
-			}
-			m, ctx, cancel, err := g.session(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			res, err := m.BuildRun(ctx, spec)
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) { printBuild(w, res) })
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onManager(g, cmd, args, managerCall[automation.BuildSpec, *automation.BuildResult]{
+				check: f.request, do: (*automation.Manager).BuildRun, text: printBuild})
 		},
 	}
 	fl, v, spec := cmd.Flags(), &f.vals, &f.spec
@@ -73,7 +61,7 @@ func newBuildRunCmd(g *globals) *cobra.Command {
 
 // request builds the spec from the flags and validates the invocation as a
 // whole, before anything is prepared or installed.
-func (f *buildRunFlags) request(g *globals, cmd *cobra.Command) (automation.BuildSpec, error) {
+func (f *buildRunFlags) request(g *globals, cmd *cobra.Command, _ []string) (automation.BuildSpec, error) {
 	p := g.check(cmd, &f.vals)
 	spec, changed := f.spec, cmd.Flags().Changed
 	spec.BuildArgs = keyValues(p, "build-arg", f.args)
@@ -95,21 +83,8 @@ func newBuildGetCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl build get b-7 -o json`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			const op = "build get"
-			id := args[0]
-			if err := checkBuildID(g, cmd, op, id); err != nil {
-				return err
-			}
-			m, ctx, cancel, err := g.session(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			res, err := m.BuildGet(ctx, id)
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) { printBuild(w, res) })
+			return onManager(g, cmd, args, managerCall[string, *automation.BuildResult]{lookup: true,
+				check: buildIDArg.check("build get"), do: (*automation.Manager).BuildGet, text: printBuild})
 		},
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -155,12 +154,9 @@ func (g *globals) onOperation(cmd *cobra.Command, vals *flagValues, op, id strin
 }
 
 func printOperations(w io.Writer, ops []*queue.Operation) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tTARGET\tSTATUS\tATTEMPTS\tCREATED\tREASON")
-	for _, op := range ops {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", op.ID, op.Kind, op.Target, op.Status, op.Attempts, op.CreatedAt.Format(time.RFC3339), op.Reason)
-	}
-	_ = tw.Flush()
+	printTable(w, "ID\tKIND\tTARGET\tSTATUS\tATTEMPTS\tCREATED\tREASON", "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", ops, func(op *queue.Operation) []any {
+		return []any{op.ID, op.Kind, op.Target, op.Status, op.Attempts, op.CreatedAt.Format(time.RFC3339), op.Reason}
+	})
 }
 
 func newMigrateCmd(g *globals) *cobra.Command {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,18 +30,18 @@ func newPlatformCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl platform up --platform-stack dev
   APPHUB_K8S_NAMESPACE=launches apphubctl platform up --platform-stack prod`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := g.check(cmd, nil)
-			platformConfigProblems(p, g.projectDir, g.platformStack)
-			return platformRun(cmd, g, p, (*automation.Manager).PlatformUp)
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onManager(g, cmd, args, managerCall[struct{}, *automation.PlatformResult]{
+				check: checkPlatform("platform up", true), do: noRequest((*automation.Manager).PlatformUp), text: printPlatform})
 		},
 	}, &cobra.Command{
 		Use:     "destroy",
 		Short:   "Destroy everything the platform stack created",
 		Example: `  apphubctl platform destroy --platform-stack dev`,
 		Args:    exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return platformRun(cmd, g, g.check(cmd, nil), (*automation.Manager).PlatformDestroy)
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onManager(g, cmd, args, managerCall[struct{}, *automation.PlatformResult]{
+				check: checkPlatform("platform destroy", false), do: noRequest((*automation.Manager).PlatformDestroy), text: printPlatform})
 		},
 	}, &cobra.Command{
 		Use:   "env",
@@ -50,44 +49,40 @@ func newPlatformCmd(g *globals) *cobra.Command {
 		Example: `  eval "$(apphubctl platform env)"
   apphubctl platform env -o json`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := invalidInput("platform env", g.platformStack, g.check(cmd, nil), nil, nil); err != nil {
-				return err
-			}
-			m, ctx, cancel, err := g.session(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			vars, err := m.PlatformEnv(ctx)
-			if err != nil {
-				return err
-			}
-			return g.emit(vars, func(w io.Writer) { fmt.Fprint(w, stacks.ExportLines(vars)) })
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onManager(g, cmd, args, managerCall[struct{}, []stacks.EnvVar]{lookup: true,
+				check: checkPlatform("platform env", false), do: noRequest((*automation.Manager).PlatformEnv),
+				text: func(w io.Writer, vars []stacks.EnvVar) { fmt.Fprint(w, stacks.ExportLines(vars)) }})
 		},
 	})
 	return cmd
 }
 
-// platformRun runs a platform operation once the invocation's problems p
-// came out empty.
-func platformRun(cmd *cobra.Command, g *globals, p *validate.Problems, op func(*automation.Manager, context.Context) (*automation.PlatformResult, error)) error {
-	if err := invalidInput("platform "+cmd.Name(), g.platformStack, p, nil, nil); err != nil {
-		return err
+// checkPlatform validates a platform command's invocation; with config,
+// the platform stack's config too (platform up).
+func checkPlatform(op string, config bool) func(*globals, *cobra.Command, []string) (struct{}, error) {
+	return func(g *globals, cmd *cobra.Command, _ []string) (struct{}, error) {
+		p := g.check(cmd, nil)
+		if config {
+			platformConfigProblems(p, g.projectDir, g.platformStack)
+		}
+		return struct{}{}, invalidInput(op, g.platformStack, p, nil, nil)
 	}
-	m, ctx, cancel, err := g.session(cmd, false)
-	if err != nil {
-		return err
+}
+
+func printPlatform(w io.Writer, res *automation.PlatformResult) {
+	fmt.Fprintf(w, "platform stack %s: done\n", res.Stack)
+	printRecovered(w, res.Recovered)
+}
+
+// printDestroyed reports a destroy of what (a preview, a build).
+func printDestroyed(w io.Writer, what string, alreadyGone bool, recovered []string) {
+	if alreadyGone {
+		fmt.Fprintf(w, "%s: already gone\n", what)
+		return
 	}
-	defer cancel()
-	res, err := op(m, ctx)
-	if err != nil {
-		return err
-	}
-	return g.emit(res, func(w io.Writer) {
-		fmt.Fprintf(w, "platform stack %s: done\n", res.Stack)
-		printRecovered(w, res.Recovered)
-	})
+	fmt.Fprintf(w, "%s: destroyed\n", what)
+	printRecovered(w, recovered)
 }
 
 func printRecovered(w io.Writer, recovered []string) {
@@ -122,10 +117,6 @@ func platformConfigProblems(p *validate.Problems, projectDir, stack string) {
 // unknownKeys refuses project keys the platform does not read: a typo
 // (namspace) would otherwise leave the default in force without a word.
 func unknownKeys(p *validate.Problems, values map[string]string, opaque map[string]bool) {
-	known := map[string]bool{}
-	for _, k := range stacks.PlatformConfigKeys() {
-		known[k.Name] = true
-	}
 	var keys []string
 	for k := range values {
 		keys = append(keys, k)
@@ -134,17 +125,8 @@ func unknownKeys(p *validate.Problems, values map[string]string, opaque map[stri
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
-		if known[k] {
-			continue
-		}
-		rule := "is not a config key of the platform: it would be ignored"
-		for name := range known {
-			if strings.EqualFold(name, k) {
-				rule += fmt.Sprintf(" (keys are case-sensitive: did you mean %q?)", name)
-			}
-		}
-		p.Add(k, "%s", rule)
+	for _, k := range stacks.UnknownKeys(stacks.PlatformConfigKeys(), keys) {
+		p.Add(k.Key, "is not a config key of the platform: it would be ignored%s", k.Hint)
 	}
 }
 

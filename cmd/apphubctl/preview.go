@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,21 +44,9 @@ func newPreviewUpCmd(g *globals) *cobra.Command {
   apphubctl preview up --launch pr-42 --image ghcr.io/acme/web:1.4.0 --port 3000 \
       --env LOG_LEVEL=debug --ttl 48h --egress 10.0.0.0/8:5432 -o json`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec, err := f.request(g, cmd)
-			if err != nil {
-				return err
-			}
-			m, ctx, cancel, err := g.session(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			res, err := m.PreviewUp(ctx, spec)
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) { printPreview(w, res) })
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onManager(g, cmd, args, managerCall[automation.PreviewSpec, *automation.PreviewResult]{
+				check: f.request, do: (*automation.Manager).PreviewUp, text: printPreview})
 		},
 	}
 	fl, v := cmd.Flags(), &f.vals
@@ -81,7 +68,7 @@ func newPreviewUpCmd(g *globals) *cobra.Command {
 
 // request builds the spec from the flags and validates the invocation as a
 // whole, before anything is prepared or installed.
-func (f *previewUpFlags) request(g *globals, cmd *cobra.Command) (automation.PreviewSpec, error) {
+func (f *previewUpFlags) request(g *globals, cmd *cobra.Command, _ []string) (automation.PreviewSpec, error) {
 	p := g.check(cmd, &f.vals)
 	spec, changed := f.spec, cmd.Flags().Changed
 	if changed("replicas") {
@@ -107,26 +94,11 @@ func newPreviewDestroyCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl preview destroy pr-42`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkLaunch(g, cmd, "preview destroy", args[0]); err != nil {
-				return err
-			}
-			m, ctx, cancel, err := g.session(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			res, err := m.PreviewDestroy(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) {
-				if res.AlreadyGone {
-					fmt.Fprintf(w, "preview %s: already gone\n", res.Launch)
-					return
-				}
-				fmt.Fprintf(w, "preview %s: destroyed\n", res.Launch)
-				printRecovered(w, res.Recovered)
-			})
+			return onManager(g, cmd, args, managerCall[string, *automation.PreviewResult]{
+				check: launchArg.check("preview destroy"), do: (*automation.Manager).PreviewDestroy,
+				text: func(w io.Writer, r *automation.PreviewResult) {
+					printDestroyed(w, "preview "+r.Launch, r.AlreadyGone, r.Recovered)
+				}})
 		},
 	}
 }
@@ -138,19 +110,8 @@ func newPreviewGetCmd(g *globals) *cobra.Command {
 		Example: `  apphubctl preview get pr-42 -o json`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkLaunch(g, cmd, "preview get", args[0]); err != nil {
-				return err
-			}
-			m, ctx, cancel, err := g.session(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			res, err := m.PreviewGet(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) { printPreview(w, res) })
+			return onManager(g, cmd, args, managerCall[string, *automation.PreviewResult]{lookup: true,
+				check: launchArg.check("preview get"), do: (*automation.Manager).PreviewGet, text: printPreview})
 		},
 	}
 }
@@ -161,29 +122,17 @@ func newPreviewListCmd(g *globals) *cobra.Command {
 		Short:   "List preview stacks",
 		Example: `  apphubctl preview list -o json`,
 		Args:    exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := invalidInput("preview list", "", g.check(cmd, nil), nil, nil); err != nil {
-				return err
-			}
-			m, ctx, cancel, err := g.session(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			items, err := m.PreviewList(ctx)
-			if err != nil {
-				return err
-			}
-			return g.emit(items, func(w io.Writer) {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "LAUNCH\tLAST UPDATE\tIN PROGRESS\tRESOURCES")
-				for _, it := range items {
-					fmt.Fprintf(tw, "%s\t%s\t%t\t%d\n", it.Launch, it.LastUpdate, it.UpdateInProgress, it.Resources)
-				}
-				_ = tw.Flush()
-			})
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onManager(g, cmd, args, managerCall[struct{}, []automation.PreviewListItem]{lookup: true,
+				check: checkGlobals("preview list"), do: noRequest((*automation.Manager).PreviewList), text: printPreviewList})
 		},
 	}
+}
+
+func printPreviewList(w io.Writer, items []automation.PreviewListItem) {
+	printTable(w, "LAUNCH\tLAST UPDATE\tIN PROGRESS\tRESOURCES", "%s\t%s\t%t\t%d\n", items, func(it automation.PreviewListItem) []any {
+		return []any{it.Launch, it.LastUpdate, it.UpdateInProgress, it.Resources}
+	})
 }
 
 func newPreviewGCCmd(g *globals) *cobra.Command {
@@ -192,32 +141,23 @@ func newPreviewGCCmd(g *globals) *cobra.Command {
 		Short:   "Destroy previews whose expiry (--ttl) has passed",
 		Example: `  apphubctl preview gc   # e.g. from a CronJob or a systemd timer`,
 		Args:    exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := invalidInput("preview gc", "", g.check(cmd, nil), nil, nil); err != nil {
-				return err
-			}
-			m, ctx, cancel, err := g.session(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			results, err := m.GC(ctx)
-			if emitErr := g.emit(results, func(w io.Writer) {
-				if len(results) == 0 {
-					fmt.Fprintln(w, "no expired previews")
-				}
-				for _, r := range results {
-					status := "destroyed"
-					if !r.Destroyed {
-						status = "failed: " + r.Error
-					}
-					fmt.Fprintf(w, "%s (expired %s): %s\n", r.Launch, r.ExpiresAt, status)
-				}
-			}); emitErr != nil {
-				return emitErr
-			}
-			return err
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onManager(g, cmd, args, managerCall[struct{}, []automation.GCResult]{partial: true,
+				check: checkGlobals("preview gc"), do: noRequest((*automation.Manager).GC), text: printGC})
 		},
+	}
+}
+
+func printGC(w io.Writer, results []automation.GCResult) {
+	if len(results) == 0 {
+		fmt.Fprintln(w, "no expired previews")
+	}
+	for _, r := range results {
+		status := "destroyed"
+		if !r.Destroyed {
+			status = "failed: " + r.Error
+		}
+		fmt.Fprintf(w, "%s (expired %s): %s\n", r.Launch, r.ExpiresAt, status)
 	}
 }
 
@@ -235,12 +175,6 @@ func printPreview(w io.Writer, r *automation.PreviewResult) {
 		fmt.Fprintf(w, "  %-10s %s %s at %s\n", "last", r.LastUpdate.Kind, r.LastUpdate.Result, r.LastUpdate.StartTime.Format(time.RFC3339))
 	}
 	printRecovered(w, r.Recovered)
-}
-
-// checkLaunch validates an invocation that names a launch as its LAUNCH
-// argument.
-func checkLaunch(g *globals, cmd *cobra.Command, op, launch string) error {
-	return invalidInput(op, automation.PreviewStack(launch), g.check(cmd, nil), automation.ValidLaunch(op, launch), map[string]string{"launch": "LAUNCH"})
 }
 
 // keyValues parses repeated KEY=VALUE flags, recording each malformed or

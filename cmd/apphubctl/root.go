@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -141,7 +142,7 @@ Exit codes: 0 ok, 1 failed, 2 invalid input, 3 not found, 4 conflict,
 	v.stringVar(f, &g.projectDir, "project-dir", ".", "repository holding the platform's Pulumi.yaml and stack files")
 	v.stringVar(f, &g.platformStack, "platform-stack", "dev", "platform stack previews and builds read")
 	v.stringVar(f, &g.platformOutputs, "platform-outputs-file", "", "read the platform from this JSON file of its outputs instead of --platform-stack (default $APPHUB_PLATFORM_OUTPUTS_FILE; the in-cluster service)")
-	v.intVar(f, &g.maxConcurrent, "max-concurrent", 4, "simultaneous stack operations")
+	v.intVar(f, &g.maxConcurrent, "max-concurrent", automation.DefaultMaxConcurrent, "simultaneous stack operations")
 	f.BoolVar(&g.skipPluginInstall, "skip-plugin-install", false, "do not install provider plugins at start-up")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "no progress on stderr")
 	f.BoolVar(&g.events, "events", false, "engine events as JSON lines on stderr instead of human progress")
@@ -286,6 +287,17 @@ func (g *globals) emit(v any, text func(io.Writer)) error {
 	}
 	text(g.stdout)
 	return nil
+}
+
+// printTable writes a tab-aligned table: the header line, then each item's
+// row in format.
+func printTable[T any](w io.Writer, header, format string, items []T, row func(T) []any) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, it := range items {
+		fmt.Fprintf(tw, format, row(it)...)
+	}
+	_ = tw.Flush()
 }
 
 func writeJSONError(w io.Writer, err error) {

@@ -79,13 +79,13 @@ signed with HMAC-SHA256 (X-Apphub-Signature-256: sha256=<hex>), retried with bac
 		},
 	}
 	fl, v := cmd.Flags(), &f.vals
-	v.stringVar(fl, &f.addr, "addr", "127.0.0.1:8787", "listen address host:port")
+	v.stringVar(fl, &f.addr, "addr", server.DefaultAddr, "listen address host:port")
 	v.stringVar(fl, &f.tokenFile, "token-file", "", "file holding the bearer token (else $APPHUB_API_TOKEN)")
-	v.intVar(fl, &f.maxInFlight, "max-in-flight", 64, "queued plus running operations before 429")
+	v.intVar(fl, &f.maxInFlight, "max-in-flight", server.DefaultMaxInFlight, "queued plus running operations before 429")
 	v.stringVar(fl, &f.uiTokenFile, "ui-token-file", "", "file holding the queue UI's token (else $APPHUB_UI_TOKEN, else the API token)")
-	v.durationVar(fl, &f.grace, "shutdown-grace", 30*time.Second, "time running operations get to finish on shutdown")
-	v.durationVar(fl, &f.takeoverAfter, "takeover-after", 10*time.Second, "how long an operation of a dead replica waits before another takes it over")
-	v.durationVar(fl, &f.expiry, "expiry-interval", time.Minute, "how often expired previews are looked for")
+	v.durationVar(fl, &f.grace, "shutdown-grace", server.DefaultShutdownGrace, "time running operations get to finish on shutdown")
+	v.durationVar(fl, &f.takeoverAfter, "takeover-after", queue.DefaultTakeoverAfter, "how long an operation of a dead replica waits before another takes it over")
+	v.durationVar(fl, &f.expiry, "expiry-interval", queue.DefaultExpiryInterval, "how often expired previews are looked for")
 	v.durationVar(fl, &f.retention, "build-retention", 0, "how long finished build stacks are kept (0: the platform's build Job TTL + 24h)")
 	v.stringVar(fl, &f.webhookURL, "webhook-url", "", "told of every operation's status changes (else $APPHUB_WEBHOOK_URL)")
 	v.stringVar(fl, &f.secretFile, "webhook-secret-file", "", "file with the HMAC secret callbacks are signed with (else $APPHUB_WEBHOOK_SECRET)")

@@ -1,4 +1,4 @@
-package automation
+package pulumistate
 
 import (
 	"context"
@@ -15,25 +15,23 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 )
 
-// lockFile is a DIY backend's lock record.
-type lockFile struct {
+// Lock is one Pulumi lock of a stack: where the store keeps it (Key, what
+// Remove takes) and the DIY backend's lock record, whose JSON shape the
+// tags give.
+type Lock struct {
+	Key       string    `json:"-"`
 	Pid       int       `json:"pid"`
 	Username  string    `json:"username"`
 	Hostname  string    `json:"hostname"`
 	Timestamp time.Time `json:"timestamp"`
 }
 
-type lockEntry struct {
-	key  string
-	lock lockFile
-}
-
-// lockStore reads and removes the Pulumi locks of one stack where the
+// LockStore reads and removes the Pulumi locks of one stack where the
 // backend keeps them: files of a file:// backend, rows of the postgres://
 // DIY backend. Other backends have none we can read (nil store).
-type lockStore interface {
-	list(ctx context.Context, project, stack string) ([]lockEntry, error)
-	remove(ctx context.Context, key string) error
+type LockStore interface {
+	List(ctx context.Context, project, stack string) ([]Lock, error)
+	Remove(ctx context.Context, key string) error
 }
 
 func lockPrefix(project, stack string) string {
@@ -42,7 +40,7 @@ func lockPrefix(project, stack string) string {
 
 type fileLocks struct{ root string }
 
-func (f fileLocks) list(_ context.Context, project, stack string) ([]lockEntry, error) {
+func (f fileLocks) List(_ context.Context, project, stack string) ([]Lock, error) {
 	dir := filepath.Join(f.root, filepath.FromSlash(lockPrefix(project, stack)))
 	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
@@ -51,7 +49,7 @@ func (f fileLocks) list(_ context.Context, project, stack string) ([]lockEntry, 
 	if err != nil {
 		return nil, fmt.Errorf("reading locks: %w", err)
 	}
-	var out []lockEntry
+	var out []Lock
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
 			continue
@@ -61,17 +59,18 @@ func (f fileLocks) list(_ context.Context, project, stack string) ([]lockEntry, 
 		if err != nil {
 			continue
 		}
-		var l lockFile
+		var l Lock
 		if json.Unmarshal(b, &l) == nil {
-			out = append(out, lockEntry{key: p, lock: l})
+			l.Key = p
+			out = append(out, l)
 		}
 	}
 	return out, nil
 }
 
-// remove deletes the lock and the attributes file gocloud's fileblob
+// Remove deletes the lock and the attributes file gocloud's fileblob
 // keeps beside it (<key>.attrs), as the CLI's own unlock does.
-func (fileLocks) remove(_ context.Context, key string) error {
+func (fileLocks) Remove(_ context.Context, key string) error {
 	for _, p := range []string{key, key + ".attrs"} {
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("removing stale lock %s: %w", p, err)
@@ -87,27 +86,28 @@ type pgLocks struct {
 	db    *sql.DB
 }
 
-func (p pgLocks) list(ctx context.Context, project, stack string) ([]lockEntry, error) {
+func (p pgLocks) List(ctx context.Context, project, stack string) ([]Lock, error) {
 	rows, err := p.db.QueryContext(ctx, `SELECT key, data::text FROM `+p.table+` WHERE key LIKE $1`, lockPrefix(project, stack)+"%")
 	if err != nil {
 		return nil, fmt.Errorf("reading locks: %w", err)
 	}
 	defer rows.Close()
-	var out []lockEntry
+	var out []Lock
 	for rows.Next() {
 		var key, data string
 		if err := rows.Scan(&key, &data); err != nil {
 			return nil, err
 		}
-		var l lockFile
+		var l Lock
 		if json.Unmarshal([]byte(data), &l) == nil {
-			out = append(out, lockEntry{key: key, lock: l})
+			l.Key = key
+			out = append(out, l)
 		}
 	}
 	return out, rows.Err()
 }
 
-func (p pgLocks) remove(ctx context.Context, key string) error {
+func (p pgLocks) Remove(ctx context.Context, key string) error {
 	if _, err := p.db.ExecContext(ctx, `DELETE FROM `+p.table+` WHERE key = $1`, key); err != nil {
 		return fmt.Errorf("removing stale lock %s: %w", key, err)
 	}
@@ -123,8 +123,8 @@ var pgTableName = func(s string) bool {
 	return s != ""
 }
 
-// newLockStore picks the lock store of a backend URL.
-func newLockStore(backendURL string) (lockStore, func(), error) {
+// NewLockStore picks the lock store of a backend URL; the func closes it.
+func NewLockStore(backendURL string) (LockStore, func(), error) {
 	u, err := url.Parse(backendURL)
 	if err != nil {
 		return nil, func() {}, nil
@@ -151,12 +151,4 @@ func newLockStore(backendURL string) (lockStore, func(), error) {
 		return pgLocks{table: table, db: db}, func() { _ = db.Close() }, nil
 	}
 	return nil, func() {}, nil
-}
-
-// locks opens the backend's lock store once.
-func (m *Manager) locks() (lockStore, error) {
-	m.locksOnce.Do(func() {
-		m.lockStore, m.closeLocks, m.locksErr = newLockStore(m.opts.BackendURL)
-	})
-	return m.lockStore, m.locksErr
 }

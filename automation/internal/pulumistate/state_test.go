@@ -1,12 +1,14 @@
-package automation
+package pulumistate
 
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -51,19 +53,19 @@ func TestFileStateReadsCheckpoints(t *testing.T) {
 		{"gzipped", map[string][]byte{"s.json.gz": gz(t, plainCheckpoint)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f := fileState{dir: backendDir(t, "1", c.files)}
-			exists, known := f.exists("p", "s")
+			f := New(backendDir(t, "1", c.files))
+			exists, known := f.Exists("p", "s")
 			assert.True(t, exists && known)
-			out, err := f.outputs("p", "s")
+			out, err := f.Outputs("p", "s")
 			require.NoError(t, err)
 			assert.Equal(t, "http://a.test", out["url"].Value)
 			assert.Equal(t, float64(3), out["n"].Value)
 			assert.Equal(t, []any{"x", map[string]any{"k": true}}, out["list"].Value)
 			assert.False(t, out["url"].Secret)
 			assert.NotContains(t, out, "input", "only the root stack's outputs are stack outputs")
-			dep, err := f.deployment("p", "s")
+			dep, err := f.Deployment("p", "s")
 			require.NoError(t, err)
-			assert.Equal(t, []string{"creating of urn:pulumi:s::p::pulumi:index:Stash::half"}, pendingOperations(dep))
+			assert.Equal(t, []string{"creating of urn:pulumi:s::p::pulumi:index:Stash::half"}, PendingOperations(dep))
 		})
 	}
 }
@@ -89,74 +91,27 @@ func TestFileStateDefersToTheCLI(t *testing.T) {
 			if c.meta != "" || c.files != nil {
 				dir = backendDir(t, c.meta, c.files)
 			}
-			f := fileState{dir: dir}
-			_, err := f.outputs("p", "s")
-			assert.ErrorIs(t, err, errUnknown)
+			f := New(dir)
+			_, err := f.Outputs("p", "s")
+			assert.ErrorIs(t, err, ErrUnknown)
 			if !c.known {
-				_, known := f.exists("p", "s")
+				_, known := f.Exists("p", "s")
 				assert.False(t, known)
 			}
 		})
 	}
-	f := fileState{dir: backendDir(t, "1", nil)}
-	exists, known := f.exists("p", "absent")
+	f := New(backendDir(t, "1", nil))
+	exists, known := f.Exists("p", "absent")
 	assert.True(t, known, "a project-layout backend without the file has no such stack")
 	assert.False(t, exists)
-	_, err := fileState{dir: backendDir(t, "1", map[string][]byte{"s.json": []byte("{not json")})}.deployment("p", "s")
+	_, err := New(backendDir(t, "1", map[string][]byte{"s.json": []byte("{not json")})).Deployment("p", "s")
 	require.Error(t, err)
-	assert.NotErrorIs(t, err, errUnknown, "a corrupt checkpoint is an error, not a silent fallback")
+	assert.NotErrorIs(t, err, ErrUnknown, "a corrupt checkpoint is an error, not a silent fallback")
 }
 
-func TestLastUpdateQuery(t *testing.T) {
-	for _, c := range []struct {
-		args  []string
-		stack string
-	}{
-		{[]string{"stack", "history", "--json", "--show-secrets", "--page-size", "1", "--page", "1", "--stack", "s"}, "s"},
-		{[]string{"--non-interactive", "stack", "history"}, ""},
-		{[]string{"stack", "history", "--json", "--page-size", "1", "--page", "1", "--stack", "s"}, "s"},
-		{[]string{"stack", "history", "--json", "--page-size", "10", "--page", "1", "--stack", "s"}, ""},
-		{[]string{"stack", "history", "--json", "--page-size", "1", "--page", "2", "--stack", "s"}, ""},
-		{[]string{"stack", "history", "--json", "--stack", "s"}, ""},
-		{[]string{"stack", "history", "--page-size", "1", "--page", "1", "--stack", "s"}, ""},
-		{[]string{"stack", "history", "--json", "--page-size", "1", "--page", "1", "--stack", "s", "--color", "never"}, ""},
-		{[]string{"stack", "output", "--json", "--stack", "s"}, ""},
-	} {
-		stack, ok := lastUpdateQuery(c.args)
-		assert.Equal(t, c.stack, stack, "%v", c.args)
-		assert.Equal(t, c.stack != "", ok, "%v", c.args)
-	}
-}
-
-func TestLastUpdateFromHistoryFiles(t *testing.T) {
-	dir := backendDir(t, "1", nil)
-	hist := filepath.Join(dir, ".pulumi", "history", "p", "s")
-	require.NoError(t, os.MkdirAll(hist, 0o700))
-	write := func(name, body string) {
-		require.NoError(t, os.WriteFile(filepath.Join(hist, name), []byte(body), 0o600))
-	}
-	f := fileState{dir: dir}
-	_, err := f.lastUpdate("p", "s")
-	assert.ErrorIs(t, err, errUnknown, "no history yet: ask the CLI")
-
-	write("s-1795350439609466975.history.json", `{"kind":"update","startTime":1795350439,"endTime":1795350440,"result":"succeeded","version":1,"config":{"p:image":"a:1"},"resourceChanges":{"create":2}}`)
-	write("s-1795350439609466975.checkpoint.json", `{}`)
-	write("s-1795350500000000000.history.json", `{"kind":"destroy","startTime":1795350500,"endTime":1795350501,"result":"succeeded","version":2,"message":"m","environment":{"exec.kind":"auto.inline"},"config":{"p:image":"a:2"},"resourceChanges":{"delete":2}}`)
-	js, err := f.lastUpdate("p", "s")
-	require.NoError(t, err)
-	assert.JSONEq(t, `[{"version":2,"kind":"destroy","startTime":"2026-11-22T12:28:20.000Z","message":"m","environment":{"exec.kind":"auto.inline"},
-	  "config":{"p:image":{"value":"a:2","secret":false}},"result":"succeeded","endTime":"2026-11-22T12:28:21.000Z","resourceChanges":{"delete":2}}]`, js)
-
-	write("s-1795350600000000000.history.json", `{"kind":"update","startTime":1795350600,"result":"in-progress","config":{}}`)
-	js, err = f.lastUpdate("p", "s")
-	require.NoError(t, err)
-	assert.NotContains(t, js, "endTime", "an update in progress has no end yet, as the CLI prints it")
-
-	write("s-1795350700000000000.history.json", `{"kind":"update","startTime":1795350700,"result":"succeeded","config":{"p:password":{"secure":"v1:abc"}}}`)
-	_, err = f.lastUpdate("p", "s")
-	assert.ErrorIs(t, err, errUnknown, "a secret config value needs the CLI's decrypter")
-
-	write("s-1795350800000000000.history.json.zst", "zstd")
-	_, err = f.lastUpdate("p", "s")
-	assert.ErrorIs(t, err, errUnknown)
+func TestPendingOperationsParsing(t *testing.T) {
+	var dep apitype.DeploymentV3
+	require.NoError(t, json.Unmarshal([]byte(`{"pending_operations":[{"type":"creating","resource":{"urn":"urn:a"}}]}`), &dep))
+	assert.Equal(t, []string{"creating of urn:a"}, PendingOperations(&dep))
+	assert.Empty(t, PendingOperations(&apitype.DeploymentV3{}))
 }
