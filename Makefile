@@ -44,25 +44,35 @@ pulumi: $(PULUMI)
 # anything is built or created.
 FIND_PULUMI := $(CURDIR)/tools/find-pulumi.sh
 
+# The platform program, prebuilt: Pulumi.yaml's runtime.options.binary
+# names it, so a no-change preview does not recompile main.go. go build
+# writes nothing when it is up to date.
+PLATFORM_BIN := $(BIN)/apphub-platform
+
+.PHONY: platform-bin
+platform-bin:
+	@mkdir -p $(BIN)
+	@go build -o $(PLATFORM_BIN) .
+
 .PHONY: stack
 stack:
 	@cli=$$($(FIND_PULUMI)) && mkdir -p .pulumi-state && \
 	  $$cli stack select --create $(STACK) --non-interactive
 
 .PHONY: up
-up:
+up: platform-bin
 	@cli=$$($(FIND_PULUMI)) && mkdir -p .pulumi-state && \
 	  $$cli stack select --create $(STACK) --non-interactive && \
 	  $$cli up --stack $(STACK) $(if $(filter dev,$(STACK)),--yes,)
 
 .PHONY: preview
-preview:
+preview: platform-bin
 	@cli=$$($(FIND_PULUMI)) && mkdir -p .pulumi-state && \
 	  $$cli stack select --create $(STACK) --non-interactive && \
 	  $$cli preview --stack $(STACK) --diff
 
 .PHONY: down
-down:
+down: platform-bin
 	@cli=$$($(FIND_PULUMI)) && \
 	  $$cli destroy --stack $(STACK) $(if $(filter dev,$(STACK)),--yes,)
 

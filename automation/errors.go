@@ -10,25 +10,25 @@ import (
 	"github.com/apphub/apphub-infra/internal/validate"
 )
 
-// Kind classifies an operation's failure.
-type Kind string
+// ErrorKind classifies an operation's failure.
+type ErrorKind string
 
 // Error kinds, each with its HTTP status and CLI exit code.
 const (
-	KindInvalid  Kind = "invalid"   // bad input: nothing was touched
-	KindNotFound Kind = "not-found" // no such stack
-	KindConflict Kind = "conflict"  // another operation holds the stack
-	KindTimeout  Kind = "timeout"   // the deadline passed
-	KindCanceled Kind = "canceled"  // the caller gave up
-	KindFailed   Kind = "failed"    // the update ran and failed (Reason says why)
+	KindInvalid  ErrorKind = "invalid"   // bad input: nothing was touched
+	KindNotFound ErrorKind = "not-found" // no such stack
+	KindConflict ErrorKind = "conflict"  // another operation holds the stack
+	KindTimeout  ErrorKind = "timeout"   // the deadline passed
+	KindCanceled ErrorKind = "canceled"  // the caller gave up
+	KindFailed   ErrorKind = "failed"    // the update ran and failed (Reason says why)
 	// KindQuota: valid, but the namespace's ResourceQuota cannot fit it now
 	// (Reason has the used/hard figures); destroy previews or raise the quota.
-	KindQuota Kind = "quota-exceeded"
+	KindQuota ErrorKind = "quota-exceeded"
 )
 
 // Error is a typed operation error.
 type Error struct {
-	Kind  Kind
+	Kind  ErrorKind
 	Op    string // e.g. "preview up"
 	Stack string
 	// Reason is the human cause: for a failed update, the engine's error
@@ -56,7 +56,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // KindOf returns the kind of err, or "" when it is not an *Error.
-func KindOf(err error) Kind {
+func KindOf(err error) ErrorKind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind

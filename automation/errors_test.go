@@ -22,7 +22,7 @@ func TestClassify(t *testing.T) {
 		name string
 		ctx  context.Context
 		err  error
-		kind Kind
+		kind ErrorKind
 	}{
 		{"canceled", canceled, errors.New("signal: interrupt"), KindCanceled},
 		{"timeout", expired, errors.New("killed"), KindTimeout},

@@ -95,6 +95,9 @@ func toEvent(op, stack string, ev events.EngineEvent) (Event, bool) {
 		s := ev.SummaryEvent
 		e.Type = "summary"
 		e.Message = fmt.Sprintf("%v in %ds", s.ResourceChanges, s.DurationSeconds)
+	case ev.PreludeEvent != nil:
+		// The engine has started and is about to run the program.
+		e.Type = "prelude"
 	case ev.CancelEvent != nil:
 		e.Type = "cancel"
 	default:

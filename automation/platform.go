@@ -45,36 +45,27 @@ func (m *Manager) platformStack(ctx context.Context, create bool) (auto.Stack, e
 
 // PlatformUp creates or updates the platform stack.
 func (m *Manager) PlatformUp(ctx context.Context) (*PlatformResult, error) {
-	const op = "platform up"
-	stack := m.opts.PlatformStack
-	defer m.forgetPlatformOutputs()
-	release, err := m.acquire(ctx, op, platformProject, stack)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	st, err := m.platformStack(ctx, true)
-	if err != nil {
-		return nil, classify(ctx, op, stack, err, nil)
-	}
-	recovered, err := m.recoverStack(ctx, platformProject, st)
-	if err != nil {
-		return nil, classify(ctx, op, stack, err, nil)
-	}
-	c := m.collect(ctx, op, stack)
-	res, err := st.Up(ctx, optup.ProgressStreams(m.progress(stack)), optup.EventStreams(c.ch))
-	diags := c.wait()
-	if err != nil {
-		return &PlatformResult{Stack: stack, Recovered: recovered}, classify(ctx, op, stack, err, diags)
-	}
-	vals, secrets := plainOutputs(res.Outputs)
-	return &PlatformResult{Stack: stack, Outputs: masked(vals, secrets), LastUpdate: toUpdate(res.Summary), Recovered: recovered}, nil
+	return m.platformOp(ctx, "platform up", true, func(st auto.Stack, c *collector) (auto.UpdateSummary, auto.OutputMap, error) {
+		res, err := st.Up(ctx, optup.ProgressStreams(m.progress(st.Name())), optup.EventStreams(c.ch))
+		return res.Summary, res.Outputs, err
+	})
 }
 
 // PlatformDestroy destroys everything the platform stack created; the stack
 // and its config remain for the next `up`.
 func (m *Manager) PlatformDestroy(ctx context.Context) (*PlatformResult, error) {
-	const op = "platform destroy"
+	return m.platformOp(ctx, "platform destroy", false, func(st auto.Stack, c *collector) (auto.UpdateSummary, auto.OutputMap, error) {
+		res, err := st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(st.Name())), optdestroy.EventStreams(c.ch))
+		return res.Summary, nil, err
+	})
+}
+
+// platformOp is the one path of platform operations: the stack's lock,
+// the inline stack over the project's files (created only by an up; a
+// destroy of a stack that never existed has nothing to do), recovery of an
+// interrupted update, the run with its events, and the typed result.
+func (m *Manager) platformOp(ctx context.Context, op string, create bool,
+	run func(auto.Stack, *collector) (auto.UpdateSummary, auto.OutputMap, error)) (*PlatformResult, error) {
 	stack := m.opts.PlatformStack
 	defer m.forgetPlatformOutputs()
 	release, err := m.acquire(ctx, op, platformProject, stack)
@@ -82,9 +73,9 @@ func (m *Manager) PlatformDestroy(ctx context.Context) (*PlatformResult, error) 
 		return nil, err
 	}
 	defer release()
-	st, err := m.platformStack(ctx, false)
+	st, err := m.platformStack(ctx, create)
 	if err != nil {
-		if auto.IsSelectStack404Error(err) {
+		if !create && auto.IsSelectStack404Error(err) {
 			return &PlatformResult{Stack: stack}, nil
 		}
 		return nil, classify(ctx, op, stack, err, nil)
@@ -94,12 +85,17 @@ func (m *Manager) PlatformDestroy(ctx context.Context) (*PlatformResult, error) 
 		return nil, classify(ctx, op, stack, err, nil)
 	}
 	c := m.collect(ctx, op, stack)
-	res, err := st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(stack)), optdestroy.EventStreams(c.ch))
+	summary, outputs, err := run(st, c)
 	diags := c.wait()
 	if err != nil {
 		return &PlatformResult{Stack: stack, Recovered: recovered}, classify(ctx, op, stack, err, diags)
 	}
-	return &PlatformResult{Stack: stack, LastUpdate: toUpdate(res.Summary), Recovered: recovered}, nil
+	r := &PlatformResult{Stack: stack, LastUpdate: toUpdate(summary), Recovered: recovered}
+	if outputs != nil {
+		vals, secrets := plainOutputs(outputs)
+		r.Outputs = masked(vals, secrets)
+	}
+	return r, nil
 }
 
 // platformOutputs reads the platform stack's outputs, secrets in plaintext.

@@ -22,7 +22,7 @@ func TestPlatformOutputsFromAFile(t *testing.T) {
 
 	tests := []struct {
 		name, file string
-		kind       Kind
+		kind       ErrorKind
 		want       map[string]any
 	}{
 		{"a JSON object", good, "", map[string]any{"namespace": "apphub", "buildJobTtlSeconds": float64(3600)}},

@@ -3,6 +3,7 @@ package automation
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -71,4 +72,21 @@ func TestDefaultPluginsMatchGoMod(t *testing.T) {
 		require.True(t, ok, "plugin %s has no SDK module listed here", p.Name)
 		assert.Equal(t, versions[path], p.Version, "plugin %s must match %s in go.mod", p.Name, path)
 	}
+}
+
+// `make plugins` installs the same versions (its PLUGINS list).
+func TestMakefilePluginsMatchDefaultPlugins(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "Makefile"))
+	require.NoError(t, err)
+	var listed []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "PLUGINS := "); ok {
+			listed = strings.Fields(rest)
+		}
+	}
+	want := make([]string, 0, len(DefaultPlugins))
+	for _, p := range DefaultPlugins {
+		want = append(want, p.Name+":"+p.Version)
+	}
+	assert.Equal(t, want, listed, "Makefile's PLUGINS")
 }

@@ -26,7 +26,7 @@ const apiToken = "e2e-token"
 // api is the HTTP API on a loopback port over the tier's Manager.
 type api struct{ url string }
 
-func startAPI(t *testing.T, e *env, m *automation.Manager) *api {
+func startAPI(t testing.TB, e *env, m *automation.Manager) *api {
 	t.Helper()
 	srv, err := server.New(t.Context(), m, server.Options{Token: apiToken, StateDir: t.TempDir(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -40,7 +40,7 @@ func startAPI(t *testing.T, e *env, m *automation.Manager) *api {
 	return &api{url: "http://" + ln.Addr().String()}
 }
 
-func (a *api) do(t *testing.T, method, path string, body any) (int, map[string]any) {
+func (a *api) do(t testing.TB, method, path string, body any) (int, map[string]any) {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -60,7 +60,7 @@ func (a *api) do(t *testing.T, method, path string, body any) (int, map[string]a
 }
 
 // wait polls an accepted operation until it finishes.
-func (a *api) wait(t *testing.T, accepted map[string]any) map[string]any {
+func (a *api) wait(t testing.TB, accepted map[string]any) map[string]any {
 	t.Helper()
 	id, _ := accepted["id"].(string)
 	require.NotEmpty(t, id, "202 names the operation: %v", accepted)
@@ -114,4 +114,23 @@ func previewOverHTTP(_ context.Context, t *testing.T, e *env, m *automation.Mana
 	assert.Empty(t, kubectl(t, "get", "deploy,svc,ingress,networkpolicy", "-n", "apphub", "-l", "apphub.io/launch="+launch, "-o", "name"))
 	code, _ = a.do(t, http.MethodGet, "/v1/previews/"+launch, nil)
 	assert.Equal(t, http.StatusNotFound, code)
+}
+
+// waitStream follows an accepted operation's event stream, which ends when
+// the operation does, and returns the finished operation: no polling delay
+// in what a benchmark times.
+func (a *api) waitStream(t testing.TB, accepted map[string]any) map[string]any {
+	t.Helper()
+	id, _ := accepted["id"].(string)
+	require.NotEmpty(t, id, "202 names the operation: %v", accepted)
+	req, err := http.NewRequest(http.MethodGet, a.url+"/v1/operations/"+id+"/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	code, op := a.do(t, http.MethodGet, "/v1/operations/"+id, nil)
+	require.Equal(t, http.StatusOK, code)
+	return op
 }

@@ -43,7 +43,7 @@ type fleet struct {
 	started  int
 }
 
-func buildApphubctl(t *testing.T, e *env) string {
+func buildApphubctl(t testing.TB, e *env) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "apphubctl")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/apphubctl")

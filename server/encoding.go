@@ -11,7 +11,7 @@ import (
 )
 
 // statusOf maps an automation error kind to its HTTP status.
-var statusOf = map[automation.Kind]int{
+var statusOf = map[automation.ErrorKind]int{
 	automation.KindInvalid:  http.StatusBadRequest,
 	automation.KindNotFound: http.StatusNotFound,
 	automation.KindConflict: http.StatusConflict,

@@ -27,7 +27,7 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			var project struct {
 				Name    string `yaml:"name"`
-				Runtime string `yaml:"runtime"`
+				Runtime any    `yaml:"runtime"`
 				Config  map[string]struct {
 					Type        string `yaml:"type"`
 					Default     any    `yaml:"default"`
@@ -36,7 +36,7 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 			}
 			require.NoError(t, yaml.Unmarshal(projectFile(t, p.dir+"/Pulumi.yaml"), &project))
 			assert.Equal(t, p.name, project.Name)
-			assert.Equal(t, "go", project.Runtime)
+			assert.Equal(t, "go", runtimeName(project.Runtime))
 			read := map[string]bool{}
 			for _, k := range p.keys {
 				read[k.Name] = true
@@ -262,4 +262,13 @@ func TestReadmeDocumentsEveryKey(t *testing.T) {
 		}
 	}
 	assert.Empty(t, missing, "README's config table must list every key")
+}
+
+// runtimeName is the language of a Pulumi.yaml runtime, written as a name
+// or as {name, options}.
+func runtimeName(r any) any {
+	if m, ok := r.(map[string]any); ok {
+		return m["name"]
+	}
+	return r
 }

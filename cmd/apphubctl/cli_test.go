@@ -62,7 +62,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
-	for kind, want := range map[automation.Kind]int{
+	for kind, want := range map[automation.ErrorKind]int{
 		automation.KindInvalid: exitInvalid, automation.KindNotFound: exitNotFound, automation.KindConflict: exitConflict,
 		automation.KindTimeout: exitTimeout, automation.KindCanceled: exitCanceled, automation.KindFailed: exitFailed,
 	} {
