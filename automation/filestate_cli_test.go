@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -83,6 +85,32 @@ func TestFileStateAgreesWithCLI(t *testing.T) {
 		assert.True(t, IsNotFound(err), "an absent stack is still NotFound through the fast path: %v", err)
 	})
 
+	t.Run("an emptied stack is removed as stack rm removes it", func(t *testing.T) {
+		cli, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: m.opts.PulumiRoot})
+		require.NoError(t, err)
+		env := []string{"PULUMI_HOME=" + m.opts.PulumiHome}
+		for k, v := range m.env() {
+			env = append(env, k+"="+v)
+		}
+		dir := m.stackDir(stacks.PreviewProject, "preview-agree")
+		run := func(args ...string) string {
+			out, stderr, _, err := cli.Run(ctx, dir, nil, nil, nil, env, args...)
+			require.NoError(t, err, "pulumi %v: %s", args, stderr)
+			return out
+		}
+		run("stack", "init", "rm-cli")
+		run("stack", "init", "rm-fast")
+		run("stack", "rm", "--yes", "rm-cli")
+		removed, err := m.state.RemoveStack(stacks.PreviewProject, "rm-fast")
+		require.NoError(t, err)
+		require.True(t, removed)
+		assert.Equal(t, backendFiles(t, m.fileBackendDir(), "rm-cli"), backendFiles(t, m.fileBackendDir(), "rm-fast"),
+			"the same files are left behind")
+		assert.NotContains(t, run("stack", "ls", "--json"), "rm-fast", "the CLI no longer lists it")
+		run("stack", "init", "rm-fast") // and the name can be used again
+		run("stack", "rm", "--yes", "rm-fast")
+	})
+
 	t.Run("config written without the CLI is what the CLI reads", func(t *testing.T) {
 		cfg, err := lw.GetAllConfig(ctx, "preview-agree")
 		require.NoError(t, err)
@@ -118,4 +146,22 @@ func TestUpdateAfterTheWorkDirectoryIsLost(t *testing.T) {
 	// The next update takes the fast path again.
 	_, err = m.PreviewUp(ctx, PreviewSpec{Launch: "lost", Image: "registry.test/app:3"})
 	require.NoError(t, err)
+}
+
+// backendFiles lists the backend's files that name stack, with the name
+// replaced, so two stacks' leftovers compare.
+func backendFiles(t *testing.T, root, stack string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(filepath.Join(root, ".pulumi"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || !strings.Contains(p, stack) {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		out = append(out, strings.ReplaceAll(rel, stack, "STACK"))
+		return nil
+	})
+	require.NoError(t, err)
+	sort.Strings(out)
+	return out
 }

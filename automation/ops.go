@@ -182,15 +182,31 @@ func (m *Manager) destroy(ctx context.Context, op, project, stack string, progra
 		return nil, false, classify(ctx, op, stack, err, nil)
 	}
 	c := m.collect(ctx, op, stack)
-	dres, err := st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(stack)), optdestroy.EventStreams(c.ch), optdestroy.Remove())
+	dres, err := st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(stack)), optdestroy.EventStreams(c.ch))
 	diags := c.wait()
 	if err != nil {
 		return &opResult{Recovered: recovered}, false, classify(ctx, op, stack, err, diags)
+	}
+	if err := m.removeStack(ctx, project, st); err != nil {
+		return &opResult{Recovered: recovered}, false, classify(ctx, op, stack, err, nil)
 	}
 	if err := os.RemoveAll(m.stackDir(project, stack)); err != nil {
 		m.opts.Logger.Warn("removing work dir", "stack", stack, "err", err)
 	}
 	return &opResult{Update: toUpdate(dres.Summary), Recovered: recovered}, false, nil
+}
+
+// removeStack removes a stack its destroy emptied: through the file
+// backend's files when they can tell (a CLI process fewer per destroy),
+// else `pulumi stack rm`.
+func (m *Manager) removeStack(ctx context.Context, project string, st auto.Stack) error {
+	if removed, err := m.state.RemoveStack(project, st.Name()); removed || err != nil {
+		return err
+	}
+	if err := st.Workspace().RemoveStack(ctx, st.Name()); err != nil {
+		return fmt.Errorf("removing stack: %w", err)
+	}
+	return nil
 }
 
 // StackInfo is a stack's current state as the backend knows it.
