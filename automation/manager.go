@@ -30,7 +30,9 @@ type Manager struct {
 
 	outsMu sync.Mutex
 	outs   map[string]any
-	outsAt time.Time
+	// outsSecret names the secret outputs in outs.
+	outsSecret map[string]bool
+	outsAt     time.Time
 
 	locksOnce  sync.Once
 	lockStore  pulumistate.LockStore

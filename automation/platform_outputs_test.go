@@ -51,9 +51,34 @@ func TestPlatformOutputsFromAFile(t *testing.T) {
 	}
 }
 
-func TestPlatformOutputsStayOutWithoutAFile(t *testing.T) {
-	m := &Manager{opts: Options{Now: time.Now}}
-	cfg := map[string]string{}
-	require.NoError(t, m.withPlatformOutputs(t.Context(), cfg))
-	assert.Empty(t, cfg, "the StackReference is used: nothing is added")
+// Without a file, the outputs the Manager has cached travel as config
+// only when that is safe in plaintext; otherwise the StackReference reads
+// them.
+func TestPlatformOutputsAsConfigOnlyWhenPlain(t *testing.T) {
+	tests := []struct {
+		name   string
+		outs   map[string]any
+		secret map[string]bool
+		inline bool
+	}{
+		{"no secrets", map[string]any{"namespace": "apphub"}, nil, true},
+		{"a kubeconfig path", map[string]any{"kubeconfig": "/etc/kube/config"}, map[string]bool{"kubeconfig": true}, true},
+		{"kubeconfig contents", map[string]any{"kubeconfig": "apiVersion: v1\nkind: Config\nclusters: []\n"}, map[string]bool{"kubeconfig": true}, false},
+		{"a Redis password", map[string]any{"redisUrl": "redis://:pw@redis:6379/0"}, map[string]bool{"redisUrl": true}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Now()
+			m := &Manager{opts: Options{Now: func() time.Time { return now }}, outs: tt.outs, outsSecret: tt.secret, outsAt: now}
+			cfg := map[string]string{}
+			require.NoError(t, m.withPlatformOutputs(t.Context(), cfg))
+			if !tt.inline {
+				assert.Empty(t, cfg, "the StackReference reads them: nothing secret in plain config")
+				return
+			}
+			var got map[string]any
+			require.NoError(t, json.Unmarshal([]byte(cfg["platformOutputs"]), &got))
+			assert.Equal(t, tt.outs, got)
+		})
+	}
 }

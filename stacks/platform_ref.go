@@ -68,7 +68,7 @@ func LoadPlatform(ctx *pulumi.Context, stack, outputsJSON string) (*PlatformValu
 }
 
 // platformOutputsSource names the JSON source in errors.
-const platformOutputsSource = "(platform outputs file)"
+const platformOutputsSource = "(outputs passed as config)"
 
 // PlatformFromJSON reads platform values from the outputs as one JSON
 // object (the API service's platform file).

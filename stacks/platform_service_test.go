@@ -475,7 +475,7 @@ func TestPlatformFromJSON(t *testing.T) {
 		{name: "not JSON", raw: `{"namespace":`, errs: []string{"must be a JSON object"}},
 		{name: "null", raw: "null", errs: []string{"must be a JSON object"}},
 		{name: "string", raw: `"apphub"`, errs: []string{"must be a JSON object"}},
-		{name: "empty object", raw: "{}", errs: []string{`platform stack "(platform outputs file)" lacks outputs namespace, buildNamespace`, "builderImage"}},
+		{name: "empty object", raw: "{}", errs: []string{`platform stack "(outputs passed as config)" lacks outputs namespace, buildNamespace`, "builderImage"}},
 		{name: "missing outputs", edit: map[string]any{OutNamespace: nil, OutIngressClass: nil},
 			errs: []string{"lacks outputs namespace, ingressClass: deploy (or update) the platform first"}},
 		{name: "empty namespace", edit: map[string]any{OutNamespace: ""}, errs: []string{"lacks outputs namespace:"}},
