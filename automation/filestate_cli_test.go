@@ -9,8 +9,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -109,6 +111,38 @@ func TestFileStateAgreesWithCLI(t *testing.T) {
 		assert.NotContains(t, run("stack", "ls", "--json"), "rm-fast", "the CLI no longer lists it")
 		run("stack", "init", "rm-fast") // and the name can be used again
 		run("stack", "rm", "--yes", "rm-fast")
+	})
+
+	t.Run("a stack created from the files is one stack init would create", func(t *testing.T) {
+		cli, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: m.opts.PulumiRoot})
+		require.NoError(t, err)
+		env := []string{"PULUMI_HOME=" + m.opts.PulumiHome}
+		for k, v := range m.env() {
+			env = append(env, k+"="+v)
+		}
+		dir := m.stackDir(stacks.PreviewProject, "preview-agree")
+		run := func(args ...string) string {
+			out, stderr, _, err := cli.Run(ctx, dir, nil, nil, nil, env, args...)
+			require.NoError(t, err, "pulumi %v: %s", args, stderr)
+			return out
+		}
+		run("stack", "init", "init-cli")
+		settings, err := lw.StackSettings(ctx, "init-cli")
+		require.NoError(t, err)
+		created, err := m.state.CreateStack(stacks.PreviewProject, "init-fast", "v"+cli.Version().String(), settings.EncryptionSalt, time.Now())
+		require.NoError(t, err)
+		require.True(t, created)
+		fastLW, err := auto.NewLocalWorkspace(ctx, m.wsOpts(stacks.PreviewProject, dir)...)
+		require.NoError(t, err)
+		require.NoError(t, fastLW.SaveStackSettings(ctx, "init-fast", &workspace.ProjectStack{EncryptionSalt: settings.EncryptionSalt}))
+		assert.Equal(t, backendFiles(t, m.fileBackendDir(), "init-cli"), backendFiles(t, m.fileBackendDir(), "init-fast"))
+		assert.Contains(t, run("stack", "ls", "--json"), `"init-fast"`)
+		run("config", "set", "--secret", "token", "s3cret", "--stack", "init-fast")
+		assert.Equal(t, "s3cret\n", run("config", "get", "token", "--stack", "init-fast"), "the shared salt decrypts")
+		exported := run("stack", "export", "--stack", "init-fast")
+		assert.Contains(t, exported, `"type": "passphrase"`)
+		run("stack", "rm", "--yes", "init-cli")
+		run("stack", "rm", "--yes", "init-fast")
 	})
 
 	t.Run("config written without the CLI is what the CLI reads", func(t *testing.T) {

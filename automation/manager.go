@@ -40,6 +40,9 @@ type Manager struct {
 	locksErr   error
 	state      pulumistate.Backend
 
+	saltMu sync.Mutex
+	salt   string // encryption salt of a stack this Manager's CLI created
+
 	mu   sync.Mutex
 	busy map[string]string // stack key -> operation holding it
 }
@@ -207,7 +210,13 @@ func (m *Manager) upsert(ctx context.Context, project, stack string, program pul
 		return auto.Stack{}, err
 	}
 	if exists, known := m.state.Exists(project, stack); known && !exists {
+		if st, ok, err := m.createFast(ctx, ws, project, stack); ok || err != nil {
+			return st, err
+		}
 		st, err := auto.NewStack(ctx, stack, ws)
+		if err == nil {
+			m.rememberSalt(ctx, ws, stack)
+		}
 		if err == nil || !auto.IsCreateStack409Error(err) {
 			return st, err
 		}
