@@ -12,8 +12,9 @@ import (
 // key derivation, 0.3 s of a preview create) when the file backend's files
 // allow it and this Manager has a salt its CLI made with its passphrase:
 // the first stack of a process goes through the CLI, the rest reuse that
-// salt, as every stack of one passphrase could. ok is false when the CLI
-// must create it.
+// salt (or the platform's, once the CLI has decrypted the platform's
+// secrets with it), as every stack of one passphrase could. ok is false
+// when the CLI must create it.
 func (m *Manager) createFast(ctx context.Context, ws auto.Workspace, project, stack string) (st auto.Stack, ok bool, err error) {
 	m.saltMu.Lock()
 	salt := m.salt
@@ -32,8 +33,8 @@ func (m *Manager) createFast(ctx context.Context, ws auto.Workspace, project, st
 	return st, true, err
 }
 
-// rememberSalt keeps the encryption salt of a stack the CLI just created
-// for createFast.
+// rememberSalt keeps, for createFast, the encryption salt of a stack the
+// CLI just created or decrypted with this Manager's passphrase.
 func (m *Manager) rememberSalt(ctx context.Context, ws auto.Workspace, stack string) {
 	settings, err := ws.StackSettings(ctx, stack)
 	if err != nil || settings.EncryptionSalt == "" {

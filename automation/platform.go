@@ -147,6 +147,12 @@ func (m *Manager) readPlatformOutputs(ctx context.Context) (map[string]any, map[
 		return nil, nil, classify(ctx, "platform env", m.opts.PlatformStack, fmt.Errorf("reading outputs: %w", err), nil)
 	}
 	vals, secret := plainOutputs(outs)
+	if len(secret) > 0 {
+		// The CLI just decrypted the platform's secrets with this
+		// Manager's passphrase, so the platform's salt is one it made
+		// with it: new stacks can be created with it (createFast).
+		m.rememberSalt(ctx, st.Workspace(), m.opts.PlatformStack)
+	}
 	return vals, secret, nil
 }
 
