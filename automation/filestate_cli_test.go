@@ -88,18 +88,7 @@ func TestFileStateAgreesWithCLI(t *testing.T) {
 	})
 
 	t.Run("an emptied stack is removed as stack rm removes it", func(t *testing.T) {
-		cli, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: m.opts.PulumiRoot})
-		require.NoError(t, err)
-		env := []string{"PULUMI_HOME=" + m.opts.PulumiHome}
-		for k, v := range m.env() {
-			env = append(env, k+"="+v)
-		}
-		dir := m.stackDir(stacks.PreviewProject, "preview-agree")
-		run := func(args ...string) string {
-			out, stderr, _, err := cli.Run(ctx, dir, nil, nil, nil, env, args...)
-			require.NoError(t, err, "pulumi %v: %s", args, stderr)
-			return out
-		}
+		_, run := plainCLI(t, m, m.stackDir(stacks.PreviewProject, "preview-agree"))
 		run("stack", "init", "rm-cli")
 		run("stack", "init", "rm-fast")
 		run("stack", "rm", "--yes", "rm-cli")
@@ -114,18 +103,8 @@ func TestFileStateAgreesWithCLI(t *testing.T) {
 	})
 
 	t.Run("a stack created from the files is one stack init would create", func(t *testing.T) {
-		cli, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: m.opts.PulumiRoot})
-		require.NoError(t, err)
-		env := []string{"PULUMI_HOME=" + m.opts.PulumiHome}
-		for k, v := range m.env() {
-			env = append(env, k+"="+v)
-		}
 		dir := m.stackDir(stacks.PreviewProject, "preview-agree")
-		run := func(args ...string) string {
-			out, stderr, _, err := cli.Run(ctx, dir, nil, nil, nil, env, args...)
-			require.NoError(t, err, "pulumi %v: %s", args, stderr)
-			return out
-		}
+		cli, run := plainCLI(t, m, dir)
 		run("stack", "init", "init-cli")
 		settings, err := lw.StackSettings(ctx, "init-cli")
 		require.NoError(t, err)
@@ -198,4 +177,21 @@ func backendFiles(t *testing.T, root, stack string) []string {
 	require.NoError(t, err)
 	sort.Strings(out)
 	return out
+}
+
+// plainCLI is the Pulumi CLI itself (not the Manager's fast paths) on the
+// Manager's backend, run in dir; run fails the test on error.
+func plainCLI(t *testing.T, m *Manager, dir string) (auto.PulumiCommand, func(args ...string) string) {
+	t.Helper()
+	cli, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: m.opts.PulumiRoot})
+	require.NoError(t, err)
+	env := []string{"PULUMI_HOME=" + m.opts.PulumiHome}
+	for k, v := range m.env() {
+		env = append(env, k+"="+v)
+	}
+	return cli, func(args ...string) string {
+		out, stderr, _, err := cli.Run(t.Context(), dir, nil, nil, nil, env, args...)
+		require.NoError(t, err, "pulumi %v: %s", args, stderr)
+		return out
+	}
 }
