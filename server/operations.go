@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -13,38 +12,6 @@ import (
 	"github.com/apphub/apphub-infra/internal/validate"
 	"github.com/apphub/apphub-infra/queue"
 )
-
-// execute runs one operation for the queue, its events going to sink.
-func (s *Server) execute(ctx context.Context, op *queue.Operation, sink func(automation.Event)) (any, error) {
-	ctx = automation.WithEvents(ctx, sink)
-	switch op.Kind {
-	case queue.KindPreviewUp:
-		var spec automation.PreviewSpec
-		if err := json.Unmarshal(op.Spec, &spec); err != nil {
-			return nil, err
-		}
-		return s.b.PreviewUp(ctx, spec)
-	case queue.KindPreviewDestroy:
-		var launch string
-		if err := json.Unmarshal(op.Spec, &launch); err != nil {
-			return nil, err
-		}
-		return s.b.PreviewDestroy(ctx, launch)
-	case queue.KindBuildRun:
-		var spec automation.BuildSpec
-		if err := json.Unmarshal(op.Spec, &spec); err != nil {
-			return nil, err
-		}
-		return s.b.BuildRun(ctx, spec)
-	case queue.KindBuildDestroy:
-		var id string
-		if err := json.Unmarshal(op.Spec, &id); err != nil {
-			return nil, err
-		}
-		return s.b.BuildDestroy(ctx, id)
-	}
-	return nil, fmt.Errorf("unknown operation kind %q", op.Kind)
-}
 
 // expire queues a destroy of every preview whose ttlSeconds have passed
 // and of every build stack past its retention; River runs it on the

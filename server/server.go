@@ -138,7 +138,7 @@ func New(ctx context.Context, b Backend, opts Options) (*Server, error) {
 	q, err := queue.Open(ctx, queue.Config{
 		DatabaseURL: opts.DatabaseURL, StateDir: opts.StateDir, Workers: opts.Workers,
 		TakeoverAfter: opts.TakeoverAfter, ExpiryInterval: opts.ExpiryInterval,
-		Execute: s.execute, Expire: s.expire, OnChange: s.changed, Logger: opts.Logger,
+		Execute: queue.Dispatch(b), Expire: s.expire, OnChange: s.changed, Logger: opts.Logger,
 		Deliver: s.deliver, OnDelivery: s.delivered,
 	})
 	if err != nil {
