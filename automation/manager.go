@@ -33,6 +33,9 @@ type Manager struct {
 	// outsSecret names the secret outputs in outs.
 	outsSecret map[string]bool
 	outsAt     time.Time
+	// outsRefreshing is set while a background refresh of outs runs.
+	outsRefreshing bool
+	outsGen        int // counts forgetPlatformOutputs, so a late refresh cannot undo one
 
 	locksOnce  sync.Once
 	lockStore  pulumistate.LockStore

@@ -99,22 +99,29 @@ func (m *Manager) platformOp(ctx context.Context, op string, create bool,
 	return r, nil
 }
 
-// platformOutputs reads the platform stack's outputs, secrets in plaintext.
-// platformOutputs reads the platform stack's outputs, kept for
-// platformOutputsTTL: a preview up consults them several times (limits,
-// quota, the stuck watch) and each read may cost a CLI call; the platform
-// changes rarely, and PlatformUp/PlatformDestroy drop the copy.
+// platformOutputs reads the platform stack's outputs, secrets in
+// plaintext, from a copy refreshed every platformOutputsTTL: a preview up
+// consults them several times (limits, quota, the stuck watch, its config)
+// and each read may cost a CLI call; the platform changes rarely, and
+// PlatformUp/PlatformDestroy drop the copy.
 func (m *Manager) platformOutputs(ctx context.Context) (map[string]any, error) {
 	vals, _, err := m.platformOutputsSecret(ctx)
 	return vals, err
 }
 
 // platformOutputsSecret is platformOutputs with the names of the secret
-// outputs.
+// outputs. A copy older than platformOutputsTTL is still answered at once
+// while one refresh runs in the background, so no operation waits for the
+// CLI read (0.3–0.7 s with the key derivation) every TTL; only the first
+// read, and the first after platform up or destroy, is synchronous.
 func (m *Manager) platformOutputsSecret(ctx context.Context) (map[string]any, map[string]bool, error) {
 	m.outsMu.Lock()
 	defer m.outsMu.Unlock()
-	if m.outs != nil && m.opts.Now().Sub(m.outsAt) < platformOutputsTTL {
+	if m.outs != nil {
+		if m.opts.Now().Sub(m.outsAt) >= platformOutputsTTL && !m.outsRefreshing {
+			m.outsRefreshing = true
+			go m.refreshPlatformOutputs(m.outsGen)
+		}
 		return m.outs, m.outsSecret, nil
 	}
 	vals, secret, err := m.readPlatformOutputs(ctx)
@@ -125,11 +132,32 @@ func (m *Manager) platformOutputsSecret(ctx context.Context) (map[string]any, ma
 	return vals, secret, nil
 }
 
+// refreshPlatformOutputs replaces the cached outputs; on failure the old
+// copy stays (and the next read tries again).
+func (m *Manager) refreshPlatformOutputs(gen int) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	vals, secret, err := m.readPlatformOutputs(ctx)
+	m.outsMu.Lock()
+	defer m.outsMu.Unlock()
+	m.outsRefreshing = false
+	if err != nil {
+		m.opts.Logger.Warn("refreshing the platform outputs", "err", err)
+		return
+	}
+	// Platform up or destroy may have dropped the copy meanwhile: what
+	// this read found may then be older than what replaced it.
+	if gen == m.outsGen {
+		m.outs, m.outsSecret, m.outsAt = vals, secret, m.opts.Now()
+	}
+}
+
 const platformOutputsTTL = 15 * time.Second
 
 func (m *Manager) forgetPlatformOutputs() {
 	m.outsMu.Lock()
 	m.outs = nil
+	m.outsGen++
 	m.outsMu.Unlock()
 }
 
@@ -204,7 +232,7 @@ func readPlatformOutputsFile(path string) (map[string]any, error) {
 // engine a read of the platform's checkpoint and a key derivation for its
 // secrets (0.17 s of a preview create); the outputs are in the Manager's
 // cache already (the limit and quota checks read them), at most
-// platformOutputsTTL old.
+// about platformOutputsTTL old.
 func (m *Manager) withPlatformOutputs(ctx context.Context, cfg map[string]string) error {
 	outs, secret, err := m.platformOutputsSecret(ctx)
 	if m.opts.PlatformOutputsFile == "" && (err != nil || !plainConfig(outs, secret)) {

@@ -2,6 +2,7 @@ package automation
 
 import (
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -81,4 +82,33 @@ func TestPlatformOutputsAsConfigOnlyWhenPlain(t *testing.T) {
 			assert.Equal(t, tt.outs, got)
 		})
 	}
+}
+
+// A stale copy is answered at once and refreshed in the background; a
+// refresh that started before the copy was dropped does not bring the old
+// outputs back.
+func TestPlatformOutputsRefreshInTheBackground(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "platform.json")
+	require.NoError(t, os.WriteFile(file, []byte(`{"namespace":"old"}`), 0o600))
+	now := time.Now()
+	clock := func() time.Time { return now }
+	m := &Manager{opts: Options{PlatformOutputsFile: file, Now: clock, Logger: slog.New(slog.DiscardHandler)}}
+	got, err := m.platformOutputs(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, "old", got["namespace"])
+
+	require.NoError(t, os.WriteFile(file, []byte(`{"namespace":"new"}`), 0o600))
+	now = now.Add(platformOutputsTTL)
+	got, err = m.platformOutputs(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, "old", got["namespace"], "the stale copy, at once")
+	require.Eventually(t, func() bool {
+		got, _ := m.platformOutputs(t.Context())
+		return got["namespace"] == "new"
+	}, 5*time.Second, 10*time.Millisecond, "then the refreshed one")
+
+	m.forgetPlatformOutputs()
+	m.refreshPlatformOutputs(m.outsGen - 1) // a refresh from before the drop
+	assert.Nil(t, m.outs, "a late refresh does not undo the drop")
 }
