@@ -44,7 +44,7 @@ type Manager struct {
 	state      pulumistate.Backend
 
 	saltMu sync.Mutex
-	salt   string // encryption salt of a stack this Manager's CLI created
+	salt   string // an encryption salt the CLI made with this passphrase (createFast)
 
 	mu   sync.Mutex
 	busy map[string]string // stack key -> operation holding it
