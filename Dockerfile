@@ -13,49 +13,26 @@
 # then name the pushed image in the platform stack's `serviceImage` config
 # (pulumi config set serviceImage <registry>/apphubctl:<tag>).
 #
-# The pins below are checked against the repository by
-# cmd/apphubctl/dockerfile_test.go (go test ./cmd/apphubctl/): the Pulumi
-# version against the Makefile and tools/go.mod, the plugin versions against
-# automation.DefaultPlugins, the Go image against go.mod.
+# Nothing is pinned here: the Pulumi CLI is the version tools/go.mod
+# requires and each provider plugin the version go.mod requires of its SDK
+# (`apphubctl plugins` lists them), so go.mod files are the one place a
+# version is written.
 
-# --- The Pulumi CLI and the provider plugins ---------------------------------
+# --- The Pulumi CLI ------------------------------------------------------------
 FROM golang:1.26-bookworm AS pulumi
 
-# The Makefile's PULUMI_VERSION: the version ldflag lets the Automation API
-# read the CLI's version.
-ARG PULUMI_VERSION=v3.246.0
-# automation.DefaultPlugins.
-ARG KUBERNETES_PLUGIN_VERSION=v4.33.0
-ARG RANDOM_PLUGIN_VERSION=v4.18.0
-ARG COMMAND_PLUGIN_VERSION=v1.2.1
-
-WORKDIR /src/tools
+WORKDIR /src
 # Only the tools module's pins: a change elsewhere in the repository does not
-# rebuild the CLI.
-COPY tools/go.mod tools/go.sum ./
-# Built as the Makefile's $(PULUMI) target builds it.
+# rebuild the CLI. The version ldflag lets the Automation API read the CLI's
+# version, as the Makefile's $(PULUMI) target sets it.
+COPY tools/go.mod tools/go.sum tools/pin.sh tools/
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -o /out/pulumi \
-      -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=${PULUMI_VERSION}" \
+    set -eu; \
+    version=$(sh tools/pin.sh tools/go.mod github.com/pulumi/pulumi/pkg/v3); \
+    cd tools && CGO_ENABLED=0 go build -trimpath -o /out/pulumi \
+      -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=${version}" \
       github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-
-# The plugins, installed by the CLI just built. The check afterwards is the
-# one automation.Manager makes (a complete plugin directory with an
-# executable provider), so a half-finished download fails the build instead
-# of the first operation.
-ENV PULUMI_HOME=/opt/pulumi-home PULUMI_SKIP_UPDATE_CHECK=true
-RUN set -eu; \
-    /out/pulumi plugin install resource kubernetes ${KUBERNETES_PLUGIN_VERSION}; \
-    /out/pulumi plugin install resource random ${RANDOM_PLUGIN_VERSION}; \
-    /out/pulumi plugin install resource command ${COMMAND_PLUGIN_VERSION}; \
-    for p in kubernetes:${KUBERNETES_PLUGIN_VERSION} random:${RANDOM_PLUGIN_VERSION} command:${COMMAND_PLUGIN_VERSION}; do \
-      dir="${PULUMI_HOME}/plugins/resource-${p%%:*}-${p#*:}"; \
-      test -x "${dir}/pulumi-resource-${p%%:*}"; \
-      test ! -e "${dir}.partial"; \
-    done; \
-    /out/pulumi version; \
-    /out/pulumi plugin ls
 
 # --- apphubctl ---------------------------------------------------------------
 FROM golang:1.26-bookworm AS apphubctl
@@ -68,6 +45,26 @@ COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 go build -trimpath -o /out/apphubctl ./cmd/apphubctl
+
+# --- The provider plugins ----------------------------------------------------
+# Installed by the CLI above, at the versions apphubctl was compiled against.
+# The check afterwards is the one automation.Manager makes (a complete plugin
+# directory with an executable provider), so a half-finished download fails
+# the build instead of the first operation.
+FROM pulumi AS plugins
+COPY --from=apphubctl /out/apphubctl /out/apphubctl
+ENV PULUMI_HOME=/opt/pulumi-home PULUMI_SKIP_UPDATE_CHECK=true
+RUN set -eu; \
+    /out/apphubctl plugins > /tmp/plugins; \
+    test -s /tmp/plugins; \
+    while read -r name version; do \
+      /out/pulumi plugin install resource "$name" "$version"; \
+      dir="${PULUMI_HOME}/plugins/resource-${name}-${version}"; \
+      test -x "${dir}/pulumi-resource-${name}"; \
+      test ! -e "${dir}.partial"; \
+    done < /tmp/plugins; \
+    /out/pulumi version; \
+    /out/pulumi plugin ls
 
 # --- Runtime -----------------------------------------------------------------
 FROM debian:bookworm-slim
@@ -101,7 +98,7 @@ RUN groupadd --gid 65532 apphub \
  && install -d -o 65532 -g 65532 -m 0750 /var/lib/apphub /var/lib/pulumi-home
 
 COPY --from=pulumi /out/pulumi /usr/local/bin/pulumi
-COPY --from=pulumi --chown=65532:65532 /opt/pulumi-home /opt/pulumi-home
+COPY --from=plugins --chown=65532:65532 /opt/pulumi-home /opt/pulumi-home
 COPY --from=apphubctl /out/apphubctl /usr/local/bin/apphubctl
 
 USER 65532:65532

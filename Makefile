@@ -5,14 +5,19 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 STACK ?= dev
-PULUMI_VERSION := v3.246.0
+# Every version is pinned once, in a go.mod: the CLI's in tools/go.mod, the
+# SDKs' (and so the provider plugins') in go.mod.
+PULUMI_VERSION := $(shell $(CURDIR)/tools/pin.sh $(CURDIR)/tools/go.mod github.com/pulumi/pulumi/pkg/v3)
 BIN := $(CURDIR)/bin
 PULUMI := $(BIN)/pulumi
 
 # Local file:// state inside the project unless the caller chose a backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
-# Dev stacks may use an empty passphrase; set your own for anything shared.
-export PULUMI_CONFIG_PASSPHRASE ?=
+# Secrets: PULUMI_CONFIG_PASSPHRASE_FILE (or PULUMI_CONFIG_PASSPHRASE), as the
+# Pulumi CLI reads them. Nothing is exported here: only the dev stack may
+# use the empty passphrase, and gets it when neither is set
+# (tools/passphrase-env.sh stops any other stack without one).
+PASSPHRASE = pp=$$($(CURDIR)/tools/passphrase-env.sh $(STACK)) && eval "$$pp"
 export PULUMI_SKIP_UPDATE_CHECK := true
 
 .PHONY: help
@@ -44,36 +49,26 @@ pulumi: $(PULUMI)
 # anything is built or created.
 FIND_PULUMI := $(CURDIR)/tools/find-pulumi.sh
 
-# The platform program, prebuilt: Pulumi.yaml's runtime.options.binary
-# names it, so a no-change preview does not recompile main.go. go build
-# writes nothing when it is up to date.
-PLATFORM_BIN := $(BIN)/apphub-platform
-
-.PHONY: platform-bin
-platform-bin:
-	@mkdir -p $(BIN)
-	@go build -o $(PLATFORM_BIN) .
-
 .PHONY: stack
 stack:
-	@cli=$$($(FIND_PULUMI)) && mkdir -p .pulumi-state && \
+	@$(PASSPHRASE) && cli=$$($(FIND_PULUMI)) && mkdir -p .pulumi-state && \
 	  $$cli stack select --create $(STACK) --non-interactive
 
 .PHONY: up
-up: platform-bin
-	@cli=$$($(FIND_PULUMI)) && mkdir -p .pulumi-state && \
+up:
+	@$(PASSPHRASE) && cli=$$($(FIND_PULUMI)) && mkdir -p .pulumi-state && \
 	  $$cli stack select --create $(STACK) --non-interactive && \
 	  $$cli up --stack $(STACK) $(if $(filter dev,$(STACK)),--yes,)
 
 .PHONY: preview
-preview: platform-bin
-	@cli=$$($(FIND_PULUMI)) && mkdir -p .pulumi-state && \
+preview:
+	@$(PASSPHRASE) && cli=$$($(FIND_PULUMI)) && mkdir -p .pulumi-state && \
 	  $$cli stack select --create $(STACK) --non-interactive && \
 	  $$cli preview --stack $(STACK) --diff
 
 .PHONY: down
-down: platform-bin
-	@cli=$$($(FIND_PULUMI)) && \
+down:
+	@$(PASSPHRASE) && cli=$$($(FIND_PULUMI)) && \
 	  $$cli destroy --stack $(STACK) $(if $(filter dev,$(STACK)),--yes,)
 
 # Provider plugins and the Go language host for the tests' PULUMI_HOME:
@@ -83,7 +78,6 @@ down: platform-bin
 # its bundled hosts.
 SHARED_PULUMI := $(abspath $(CURDIR)/../shared/pulumi)
 TEST_PULUMI_HOME ?= $(CURDIR)/.pulumi-home
-PLUGINS := kubernetes:v4.33.0 random:v4.18.0 command:v1.2.1
 ifneq ($(wildcard $(SHARED_PULUMI)/install.sh),)
 E2E_ENV := PULUMI_HOME=$(TEST_PULUMI_HOME) PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 else
@@ -92,11 +86,12 @@ endif
 
 .PHONY: plugins
 plugins: $(PULUMI)
-	@if [ -x "$(SHARED_PULUMI)/install.sh" ]; then \
+	@set -eo pipefail; \
+	if [ -x "$(SHARED_PULUMI)/install.sh" ]; then \
 	  PULUMI=$(PULUMI) "$(SHARED_PULUMI)/install.sh" "$(TEST_PULUMI_HOME)" "$(BIN)"; \
 	else \
-	  for p in $(PLUGINS); do \
-	    PULUMI_HOME="$(TEST_PULUMI_HOME)" $(PULUMI) plugin install resource $${p%%:*} $${p#*:} || exit 1; \
+	  go run ./cmd/apphubctl plugins | while read -r name version; do \
+	    PULUMI_HOME="$(TEST_PULUMI_HOME)" $(PULUMI) plugin install resource "$$name" "$$version" || exit 1; \
 	  done; \
 	  echo "plugins: downloaded into $(TEST_PULUMI_HOME); the e2e tier also needs pulumi-language-go beside $(PULUMI) or on PATH"; \
 	fi

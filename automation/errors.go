@@ -3,6 +3,7 @@ package automation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -158,6 +159,12 @@ func classify(ctx context.Context, op, stack string, err error, diags []string) 
 		e.Kind = KindNotFound
 	case inChain(err, auto.IsConcurrentUpdateError), inChain(err, auto.IsCreateStack409Error):
 		e.Kind = KindConflict
+	case strings.Contains(err.Error(), "incorrect passphrase"):
+		// The stack's secrets were encrypted with another passphrase: say
+		// which settings decide it instead of the CLI's stack trace.
+		e.Kind, e.Reason = KindInvalid, fmt.Sprintf("stack %q was encrypted with another passphrase than %s / %s give", stack, envPassphrase, envPassphraseFile)
+		e.Fields = validate.Errors{{Field: envPassphrase, Rule: e.Reason}}
+		return e
 	default:
 		e.Kind = KindFailed
 	}

@@ -31,6 +31,9 @@ type collector struct {
 	done  chan struct{}
 	mu    sync.Mutex
 	diags []string
+	// pending: the engine warned that the stack holds operations an
+	// interrupted update left pending.
+	pending bool
 }
 
 func (m *Manager) collect(ctx context.Context, op, stack string) *collector {
@@ -43,11 +46,7 @@ func (m *Manager) collect(ctx context.Context, op, stack string) *collector {
 			if !ok {
 				continue
 			}
-			if e.Type == "diagnostic" && e.Severity == "error" && e.Message != "" {
-				c.mu.Lock()
-				c.diags = append(c.diags, e.Message)
-				c.mu.Unlock()
-			}
+			c.note(e)
 			m.opts.Logger.Debug("engine event", "op", op, "stack", stack, "type", e.Type, "resource", e.Resource, "action", e.Action)
 			if sink != nil {
 				sink(e)
@@ -55,6 +54,31 @@ func (m *Manager) collect(ctx context.Context, op, stack string) *collector {
 		}
 	}()
 	return c
+}
+
+func (c *collector) note(e Event) {
+	if e.Type != "diagnostic" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case e.Severity == "error" && e.Message != "":
+		c.diags = append(c.diags, e.Message)
+	case e.Severity == "warning" && strings.Contains(e.Message, pendingOpsWarning):
+		c.pending = true
+	}
+}
+
+// pendingOpsWarning is in the warning the engine prints when an update
+// starts on a stack with pending operations (deployment_executor.go).
+const pendingOpsWarning = "pending operations from previous deployment"
+
+// sawPending reports whether the engine warned of pending operations.
+func (c *collector) sawPending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pending
 }
 
 // wait returns the error diagnostics once the SDK has closed the stream.

@@ -2,132 +2,59 @@ package automation
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
+	"errors"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/apphub/apphub-infra/automation/internal/pulumistate"
-	"github.com/apphub/apphub-infra/internal/testing/pgtest"
 )
 
-// A lock is broken only when its holder is provably dead; the same rules
-// hold for the file backend's files and the postgres backend's rows.
-func TestStaleLocksAreBrokenOnlyWhenTheHolderIsProvablyDead(t *testing.T) {
+// The CLI names a locked stack's holders when it refuses an update; those
+// lines are all a dead holder is judged on.
+func TestLockHoldersFromTheCLIsRefusal(t *testing.T) {
+	refusal := errors.New(`error: the stack is currently locked by 2 lock(s). Either wait for the other process(es) to end or delete the lock file with ` + "`pulumi cancel`" + `.
+  file:///state/.pulumi/locks/organization/apphub-preview/preview-x/1.json: created by svc@this-host (pid 999999) at 2026-12-01T07:00:00Z
+  file:///state/.pulumi/locks/organization/apphub-preview/preview-x/2.json: created by first.last@example@replica-b (pid 42) at 2026-12-01T08:00:01Z`)
+	assert.Equal(t, []lockHolder{
+		{Username: "svc", Hostname: "this-host", Pid: 999999, Since: time.Date(2026, 12, 1, 7, 0, 0, 0, time.UTC)},
+		{Username: "first.last@example", Hostname: "replica-b", Pid: 42, Since: time.Date(2026, 12, 1, 8, 0, 1, 0, time.UTC)},
+	}, lockHolders(refusal))
+	assert.Nil(t, lockHolders(errors.New("created by svc@host (pid 1) at yesterday")), "a time it cannot read proves nothing")
+	assert.Nil(t, lockHolders(errors.New("conflict")))
+}
+
+// A lock is broken only when its holder is provably dead.
+func TestDeadHolderIsProvenOrLeft(t *testing.T) {
 	since := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
-	locks := map[string]pulumistate.Lock{
-		"dead-here":      {Pid: 999999, Username: "svc", Hostname: "this-host", Timestamp: since.Add(-time.Hour)},
-		"other-host":     {Pid: 42, Username: "svc", Hostname: "replica-b", Timestamp: since.Add(time.Second)},
-		"other-host-old": {Pid: 43, Username: "svc", Hostname: "replica-b", Timestamp: since.Add(-2 * time.Hour)},
-		"third-host":     {Pid: 44, Username: "ops", Hostname: "laptop", Timestamp: since.Add(time.Second)},
-	}
+	takeover := &Takeover{Host: "replica-b", Since: since}
 	tests := []struct {
 		name     string
+		holder   lockHolder
 		takeover *Takeover
-		left     []string
+		dead     bool
 	}{
-		{"no takeover: only this host's dead process", nil, []string{"other-host", "other-host-old", "third-host"}},
-		{"takeover of replica-b: its lock since the attempt began", &Takeover{Host: "replica-b", Since: since}, []string{"other-host-old", "third-host"}},
+		{"this host, process gone", lockHolder{Hostname: "this-host", Pid: 999999, Since: since}, nil, true},
+		{"this host, process alive (this test runs no pulumi, so a live pid of another program does not count)", lockHolder{Hostname: "this-host", Pid: os.Getpid(), Since: since}, nil, true},
+		{"another host without a takeover", lockHolder{Hostname: "replica-b", Pid: 42, Since: since.Add(time.Second)}, nil, false},
+		{"the dead attempt's host since it began", lockHolder{Hostname: "replica-b", Pid: 42, Since: since.Add(time.Second)}, takeover, true},
+		{"the dead attempt's host long before it began", lockHolder{Hostname: "replica-b", Pid: 43, Since: since.Add(-2 * time.Hour)}, takeover, false},
+		{"a third host during a takeover", lockHolder{Hostname: "laptop", Pid: 44, Since: since.Add(time.Second)}, takeover, false},
 	}
-	stores := map[string]func(t *testing.T) (string, func(name string, l pulumistate.Lock), func() []string){
-		"file":     fileLockBackend,
-		"postgres": pgLockBackend,
-	}
-	for storeName, open := range stores {
-		for _, tt := range tests {
-			t.Run(storeName+"/"+tt.name, func(t *testing.T) {
-				backend, put, left := open(t)
-				for name, l := range locks {
-					put(name, l)
-				}
-				m := &Manager{opts: Options{BackendURL: backend, Now: time.Now}, hostname: "this-host"}
-				t.Cleanup(func() {
-					if m.closeLocks != nil {
-						m.closeLocks()
-					}
-				})
-				ctx := context.Background()
-				if tt.takeover != nil {
-					ctx = WithTakeover(ctx, *tt.takeover)
-				}
-				cleared, err := m.clearStaleLocks(ctx, "apphub-preview", "preview-x")
-				require.NoError(t, err)
-				assert.Len(t, cleared, len(locks)-len(tt.left), "%v", cleared)
-				want := tt.left
-				if storeName == "file" {
-					want = nil
-					for _, l := range tt.left {
-						want = append(want, l, l+" (attrs)")
-					}
-				}
-				assert.ElementsMatch(t, want, left(), "a broken lock leaves no attributes file either")
-			})
-		}
+	m := &Manager{hostname: "this-host"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tt.takeover != nil {
+				ctx = WithTakeover(ctx, *tt.takeover)
+			}
+			assert.Equal(t, tt.dead, m.deadHolder(ctx, tt.holder))
+		})
 	}
 }
 
-func fileLockBackend(t *testing.T) (string, func(string, pulumistate.Lock), func() []string) {
-	root := t.TempDir()
-	dir := filepath.Join(root, ".pulumi", "locks", "organization", "apphub-preview", "preview-x")
-	require.NoError(t, os.MkdirAll(dir, 0o700))
-	put := func(name string, l pulumistate.Lock) {
-		b, _ := json.Marshal(l)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name+".json"), b, 0o600))
-		// gocloud's fileblob keeps the blob's attributes beside it.
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name+".json.attrs"), []byte(`{}`), 0o600))
-	}
-	left := func() []string {
-		entries, _ := os.ReadDir(dir)
-		var out []string
-		for _, e := range entries {
-			name, attrs := strings.CutSuffix(e.Name(), ".json.attrs")
-			if !attrs {
-				name = strings.TrimSuffix(e.Name(), ".json")
-			}
-			if attrs {
-				name += " (attrs)"
-			}
-			out = append(out, name)
-		}
-		return out
-	}
-	return "file://" + root, put, left
-}
-
-// pgLockBackend is the DIY postgres backend's table (schema.sql of
-// pkg/backend/diy/postgres) in a throwaway database.
-func pgLockBackend(t *testing.T) (string, func(string, pulumistate.Lock), func() []string) {
-	pg := pgtest.Require(t)
-	url, err := pg.NewDatabase(context.Background(), "locks")
-	require.NoError(t, err)
-	db, err := sql.Open("pgx", url)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	_, err = db.Exec(`CREATE TABLE pulumi_state (key TEXT PRIMARY KEY, data JSON NOT NULL, updated_at TIMESTAMPTZ NOT NULL DEFAULT now())`)
-	require.NoError(t, err)
-	prefix := ".pulumi/locks/organization/apphub-preview/preview-x/"
-	put := func(name string, l pulumistate.Lock) {
-		b, _ := json.Marshal(l)
-		_, err := db.Exec(`INSERT INTO pulumi_state (key, data) VALUES ($1, $2)`, prefix+name+".json", string(b))
-		require.NoError(t, err)
-	}
-	left := func() []string {
-		rows, err := db.Query(`SELECT key FROM pulumi_state ORDER BY key`)
-		require.NoError(t, err)
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var k string
-			require.NoError(t, rows.Scan(&k))
-			out = append(out, k[len(prefix):len(k)-len(".json")])
-		}
-		return out
-	}
-	return url, put, left
+func TestProcessAliveNeedsAPulumiProcess(t *testing.T) {
+	require.False(t, processAlive(0))
+	assert.False(t, processAlive(os.Getpid()), "a live process that is not pulumi keeps no lock alive")
 }

@@ -3,7 +3,6 @@ package automation
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,7 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/apphub/apphub-infra/automation/internal/pulumistate"
+	"github.com/apphub/apphub-infra/automation/internal/pulumilocks"
 )
 
 // Manager runs stack operations. It is safe for concurrent use.
@@ -38,13 +37,9 @@ type Manager struct {
 	outsGen        int // counts forgetPlatformOutputs, so a late refresh cannot undo one
 
 	locksOnce  sync.Once
-	lockStore  pulumistate.LockStore
+	lockStore  pulumilocks.Store
 	closeLocks func()
 	locksErr   error
-	state      pulumistate.Backend
-
-	saltMu sync.Mutex
-	salt   string // an encryption salt the CLI made with this passphrase (createFast)
 
 	mu   sync.Mutex
 	busy map[string]string // stack key -> operation holding it
@@ -62,10 +57,12 @@ func New(opts Options) (*Manager, error) {
 			return nil, fmt.Errorf("automation: creating %s: %w", dir, err)
 		}
 	}
-	if u, err := url.Parse(o.BackendURL); err == nil && u.Scheme == "file" && u.Path != "" {
+	if dir, err := pulumilocks.FileBackendDir(o.BackendURL); err != nil {
+		return nil, fmt.Errorf("automation: %w", err)
+	} else if dir != "" {
 		// The file backend refuses a directory that does not exist yet.
-		if err := os.MkdirAll(u.Path, 0o700); err != nil {
-			return nil, fmt.Errorf("automation: creating backend dir %s: %w", u.Path, err)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("automation: creating backend dir %s: %w", dir, err)
 		}
 	}
 	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: o.PulumiRoot})
@@ -74,8 +71,7 @@ func New(opts Options) (*Manager, error) {
 	}
 	host, _ := os.Hostname()
 	m := &Manager{opts: o, sem: make(chan struct{}, o.MaxConcurrent), hostname: host, busy: map[string]string{}}
-	m.state = pulumistate.New(m.fileBackendDir())
-	m.cmd = pulumistate.WrapCommand(cmd, m.state)
+	m.cmd = newUpdateReads(cmd, time.Now)
 	return m, nil
 }
 
@@ -89,6 +85,13 @@ func (m *Manager) Options() Options { return m.opts }
 func (m *Manager) Start(ctx context.Context) error {
 	if m.opts.SkipPluginInstall {
 		return nil
+	}
+	if m.opts.Plugins == nil {
+		plugins, err := DefaultPlugins()
+		if err != nil {
+			return fmt.Errorf("automation: %w", err)
+		}
+		m.opts.Plugins = plugins
 	}
 	missing := m.missingPlugins()
 	if len(missing) == 0 {
@@ -168,11 +171,12 @@ func (m *Manager) stackDir(project, stack string) string {
 }
 
 func (m *Manager) env() map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"PULUMI_BACKEND_URL":       m.opts.BackendURL,
-		"PULUMI_CONFIG_PASSPHRASE": m.opts.Passphrase,
 		"PULUMI_SKIP_UPDATE_CHECK": "true",
 	}
+	m.opts.passphraseEnv(env)
+	return env
 }
 
 func (m *Manager) wsOpts(project, dir string) []auto.LocalWorkspaceOption {
@@ -189,42 +193,34 @@ func (m *Manager) wsOpts(project, dir string) []auto.LocalWorkspaceOption {
 	}
 }
 
-// workspace opens a stack's work directory, wrapped so that the backend's
-// files answer what they can (pulumistate.WrapWorkspace).
+// workspace opens a stack's work directory.
 func (m *Manager) workspace(ctx context.Context, project, stack string, program pulumi.RunFunc) (auto.Workspace, error) {
 	dir := m.stackDir(project, stack)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	ws, err := auto.NewLocalWorkspace(ctx, append(m.wsOpts(project, dir), auto.Program(program))...)
-	if err != nil {
-		return nil, err
-	}
-	return pulumistate.WrapWorkspace(ws, m.state, project), nil
+	return auto.NewLocalWorkspace(ctx, append(m.wsOpts(project, dir), auto.Program(program))...)
 }
 
-// upsert creates or selects an inline stack in its own work directory. A
-// stack the backend's files show to be absent is created straight away
-// (no failing `stack select` first); a lost race to create it falls back
-// to selecting it.
+// upsert creates or selects an inline stack in its own work directory.
+// Which the CLI is asked first is only a guess from that directory (a
+// stack this process has configured before keeps its stack settings
+// there); the other is the fallback, so a wrong guess costs one CLI call,
+// never a wrong answer.
 func (m *Manager) upsert(ctx context.Context, project, stack string, program pulumi.RunFunc) (auto.Stack, error) {
+	_, seen := os.Stat(filepath.Join(m.stackDir(project, stack), "Pulumi."+stack+".yaml"))
 	ws, err := m.workspace(ctx, project, stack, program)
 	if err != nil {
 		return auto.Stack{}, err
 	}
-	if exists, known := m.state.Exists(project, stack); known && !exists {
-		if st, ok, err := m.createFast(ctx, ws, project, stack); ok || err != nil {
-			return st, err
-		}
-		st, err := auto.NewStack(ctx, stack, ws)
-		if err == nil {
-			m.rememberSalt(ctx, ws, stack)
-		}
-		if err == nil || !auto.IsCreateStack409Error(err) {
-			return st, err
-		}
+	if seen == nil {
+		return auto.UpsertStack(ctx, stack, ws)
 	}
-	return auto.UpsertStack(ctx, stack, ws)
+	st, err := auto.NewStack(ctx, stack, ws)
+	if err != nil && auto.IsCreateStack409Error(err) {
+		return auto.SelectStack(ctx, stack, ws)
+	}
+	return st, err
 }
 
 // selectStack selects an existing inline stack; NotFound when it is absent.

@@ -12,8 +12,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"github.com/apphub/apphub-infra/automation/internal/pulumistate"
 )
 
 // Update describes a stack's last (or just finished) update.
@@ -71,18 +69,26 @@ func masked(vals map[string]any, secrets map[string]bool) map[string]any {
 	return out
 }
 
-// recoverStack clears what a dead or interrupted operation left behind.
-func (m *Manager) recoverStack(ctx context.Context, project string, st auto.Stack) ([]string, error) {
-	recovered, err := m.clearStaleLocks(ctx, project, st.Name())
-	if err != nil {
+// locked runs one CLI operation on st; when the CLI refuses because the
+// stack is locked, a provably dead holder's lock is removed (or, in a
+// takeover, a live orphan on this host is waited for) and it runs again.
+func (m *Manager) locked(ctx context.Context, st auto.Stack, run func() error) ([]string, error) {
+	var recovered []string
+	var waited time.Duration
+	for {
+		err := run()
+		if err == nil {
+			return recovered, nil
+		}
+		if broken, ok := m.breakDeadLock(ctx, st, err); ok {
+			recovered = append(recovered, broken...)
+			continue
+		}
+		if m.waitOrphanCLI(ctx, err, &waited) {
+			continue
+		}
 		return recovered, err
 	}
-	pending, err := m.clearPendingOperations(ctx, project, st)
-	recovered = append(recovered, pending...)
-	for _, r := range recovered {
-		m.opts.Logger.Warn("recovered stack", "stack", st.Name(), "what", r)
-	}
-	return recovered, err
 }
 
 // setConfig makes the stack's config exactly cfg: keys the request no
@@ -136,16 +142,26 @@ func (m *Manager) up(ctx context.Context, op, project, stack string, program pul
 	if err != nil {
 		return nil, classify(ctx, op, stack, fmt.Errorf("selecting stack: %w", err), nil)
 	}
-	recovered, err := m.recoverStack(ctx, project, st)
-	if err != nil {
-		return nil, classify(ctx, op, stack, err, nil)
-	}
 	if err := setConfig(ctx, st, project, cfg); err != nil {
 		return nil, classify(ctx, op, stack, err, nil)
 	}
-	c := m.collect(ctx, op, stack)
-	res, err := st.Up(ctx, optup.ProgressStreams(m.progress(stack)), optup.EventStreams(c.ch))
-	diags := c.wait()
+	var res auto.UpResult
+	var diags []string
+	var pending bool
+	recovered, err := m.locked(ctx, st, func() error {
+		c := m.collect(ctx, op, stack)
+		var err error
+		res, err = st.Up(ctx, optup.ProgressStreams(m.progress(stack)), optup.EventStreams(c.ch))
+		diags, pending = c.wait(), c.sawPending()
+		return err
+	})
+	if err == nil && pending {
+		// The update adopted what an interrupted one created; the pending
+		// creates it left would only repeat the engine's warning.
+		cleared, cerr := m.clearAfterAdoption(ctx, st)
+		recovered = append(recovered, cleared...)
+		err = cerr
+	}
 	if err != nil {
 		e := classify(ctx, op, stack, err, diags)
 		m.opts.Logger.Error("operation failed", "op", op, "stack", stack, "kind", e.Kind, "reason", e.Reason, "seconds", m.opts.Now().Sub(start).Seconds())
@@ -164,11 +180,6 @@ func (m *Manager) destroy(ctx context.Context, op, project, stack string, progra
 		return nil, false, err
 	}
 	defer release()
-	if m.absent(project, stack) {
-		// Only a work directory an earlier failed create left may remain.
-		_ = os.RemoveAll(m.stackDir(project, stack))
-		return &opResult{}, true, nil
-	}
 	st, err := m.selectStack(ctx, op, project, stack, program)
 	if IsNotFound(err) {
 		_ = os.RemoveAll(m.stackDir(project, stack))
@@ -177,13 +188,27 @@ func (m *Manager) destroy(ctx context.Context, op, project, stack string, progra
 	if err != nil {
 		return nil, false, err
 	}
-	recovered, err := m.recoverStack(ctx, project, st)
+	pending, err := pendingOperations(ctx, st)
 	if err != nil {
 		return nil, false, classify(ctx, op, stack, err, nil)
 	}
-	c := m.collect(ctx, op, stack)
-	dres, err := st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(stack)), optdestroy.EventStreams(c.ch))
-	diags := c.wait()
+	var recovered []string
+	if len(pending) > 0 {
+		// A create never recorded is not destroyed: say so, with its URN.
+		if recovered, err = m.clearPendingCreates(ctx, st, pending); err != nil {
+			return nil, false, classify(ctx, op, stack, err, nil)
+		}
+	}
+	var dres auto.DestroyResult
+	var diags []string
+	broken, err := m.locked(ctx, st, func() error {
+		c := m.collect(ctx, op, stack)
+		var err error
+		dres, err = st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(stack)), optdestroy.EventStreams(c.ch))
+		diags = c.wait()
+		return err
+	})
+	recovered = append(recovered, broken...)
 	if err != nil {
 		return &opResult{Recovered: recovered}, false, classify(ctx, op, stack, err, diags)
 	}
@@ -196,13 +221,8 @@ func (m *Manager) destroy(ctx context.Context, op, project, stack string, progra
 	return &opResult{Update: toUpdate(dres.Summary), Recovered: recovered}, false, nil
 }
 
-// removeStack removes a stack its destroy emptied: through the file
-// backend's files when they can tell (a CLI process fewer per destroy),
-// else `pulumi stack rm`.
+// removeStack removes a stack its destroy emptied (`pulumi stack rm`).
 func (m *Manager) removeStack(ctx context.Context, project string, st auto.Stack) error {
-	if removed, err := m.state.RemoveStack(project, st.Name()); removed || err != nil {
-		return err
-	}
 	if err := st.Workspace().RemoveStack(ctx, st.Name()); err != nil {
 		return fmt.Errorf("removing stack: %w", err)
 	}
@@ -219,16 +239,12 @@ type StackInfo struct {
 }
 
 // get reads outputs and the last update of an existing stack. A lookup
-// writes nothing: a stack the backend's files show to be absent is
-// NotFound at once, and one without a work directory here is read through
-// a temporary workspace outside the state directory.
+// writes nothing: a stack without a work directory here is read through a
+// temporary workspace outside the state directory.
 func (m *Manager) get(ctx context.Context, op, project, stack string, program pulumi.RunFunc) (*StackInfo, error) {
 	info := &StackInfo{}
 	if running, ok := m.Busy(project, stack); ok {
 		info.Running = running
-	}
-	if m.absent(project, stack) {
-		return nil, &Error{Kind: KindNotFound, Op: op, Stack: stack, Reason: fmt.Sprintf("no stack named %q", stack)}
 	}
 	st, done, err := m.lookupStack(ctx, op, project, stack, program)
 	if err != nil {
@@ -249,15 +265,6 @@ func (m *Manager) get(ctx context.Context, op, project, stack string, program pu
 	}
 	return info, nil
 }
-
-// absent reports whether the backend's files show that the stack does not
-// exist; false when only the CLI can tell. A file backend nothing was ever
-// written to has no stacks (the CLI creates .pulumi with the first one).
-func (m *Manager) absent(project, stack string) bool { return m.state.Absent(project, stack) }
-
-// noStacks reports whether the backend's files show that the project has
-// no stack at all; false when only the CLI can tell.
-func (m *Manager) noStacks(project string) bool { return m.state.NoStacks(project) }
 
 // lookupStack selects a stack for reading: in its work directory when
 // there is one, otherwise in a temporary workspace that done removes, so
@@ -292,16 +299,12 @@ func (m *Manager) lookupWorkspace(ctx context.Context, project string, program p
 		done()
 		return nil, nil, fmt.Errorf("lookup workspace: %w", err)
 	}
-	return pulumistate.WrapWorkspace(ws, m.state, project), done, nil
+	return ws, done, nil
 }
 
-// list returns the stacks of a project. Like get, it writes nothing: no
-// stack on a file backend means an empty list without the CLI, otherwise
-// the listing runs in a throwaway workspace.
+// list returns the stacks of a project. Like get, it writes nothing: the
+// listing runs in a throwaway workspace.
 func (m *Manager) list(ctx context.Context, op, project string, program pulumi.RunFunc) ([]auto.StackSummary, error) {
-	if m.noStacks(project) {
-		return nil, nil
-	}
 	ws, done, err := m.lookupWorkspace(ctx, project, program)
 	if err != nil {
 		return nil, classify(ctx, op, project, err, nil)

@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/apphub/apphub-infra/automation/internal/pulumilocks"
 	"github.com/apphub/apphub-infra/stacks"
 )
 
@@ -26,13 +27,9 @@ const (
 const DefaultMaxConcurrent = 4
 
 // Plugin is a provider plugin installed once at start-up.
-type Plugin struct{ Name, Version string }
-
-// DefaultPlugins are the providers the preview, build and platform programs use.
-var DefaultPlugins = []Plugin{
-	{Name: "kubernetes", Version: "v4.33.0"},
-	{Name: "random", Version: "v4.18.0"},
-	{Name: "command", Version: "v1.2.1"},
+type Plugin struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
 }
 
 // Options configure a Manager. Zero values take the documented defaults.
@@ -44,8 +41,17 @@ type Options struct {
 	// else file://<StateDir>.
 	BackendURL string
 	// Passphrase protects secrets with the passphrase secrets provider.
-	// Default: $PULUMI_CONFIG_PASSPHRASE (empty is allowed).
-	Passphrase string
+	// Default: $PULUMI_CONFIG_PASSPHRASE when it is set (PassphraseSet
+	// says so; set it to use an explicit empty passphrase).
+	Passphrase    string
+	PassphraseSet bool
+	// PassphraseFile holds the passphrase instead. Default
+	// $PULUMI_CONFIG_PASSPHRASE_FILE. Setting both is refused. With neither,
+	// only the dev platform runs, with the empty passphrase.
+	PassphraseFile string
+	// RequirePassphrase refuses the empty passphrase (apphubctl serve,
+	// whose stacks hold the catalog's secrets).
+	RequirePassphrase bool
 	// PulumiHome is PULUMI_HOME for every CLI call, where plugins live.
 	// Default: $PULUMI_HOME, else ~/.pulumi — the user's own plugin cache,
 	// so a new state directory downloads nothing already there.
@@ -66,7 +72,7 @@ type Options struct {
 	PlatformOutputsFile string
 	// MaxConcurrent bounds simultaneous stack operations. Default 4.
 	MaxConcurrent int
-	// Plugins are installed once at start-up. Default DefaultPlugins; set
+	// Plugins are installed once at start-up. Default DefaultPlugins(); set
 	// SkipPluginInstall where they are preinstalled (or not needed).
 	Plugins           []Plugin
 	SkipPluginInstall bool
@@ -104,13 +110,13 @@ func (o Options) withDefaults() (Options, error) {
 		o.PlatformOutputsFile = os.Getenv("APPHUB_PLATFORM_OUTPUTS_FILE")
 	}
 	if o.PlatformStack == "" {
-		o.PlatformStack = "dev"
+		o.PlatformStack = devStack
+	}
+	if err := o.passphraseDefaults(); err != nil {
+		return o, err
 	}
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = DefaultMaxConcurrent
-	}
-	if o.Plugins == nil {
-		o.Plugins = DefaultPlugins
 	}
 	if err := o.modeDefaults(); err != nil {
 		return o, err
@@ -128,7 +134,7 @@ func envOr(k, def string) string {
 }
 
 // pathDefaults fills in where the Manager keeps things: the state, work
-// and project directories (made absolute), the backend, the passphrase,
+// and project directories (made absolute), the backend,
 // PULUMI_HOME and the Pulumi CLI.
 func (o *Options) pathDefaults() error {
 	if o.StateDir == "" {
@@ -142,8 +148,10 @@ func (o *Options) pathDefaults() error {
 	if o.BackendURL == "" {
 		o.BackendURL = envOr("PULUMI_BACKEND_URL", "file://"+o.StateDir)
 	}
-	if o.Passphrase == "" {
-		o.Passphrase = os.Getenv("PULUMI_CONFIG_PASSPHRASE")
+	// Each stack's CLI runs in its own work directory: a relative file://
+	// backend would be a different one for each.
+	if o.BackendURL, err = pulumilocks.AbsoluteURL(o.BackendURL); err != nil {
+		return invalidSetting("PULUMI_BACKEND_URL", err.Error())
 	}
 	if o.PulumiHome == "" {
 		if o.PulumiHome, err = defaultPulumiHome(); err != nil {

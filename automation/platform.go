@@ -68,6 +68,11 @@ func (m *Manager) PlatformDestroy(ctx context.Context) (*PlatformResult, error) 
 func (m *Manager) platformOp(ctx context.Context, op string, create bool,
 	run func(auto.Stack, *collector) (auto.UpdateSummary, auto.OutputMap, error)) (*PlatformResult, error) {
 	stack := m.opts.PlatformStack
+	if stack != devStack && m.opts.emptyPassphrase() {
+		e := errNoPassphrase("is empty, which only the dev platform may use").(*Error)
+		e.Op, e.Stack = op, stack
+		return nil, e
+	}
 	defer m.forgetPlatformOutputs()
 	release, err := m.acquire(ctx, op, platformProject, stack)
 	if err != nil {
@@ -81,13 +86,23 @@ func (m *Manager) platformOp(ctx context.Context, op string, create bool,
 		}
 		return nil, classify(ctx, op, stack, err, nil)
 	}
-	recovered, err := m.recoverStack(ctx, platformProject, st)
+	pending, err := pendingOperations(ctx, st)
 	if err != nil {
 		return nil, classify(ctx, op, stack, err, nil)
 	}
-	c := m.collect(ctx, op, stack)
-	summary, outputs, err := run(st, c)
-	diags := c.wait()
+	if err := refusePending(op, stack, pending); err != nil {
+		return nil, err
+	}
+	var summary auto.UpdateSummary
+	var outputs auto.OutputMap
+	var diags []string
+	recovered, err := m.locked(ctx, st, func() error {
+		c := m.collect(ctx, op, stack)
+		var err error
+		summary, outputs, err = run(st, c)
+		diags = c.wait()
+		return err
+	})
 	if err != nil {
 		return &PlatformResult{Stack: stack, Recovered: recovered}, classify(ctx, op, stack, err, diags)
 	}
@@ -175,12 +190,6 @@ func (m *Manager) readPlatformOutputs(ctx context.Context) (map[string]any, map[
 		return nil, nil, classify(ctx, "platform env", m.opts.PlatformStack, fmt.Errorf("reading outputs: %w", err), nil)
 	}
 	vals, secret := plainOutputs(outs)
-	if len(secret) > 0 {
-		// The CLI just decrypted the platform's secrets with this
-		// Manager's passphrase, so the platform's salt is one it made
-		// with it: new stacks can be created with it (createFast).
-		m.rememberSalt(ctx, st.Workspace(), m.opts.PlatformStack)
-	}
 	return vals, secret, nil
 }
 

@@ -3,12 +3,11 @@ package automation
 import (
 	"os"
 	"path/filepath"
-	"strings"
+	"runtime/debug"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/mod/modfile"
 )
 
 func TestPulumiHomeDefaultsToTheUsersCache(t *testing.T) {
@@ -41,7 +40,7 @@ func TestMissingPluginsListsOnlyWhatIsAbsent(t *testing.T) {
 	install("command", "v1.2.1", 0o755)
 	// An interrupted download leaves its marker beside the directory.
 	require.NoError(t, os.WriteFile(filepath.Join(home, "plugins", "resource-command-v1.2.1.partial"), nil, 0o644))
-	m := &Manager{opts: Options{PulumiHome: home, Plugins: append(DefaultPlugins, Plugin{Name: "tls", Version: "v5.0.0"})}}
+	m := &Manager{opts: Options{PulumiHome: home, Plugins: []Plugin{{"kubernetes", "v4.33.0"}, {"random", "v4.18.0"}, {"command", "v1.2.1"}, {"tls", "v5.0.0"}}}}
 	assert.Equal(t, []Plugin{
 		{Name: "random", Version: "v4.18.0"},
 		{Name: "command", Version: "v1.2.1"},
@@ -49,44 +48,37 @@ func TestMissingPluginsListsOnlyWhatIsAbsent(t *testing.T) {
 	}, m.missingPlugins())
 }
 
-// The plugins installed at start-up are the versions the programs were
-// compiled against: go.mod is the one source, this keeps DefaultPlugins
-// equal to it (the Dockerfile's pins are checked against DefaultPlugins).
-func TestDefaultPluginsMatchGoMod(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "go.mod"))
-	require.NoError(t, err)
-	mod, err := modfile.Parse("go.mod", raw, nil)
-	require.NoError(t, err)
-	sdk := map[string]string{
-		"kubernetes": "github.com/pulumi/pulumi-kubernetes/sdk/v4",
-		"random":     "github.com/pulumi/pulumi-random/sdk/v4",
-		"command":    "github.com/pulumi/pulumi-command/sdk",
+func TestPluginsFromBuildInfo(t *testing.T) {
+	mods := func(extra ...*debug.Module) []*debug.Module {
+		return append([]*debug.Module{
+			{Path: "github.com/pulumi/pulumi-kubernetes/sdk/v4", Version: "v4.33.0"},
+			{Path: "github.com/pulumi/pulumi-random/sdk/v4", Version: "v4.18.0"},
+		}, extra...)
 	}
-	versions := map[string]string{}
-	for _, r := range mod.Require {
-		versions[r.Mod.Path] = r.Mod.Version
+	tests := []struct {
+		name    string
+		deps    []*debug.Module
+		want    []Plugin
+		wantErr string
+	}{
+		{name: "all three", deps: mods(&debug.Module{Path: "github.com/pulumi/pulumi-command/sdk", Version: "v1.2.1"}),
+			want: []Plugin{{"kubernetes", "v4.33.0"}, {"random", "v4.18.0"}, {"command", "v1.2.1"}}},
+		{name: "a replaced module counts at its replacement", deps: mods(&debug.Module{Path: "github.com/pulumi/pulumi-command/sdk", Version: "v1.2.0",
+			Replace: &debug.Module{Path: "github.com/pulumi/pulumi-command/sdk", Version: "v1.2.1"}}),
+			want: []Plugin{{"kubernetes", "v4.33.0"}, {"random", "v4.18.0"}, {"command", "v1.2.1"}}},
+		{name: "missing SDK", deps: mods(), wantErr: "plugin command: module github.com/pulumi/pulumi-command/sdk"},
+		{name: "local replacement has no version", deps: mods(&debug.Module{Path: "github.com/pulumi/pulumi-command/sdk", Version: "v1.2.1",
+			Replace: &debug.Module{Path: "../command"}}), wantErr: "plugin command"},
 	}
-	require.Len(t, DefaultPlugins, len(sdk), "a plugin without its SDK in go.mod, or the reverse")
-	for _, p := range DefaultPlugins {
-		path, ok := sdk[p.Name]
-		require.True(t, ok, "plugin %s has no SDK module listed here", p.Name)
-		assert.Equal(t, versions[path], p.Version, "plugin %s must match %s in go.mod", p.Name, path)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := pluginsFrom(tt.deps)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
 	}
-}
-
-// `make plugins` installs the same versions (its PLUGINS list).
-func TestMakefilePluginsMatchDefaultPlugins(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "Makefile"))
-	require.NoError(t, err)
-	var listed []string
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "PLUGINS := "); ok {
-			listed = strings.Fields(rest)
-		}
-	}
-	want := make([]string, 0, len(DefaultPlugins))
-	for _, p := range DefaultPlugins {
-		want = append(want, p.Name+":"+p.Version)
-	}
-	assert.Equal(t, want, listed, "Makefile's PLUGINS")
 }

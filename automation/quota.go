@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/apphub/apphub-infra/components"
 	"github.com/apphub/apphub-infra/stacks"
 )
 
@@ -104,12 +105,13 @@ func (m *Manager) CheckPreviewQuota(ctx context.Context, spec PreviewSpec) error
 func (m *Manager) checkPreviewQuota(ctx context.Context, cfg *stacks.PreviewStackConfig) error {
 	const op = "preview up"
 	stack := PreviewStack(cfg.Launch)
-	exists := !m.absent(stacks.PreviewProject, stack)
 	cs, ns, err := m.platformCluster(ctx, stacks.OutNamespace)
 	if err != nil {
 		return nil
 	}
-	need, err := previewNeed(cfg, exists)
+	// An update of a running preview needs room for one surge pod only.
+	_, getErr := cs.AppsV1().Deployments(ns).Get(ctx, components.PreviewName(cfg.Launch), metav1.GetOptions{})
+	need, err := previewNeed(cfg, getErr == nil)
 	if err != nil {
 		return nil
 	}

@@ -3,10 +3,10 @@ package automation
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/url"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -14,75 +14,101 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
-
-	"github.com/apphub/apphub-infra/automation/internal/pulumistate"
 )
 
-// fileBackendDir is the local directory of a file:// backend, or "" for others.
-func (m *Manager) fileBackendDir() string {
-	u, err := url.Parse(m.opts.BackendURL)
-	if err != nil || u.Scheme != "file" {
-		return ""
-	}
-	return u.Path
+// lockHolder is one holder of a stack's lock as the CLI names it when it
+// refuses an update (pkg/backend/diy checkForLock): "<lock>: created by
+// user@host (pid N) at <RFC 3339>".
+type lockHolder struct {
+	Username, Hostname string
+	Pid                int
+	Since              time.Time
 }
 
-// locks opens the backend's lock store once.
-func (m *Manager) locks() (pulumistate.LockStore, error) {
-	m.locksOnce.Do(func() {
-		m.lockStore, m.closeLocks, m.locksErr = pulumistate.NewLockStore(m.opts.BackendURL)
-	})
-	return m.lockStore, m.locksErr
+var lockLine = regexp.MustCompile(`created by (.*)@(\S+) \(pid (\d+)\) at (\S+)`)
+
+// lockHolders reads the holders out of the CLI's refusal; nil when the
+// error names none.
+func lockHolders(err error) []lockHolder {
+	var out []lockHolder
+	for _, m := range lockLine.FindAllStringSubmatch(err.Error(), -1) {
+		pid, _ := strconv.Atoi(m[3])
+		since, perr := time.Parse(time.RFC3339, m[4])
+		if perr != nil {
+			return nil // a shape this reader does not know: prove nothing
+		}
+		out = append(out, lockHolder{Username: m[1], Hostname: m[2], Pid: pid, Since: since})
+	}
+	return out
 }
 
-// clearStaleLocks removes the stack's Pulumi locks whose holder is
-// provably dead: a process of this host that no longer runs, or, in a
-// takeover, a lock the dead attempt's host took since that attempt began
-// (the queue's lease proved that attempt dead). A live holder on this host
-// gets a bounded wait in a takeover (an orphaned CLI exits once its
-// program host is gone); any other lock is left and the operation fails
-// as a Conflict naming it.
-func (m *Manager) clearStaleLocks(ctx context.Context, project, stack string) ([]string, error) {
-	ls, err := m.locks()
-	if err != nil || ls == nil {
-		return nil, err
+// deadHolder reports whether a lock's holder is provably dead: a process
+// of this host that no longer runs, or, in a takeover, a lock the dead
+// attempt's host took since that attempt began (the queue's lease proved
+// that attempt dead).
+func (m *Manager) deadHolder(ctx context.Context, h lockHolder) bool {
+	if h.Hostname == m.hostname {
+		return !processAlive(h.Pid)
 	}
-	takeover, isTakeover := takeoverFrom(ctx)
-	deadline := m.opts.Now().Add(orphanCLIWait)
-	var cleared []string
-	for {
-		entries, err := ls.List(ctx, project, stack)
-		if err != nil {
-			return cleared, err
+	t, ok := takeoverFrom(ctx)
+	return ok && h.Hostname == t.Host && !h.Since.Before(t.Since.Add(-clockSkew))
+}
+
+// breakDeadLock handles the CLI's refusal of a locked stack: when every
+// holder it names is provably dead, the locks are removed with `pulumi
+// cancel` (which deletes a DIY stack's lock files) and the caller retries
+// once. A live holder on this host gets a bounded wait in a takeover (an
+// orphaned CLI exits once its program host is gone). Anything else stays a
+// Conflict naming the holders.
+func (m *Manager) breakDeadLock(ctx context.Context, st auto.Stack, err error) ([]string, bool) {
+	if !inChain(err, auto.IsConcurrentUpdateError) {
+		return nil, false
+	}
+	holders := lockHolders(err)
+	if len(holders) == 0 {
+		return nil, false
+	}
+	var broken []string
+	for _, h := range holders {
+		if !m.deadHolder(ctx, h) {
+			return nil, false
 		}
-		waiting := false
-		for _, l := range entries {
-			dead := l.Hostname == m.hostname && !processAlive(l.Pid)
-			if !dead && isTakeover && l.Hostname != m.hostname && l.Hostname == takeover.Host {
-				dead = !l.Timestamp.Before(takeover.Since.Add(-clockSkew))
-			}
-			if !dead {
-				waiting = waiting || isTakeover && l.Hostname == m.hostname
-				continue
-			}
-			if err := ls.Remove(ctx, l.Key); err != nil {
-				return cleared, err
-			}
-			cleared = append(cleared, fmt.Sprintf("removed stale lock of dead process %d (%s@%s, taken %s)", l.Pid, l.Username, l.Hostname, l.Timestamp.UTC().Format(time.RFC3339)))
-		}
-		if !waiting || m.opts.Now().After(deadline) {
-			return cleared, nil
-		}
-		select {
-		case <-ctx.Done():
-			return cleared, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		broken = append(broken, fmt.Sprintf("removed stale lock of dead process %d (%s@%s, taken %s)", h.Pid, h.Username, h.Hostname, h.Since.UTC().Format(time.RFC3339)))
+	}
+	if cerr := st.Cancel(ctx); cerr != nil {
+		m.opts.Logger.Warn("removing a dead holder's lock", "stack", st.Name(), "err", cerr)
+		return nil, false
+	}
+	for _, b := range broken {
+		m.opts.Logger.Warn("recovered stack", "stack", st.Name(), "what", b)
+	}
+	return broken, true
+}
+
+// waitOrphanCLI gives a live Pulumi process of this host that holds the
+// stack in a takeover a bounded time to exit (an orphaned CLI exits once
+// its program host is gone); true when the caller should try again.
+func (m *Manager) waitOrphanCLI(ctx context.Context, err error, waited *time.Duration) bool {
+	if _, ok := takeoverFrom(ctx); !ok || !inChain(err, auto.IsConcurrentUpdateError) || *waited >= orphanCLIWait {
+		return false
+	}
+	for _, h := range lockHolders(err) {
+		if h.Hostname != m.hostname {
+			return false
 		}
 	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(orphanCLIPoll):
+	}
+	*waited += orphanCLIPoll
+	return true
 }
 
 const (
 	orphanCLIWait = 60 * time.Second
+	orphanCLIPoll = 500 * time.Millisecond
 	clockSkew     = time.Minute
 )
 
@@ -102,18 +128,32 @@ func processAlive(pid int) bool {
 	return strings.Contains(string(cmdline), "pulumi")
 }
 
-// clearPendingOperations finds operations an interrupted update left
-// pending. Pending creates are dropped with a refresh, after which the next
-// update creates (or, with upsertExistingObjects, adopts) those objects.
-func (m *Manager) clearPendingOperations(ctx context.Context, project string, st auto.Stack) ([]string, error) {
-	dep, err := m.deployment(ctx, project, st)
+// pendingOperations lists, through `pulumi stack export`, the operations
+// an interrupted update left pending ("creating urn:…").
+func pendingOperations(ctx context.Context, st auto.Stack) ([]string, error) {
+	exported, err := st.Export(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("exporting state: %w", err)
 	}
-	pending := pulumistate.PendingOperations(dep)
-	if len(pending) == 0 {
-		return nil, nil
+	var dep apitype.DeploymentV3
+	if len(exported.Deployment) > 0 {
+		if err := json.Unmarshal(exported.Deployment, &dep); err != nil {
+			return nil, fmt.Errorf("reading exported state: %w", err)
+		}
 	}
+	out := make([]string, 0, len(dep.PendingOperations))
+	for _, op := range dep.PendingOperations {
+		out = append(out, fmt.Sprintf("%s %s", op.Type, op.Resource.URN))
+	}
+	return out, nil
+}
+
+// clearPendingCreates drops pending creates with a refresh. Only preview
+// and build stacks do this: their provider adopts an object that already
+// exists (upsertExistingObjects) as the same field manager every attempt
+// uses, so a create an interrupted update sent and never recorded is taken
+// over by the next update instead of failing or leaking.
+func (m *Manager) clearPendingCreates(ctx context.Context, st auto.Stack, pending []string) ([]string, error) {
 	if _, err := st.Refresh(ctx, optrefresh.ClearPendingCreates(), optrefresh.ProgressStreams(m.progress(st.Name()))); err != nil {
 		return nil, fmt.Errorf("clearing pending operations: %w", err)
 	}
@@ -124,22 +164,29 @@ func (m *Manager) clearPendingOperations(ctx context.Context, project string, st
 	return out, nil
 }
 
-// deployment reads the stack's latest deployment from the file backend, or
-// through `pulumi stack export` where only the CLI can read it.
-func (m *Manager) deployment(ctx context.Context, project string, st auto.Stack) (*apitype.DeploymentV3, error) {
-	dep, err := m.state.Deployment(project, st.Name())
-	if !errors.Is(err, pulumistate.ErrUnknown) {
-		return dep, err
+// refusePending stops a platform operation while an interrupted update's
+// operations are pending: the platform's objects (namespaces, Helm
+// releases) are not adopted, so dropping a pending create would turn it
+// into an AlreadyExists on the next up, or forget what it made.
+func refusePending(op, stack string, pending []string) error {
+	if len(pending) == 0 {
+		return nil
 	}
-	exported, err := st.Export(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("exporting state: %w", err)
+	return &Error{Kind: KindConflict, Op: op, Stack: stack, Reason: fmt.Sprintf(
+		"an interrupted update left %d operation(s) pending: %s. Run `pulumi refresh -s %s` in a terminal: for each one it "+
+			"asks whether to import the object (give its ID) or clear it (when it does not exist in the cluster)",
+		len(pending), strings.Join(pending, "; "), stack)}
+}
+
+// clearAfterAdoption drops the pending creates a successful preview or
+// build update found: every object its program declares is now in the
+// state, adopted if an interrupted attempt had created it, and the names
+// of a launch's or build's objects are fixed, so nothing the pending
+// creates stood for is forgotten.
+func (m *Manager) clearAfterAdoption(ctx context.Context, st auto.Stack) ([]string, error) {
+	pending, err := pendingOperations(ctx, st)
+	if err != nil || len(pending) == 0 {
+		return nil, err
 	}
-	dep = &apitype.DeploymentV3{}
-	if len(exported.Deployment) > 0 {
-		if err := json.Unmarshal(exported.Deployment, dep); err != nil {
-			return nil, fmt.Errorf("reading exported state: %w", err)
-		}
-	}
-	return dep, nil
+	return m.clearPendingCreates(ctx, st, pending)
 }

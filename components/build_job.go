@@ -97,6 +97,7 @@ func NewBuildJob(ctx *pulumi.Context, name string, args *BuildJobArgs, opts ...p
 			Labels:    labels,
 			Annotations: pulumi.StringMap{
 				"pulumi.com/replaceUnready": pulumi.String("true"),
+				AnnotationFieldManager:      pulumi.String(FieldManager("build", a.BuildID)),
 				"apphub.io/image":           pulumi.String(a.ImageRef),
 			},
 		},

@@ -44,6 +44,7 @@ func TestBuildJobSpec(t *testing.T) {
 	assert.Equal(t, "apphub-builds", job.Str("metadata.namespace"))
 	assert.Equal(t, "b-7", job.Str("metadata.labels[apphub.io/build]"))
 	assert.Equal(t, "true", job.Str("metadata.annotations[pulumi.com/replaceUnready]"))
+	assert.Equal(t, "apphub-build-b-7", job.Str("metadata.annotations[pulumi.com/patchFieldManager]"), "every attempt applies as one field manager")
 	assert.Equal(t, float64(900), job.Num("spec.activeDeadlineSeconds"))
 	assert.Equal(t, float64(3600), job.Num("spec.ttlSecondsAfterFinished"))
 	assert.Equal(t, float64(1), job.Num("spec.backoffLimit"))

@@ -15,13 +15,18 @@ const PreviewAppType = "apphub:components:PreviewApp"
 
 // Preview labels and annotations.
 const (
-	LabelInstance        = "app.kubernetes.io/instance"
-	LabelLaunch          = "apphub.io/launch"
-	AnnotationExpiresAt  = "apphub.io/expires-at"
-	AnnotationSkipAwait  = "pulumi.com/skipAwait"
-	PreviewNamePrefix    = "preview-"
-	previewServicePort   = 80
-	defaultPreviewUserID = 10001
+	LabelInstance       = "app.kubernetes.io/instance"
+	LabelLaunch         = "apphub.io/launch"
+	AnnotationExpiresAt = "apphub.io/expires-at"
+	AnnotationSkipAwait = "pulumi.com/skipAwait"
+	// AnnotationFieldManager names the server-side apply field manager the
+	// provider applies an object as. Without it each create draws a random
+	// one, so a retried create of an object an interrupted attempt already
+	// applied conflicts with that attempt on every field it changes.
+	AnnotationFieldManager = "pulumi.com/patchFieldManager"
+	PreviewNamePrefix      = "preview-"
+	previewServicePort     = 80
+	defaultPreviewUserID   = 10001
 )
 
 // EgressRule allows preview pods to reach one CIDR on one TCP port.
@@ -160,8 +165,12 @@ func (a *PreviewAppArgs) labels() pulumi.StringMap {
 	return commonLabels("preview", "preview", map[string]string{LabelInstance: a.objName(), LabelLaunch: a.Launch})
 }
 
+// FieldManager is the one field manager every attempt of a preview or
+// build stack applies its objects as (kind "preview" or "build").
+func FieldManager(kind, id string) string { return "apphub-" + kind + "-" + id }
+
 func (a *PreviewAppArgs) annotations() pulumi.StringMap {
-	annotations := pulumi.StringMap{}
+	annotations := pulumi.StringMap{AnnotationFieldManager: pulumi.String(FieldManager("preview", a.Launch))}
 	if a.ExpiresAt != "" {
 		annotations[AnnotationExpiresAt] = pulumi.String(a.ExpiresAt)
 	}

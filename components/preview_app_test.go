@@ -95,6 +95,12 @@ func TestPreviewAppServiceIngressPolicy(t *testing.T) {
 	assert.False(t, m.Find(t, tDeployment, "preview").Has("metadata.annotations[pulumi.com/skipAwait]"), "the Deployment is awaited")
 	assert.False(t, m.Find(t, tIngress, "preview").Has("metadata.annotations[pulumi.com/skipAwait]"), "the Ingress is awaited")
 
+	// Every object of the launch applies as one field manager, whatever
+	// attempt of the update creates it.
+	for _, typ := range []string{tDeployment, tService, tIngress, tNetworkPolicy} {
+		assert.Equal(t, "apphub-preview-pr-42", m.Find(t, typ, "preview").Str("metadata.annotations[pulumi.com/patchFieldManager]"), typ)
+	}
+
 	ing := m.Find(t, tIngress, "preview")
 	assert.Equal(t, "traefik", ing.Str("spec.ingressClassName"))
 	assert.Equal(t, "pr-42.preview.local", ing.Str("spec.rules.0.host"))

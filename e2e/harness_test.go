@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -85,33 +84,16 @@ func requirePlugins(t testing.TB, home string) {
 }
 
 // writeProject writes the platform project, the repository's Pulumi.yaml
-// with main pointing back at the repository so that `pulumi up` runs the
-// program prebuilt from main.go exactly as `make up` does, and the stack's
-// config.
+// with main pointing back at the repository so that `pulumi up` compiles
+// and runs main.go exactly as `make up` does, and the stack's config.
 func (e *env) writeProject(t testing.TB, config map[string]string) {
 	t.Helper()
-	buildPlatform(t, e.root)
 	project, err := os.ReadFile(filepath.Join(e.root, "Pulumi.yaml"))
 	require.NoError(t, err)
 	project = bytes.Replace(project, []byte("name: apphub\n"), []byte("name: apphub\nmain: "+e.root+"\n"), 1)
 	require.Contains(t, string(project), "main: "+e.root)
 	require.NoError(t, os.WriteFile(filepath.Join(e.project, "Pulumi.yaml"), project, 0o600))
 	e.writeStack(t, config)
-}
-
-var platformBuilt sync.Once
-
-// buildPlatform is `make platform-bin`: the binary Pulumi.yaml names.
-func buildPlatform(t testing.TB, root string) {
-	t.Helper()
-	var out []byte
-	var err error
-	platformBuilt.Do(func() {
-		cmd := exec.Command("go", "build", "-o", filepath.Join("bin", "apphub-platform"), ".")
-		cmd.Dir = root
-		out, err = cmd.CombinedOutput()
-	})
-	require.NoError(t, err, "go build of the platform program: %s", out)
 }
 
 // writeStack writes Pulumi.<stack>.yaml with plain values in the apphub

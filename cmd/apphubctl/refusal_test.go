@@ -284,6 +284,7 @@ func TestPlatformUpLeavesSecretsAndEnvironmentsToTheProgram(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			noPulumi(t)
+			t.Setenv("PULUMI_CONFIG_PASSPHRASE", "a real one")
 			state := t.TempDir()
 			code, _, stderr := run("--state-dir", state, "--project-dir", platformProjectDir(t, "lab", config), "--platform-stack", "lab", "platform", "up")
 			assert.Equal(t, exitFailed, code, "valid as far as the file shows: on to the Manager (no CLI here): %s", stderr)

@@ -1,4 +1,9 @@
-package pulumistate
+// Package pulumilocks reads the locks the Pulumi CLI's DIY backends keep
+// for a stack (files of file://, rows of postgres://), for an operator who
+// asks who holds a stack and since when. Locks are the one part of the
+// backend this project reads: Pulumi's own docs tell users to inspect and
+// remove a stale lock by hand; removal itself goes through `pulumi cancel`.
+package pulumilocks
 
 import (
 	"context"
@@ -26,12 +31,11 @@ type Lock struct {
 	Timestamp time.Time `json:"timestamp"`
 }
 
-// LockStore reads and removes the Pulumi locks of one stack where the
-// backend keeps them: files of a file:// backend, rows of the postgres://
-// DIY backend. Other backends have none we can read (nil store).
-type LockStore interface {
+// Store reads the Pulumi locks of one stack where the backend keeps them:
+// files of a file:// backend, rows of the postgres:// DIY backend. Other
+// backends have none we can read (nil store).
+type Store interface {
 	List(ctx context.Context, project, stack string) ([]Lock, error)
-	Remove(ctx context.Context, key string) error
 }
 
 func lockPrefix(project, stack string) string {
@@ -57,7 +61,7 @@ func (f fileLocks) List(_ context.Context, project, stack string) ([]Lock, error
 		p := filepath.Join(dir, e.Name())
 		b, err := os.ReadFile(p)
 		if err != nil {
-			continue
+			return nil, fmt.Errorf("reading lock %s: %w", p, err)
 		}
 		var l Lock
 		if json.Unmarshal(b, &l) == nil {
@@ -66,17 +70,6 @@ func (f fileLocks) List(_ context.Context, project, stack string) ([]Lock, error
 		}
 	}
 	return out, nil
-}
-
-// Remove deletes the lock and the attributes file gocloud's fileblob
-// keeps beside it (<key>.attrs), as the CLI's own unlock does.
-func (fileLocks) Remove(_ context.Context, key string) error {
-	for _, p := range []string{key, key + ".attrs"} {
-		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("removing stale lock %s: %w", p, err)
-		}
-	}
-	return nil
 }
 
 // pgLocks reads the DIY postgres backend's table (pkg/backend/diy/postgres:
@@ -107,13 +100,6 @@ func (p pgLocks) List(ctx context.Context, project, stack string) ([]Lock, error
 	return out, rows.Err()
 }
 
-func (p pgLocks) Remove(ctx context.Context, key string) error {
-	if _, err := p.db.ExecContext(ctx, `DELETE FROM `+p.table+` WHERE key = $1`, key); err != nil {
-		return fmt.Errorf("removing stale lock %s: %w", key, err)
-	}
-	return nil
-}
-
 var pgTableName = func(s string) bool {
 	for i, r := range s {
 		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
@@ -123,15 +109,20 @@ var pgTableName = func(s string) bool {
 	return s != ""
 }
 
-// NewLockStore picks the lock store of a backend URL; the func closes it.
-func NewLockStore(backendURL string) (LockStore, func(), error) {
+// NewStore picks the lock store of a backend URL; the func closes it.
+func NewStore(backendURL string) (Store, func(), error) {
+	dir, err := FileBackendDir(backendURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dir != "" {
+		return fileLocks{root: dir}, func() {}, nil
+	}
 	u, err := url.Parse(backendURL)
 	if err != nil {
 		return nil, func() {}, nil
 	}
 	switch u.Scheme {
-	case "file":
-		return fileLocks{root: u.Path}, func() {}, nil
 	case "postgres", "postgresql":
 		q := u.Query()
 		table := q.Get("table")
