@@ -143,7 +143,7 @@ func pendingOperations(ctx context.Context, st auto.Stack) ([]string, error) {
 	}
 	out := make([]string, 0, len(dep.PendingOperations))
 	for _, op := range dep.PendingOperations {
-		out = append(out, fmt.Sprintf("%s %s", op.Type, op.Resource.URN))
+		out = append(out, fmt.Sprintf("%s of %s", op.Type, op.Resource.URN))
 	}
 	return out, nil
 }

@@ -26,7 +26,7 @@ func BenchmarkPlatformProgram(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			cfg, secretKeys := testmocks.ProjectConfig("apphub", c.values, c.secrets)
-			program := NewPlatformProgram(PlatformOptions{Env: noEnv, LookPath: allTools})
+			program := NewPlatformProgram(PlatformOptions{LookPath: allTools})
 			benchProgram(b, "apphub", c.name, cfg, secretKeys, nil, program)
 		})
 	}

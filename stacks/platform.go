@@ -15,9 +15,6 @@ func Platform(ctx *pulumi.Context) error { return NewPlatformProgram(PlatformOpt
 
 // PlatformOptions are the program's dependencies on its host.
 type PlatformOptions struct {
-	// Env supplies the catalog's APPHUB_* overrides; nil means the process
-	// environment.
-	Env EnvLookup
 	// LookPath finds the local-cluster tools; nil means exec.LookPath.
 	LookPath func(string) (string, error)
 }
@@ -25,14 +22,11 @@ type PlatformOptions struct {
 // NewPlatformProgram returns the platform RunFunc with explicit host
 // dependencies (tests pass fixed ones).
 func NewPlatformProgram(o PlatformOptions) pulumi.RunFunc {
-	if o.Env == nil {
-		o.Env = OSEnv
-	}
 	if o.LookPath == nil {
 		o.LookPath = exec.LookPath
 	}
 	return func(ctx *pulumi.Context) error {
-		cfg, err := LoadPlatformConfig(ctx, o.Env)
+		cfg, err := LoadPlatformConfig(ctx)
 		if err != nil {
 			return fmt.Errorf("platform stack %q: invalid config: %w", ctx.Stack(), err)
 		}

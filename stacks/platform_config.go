@@ -204,31 +204,19 @@ func (a *ARCConfig) Enabled() bool {
 // PlatformConfigKeys lists every key the platform stack reads.
 func PlatformConfigKeys() []ConfigKey { return keysOf(&PlatformConfig{}) }
 
-// LoadPlatformConfig reads the running stack's config with the catalog's
-// environment overrides and validates it.
-func LoadPlatformConfig(ctx *pulumi.Context, env EnvLookup) (*PlatformConfig, error) {
-	return ParsePlatformConfig(PulumiConfig(ctx), env)
+// LoadPlatformConfig reads the running stack's config and validates it.
+// The stack file is its only input: the catalog's APPHUB_* variables in the
+// shell change nothing.
+func LoadPlatformConfig(ctx *pulumi.Context) (*PlatformConfig, error) {
+	return ParsePlatformConfig(PulumiConfig(ctx))
 }
 
 // ParsePlatformConfig builds and validates a PlatformConfig from any source.
 // The error, if any, is a validate.Errors listing every problem.
-func ParsePlatformConfig(src ConfigSource, env EnvLookup) (*PlatformConfig, error) {
+func ParsePlatformConfig(src ConfigSource) (*PlatformConfig, error) {
 	var p validate.Problems
 	cfg := &PlatformConfig{}
-	loadInto(cfg, src, env, &p)
-	// The preview URL settings are one choice: when the catalog's
-	// environment names one style, it replaces the stack's, whichever
-	// style the stack used.
-	if env != nil {
-		_, urlEnv := env("APPHUB_K8S_PREVIEW_URL_TEMPLATE")
-		_, hostEnv := env("APPHUB_K8S_PREVIEW_HOST_TEMPLATE")
-		if urlEnv && !hostEnv {
-			cfg.Preview.HostTemplate = ""
-		}
-		if hostEnv && !urlEnv {
-			cfg.Preview.URLTemplate = ""
-		}
-	}
+	loadInto(cfg, src, nil, &p)
 	cfg.validate(&p)
 	if err := p.Err(); err != nil {
 		return nil, err

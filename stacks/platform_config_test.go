@@ -91,7 +91,7 @@ func TestStackFilesAreValid(t *testing.T) {
 			for k := range values {
 				assert.True(t, declared[k], "Pulumi.%s.yaml sets undeclared key %q", name, k)
 			}
-			cfg, err := ParsePlatformConfig(MapSource{Values: values, Secrets: secrets}, noEnv)
+			cfg, err := ParsePlatformConfig(MapSource{Values: values, Secrets: secrets})
 			require.NoError(t, err)
 			if name == "dev" {
 				assert.Equal(t, ClusterK3d, cfg.Cluster.Kind)
@@ -108,7 +108,7 @@ func TestStackFilesAreValid(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	cfg, err := ParsePlatformConfig(MapSource{Values: map[string]string{"previewUrlTemplate": "https://{launch}.preview.local"}}, noEnv)
+	cfg, err := ParsePlatformConfig(MapSource{Values: map[string]string{"previewUrlTemplate": "https://{launch}.preview.local"}})
 	require.NoError(t, err)
 	assert.Equal(t, "apphub", cfg.Namespaces.Previews)
 	assert.Equal(t, "apphub-builds", cfg.Namespaces.Builds)
@@ -120,42 +120,23 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, "oci://registry-1.docker.io/bitnamicharts/redis", cfg.Redis.Chart)
 }
 
-func TestCatalogVariablesOverrideConfig(t *testing.T) {
+// The stack file is the only input of the platform: the catalog's
+// variables in the shell of `pulumi up` (after `eval "$(apphubctl platform
+// env)"`, say) change nothing.
+func TestTheEnvironmentChangesNothing(t *testing.T) {
 	base := map[string]string{"previewUrlTemplate": "https://{launch}.preview.local"}
-	tests := []struct {
-		env   string
-		value string
-		get   func(*PlatformConfig) any
-		want  any
-	}{
-		{"APPHUB_K8S_NAMESPACE", "launches", func(c *PlatformConfig) any { return c.Namespaces.Previews }, "launches"},
-		{"APPHUB_K8S_BUILDER_IMAGE", "ghcr.io/acme/buildkit:v1", func(c *PlatformConfig) any { return c.Build.BuilderImage }, "ghcr.io/acme/buildkit:v1"},
-		{"APPHUB_K8S_BUILDER_SERVICE_ACCOUNT", "builder-x", func(c *PlatformConfig) any { return c.ServiceAccounts.Builder }, "builder-x"},
-		{"APPHUB_K8S_LAUNCH_SERVICE_ACCOUNT", "launch-x", func(c *PlatformConfig) any { return c.ServiceAccounts.Preview }, "launch-x"},
-		{"APPHUB_K8S_BUILD_TIMEOUT_SECONDS", "1800", func(c *PlatformConfig) any { return c.Build.TimeoutSeconds }, 1800},
-		{"APPHUB_K8S_BUILD_JOB_TTL_SECONDS", "600", func(c *PlatformConfig) any { return c.Build.JobTTLSeconds }, 600},
-		{"APPHUB_K8S_PREVIEW_URL_TEMPLATE", "http://preview.minikube.local/{launch}", func(c *PlatformConfig) any { return c.Preview.URLTemplate }, "http://preview.minikube.local/{launch}"},
-		{"APPHUB_K8S_INGRESS_CLASS", "nginx", func(c *PlatformConfig) any { return c.Preview.IngressClass }, "nginx"},
-		{"APPHUB_K8S_REGISTRY_SECRET", "pull-creds", func(c *PlatformConfig) any { return c.Registry.SecretName }, "pull-creds"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.env, func(t *testing.T) {
-			cfg, err := ParsePlatformConfig(MapSource{Values: base}, envOf(map[string]string{tt.env: tt.value}))
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, tt.get(cfg))
-		})
-	}
-}
-
-func TestHostTemplateFromEnvReplacesConfiguredURLTemplate(t *testing.T) {
-	cfg, err := ParsePlatformConfig(
-		MapSource{Values: map[string]string{"previewUrlTemplate": "http://{launch}.apphub.localhost"}},
-		envOf(map[string]string{"APPHUB_K8S_PREVIEW_HOST_TEMPLATE": "{launch}.preview.example.com", "APPHUB_K8S_PREVIEW_SCHEME": "https"}))
+	want, err := ParsePlatformConfig(MapSource{Values: base})
 	require.NoError(t, err)
-	assert.Empty(t, cfg.Preview.URLTemplate)
-	tpl, err := cfg.Preview.Template()
-	require.NoError(t, err)
-	assert.Equal(t, "https://{launch}.preview.example.com", tpl.String())
+	for _, name := range []string{"APPHUB_K8S_NAMESPACE", "APPHUB_K8S_BUILDER_IMAGE", "APPHUB_K8S_BUILDER_SERVICE_ACCOUNT",
+		"APPHUB_K8S_LAUNCH_SERVICE_ACCOUNT", "APPHUB_K8S_BUILD_TIMEOUT_SECONDS", "APPHUB_K8S_BUILD_JOB_TTL_SECONDS",
+		"APPHUB_K8S_PREVIEW_URL_TEMPLATE", "APPHUB_K8S_PREVIEW_HOST_TEMPLATE", "APPHUB_K8S_PREVIEW_SCHEME",
+		"APPHUB_K8S_INGRESS_CLASS", "APPHUB_K8S_REGISTRY_SECRET"} {
+		t.Setenv(name, "Bad Value!")
+	}
+	got, err := ParsePlatformConfig(MapSource{Values: base})
+	require.NoError(t, err, "a stray catalog variable is neither read nor refused")
+	assert.Equal(t, want, got)
+	assert.Equal(t, "apphub", got.Namespaces.Previews)
 }
 
 func TestInvalidConfigNamesFieldAndRule(t *testing.T) {
@@ -174,7 +155,7 @@ func TestInvalidConfigNamesFieldAndRule(t *testing.T) {
 		{"non-numeric agents", map[string]string{"k3dAgents": "two"}, nil, "k3dAgents", "must be an integer"},
 		{"same lb ports", map[string]string{"k3dHttpPort": "8080", "k3dHttpsPort": "8080"}, nil, "k3dHttpsPort", "must differ"},
 		{"uppercase namespace", map[string]string{"namespace": "AppHub"}, nil, "namespace", "RFC 1123"},
-		{"namespace from env", nil, map[string]string{"APPHUB_K8S_NAMESPACE": "bad_ns"}, "APPHUB_K8S_NAMESPACE", `RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?') (got "bad_ns")`},
+		{"namespace", map[string]string{"namespace": "bad_ns"}, nil, "namespace", `RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`},
 		{"shared namespaces", map[string]string{"buildNamespace": "apphub"}, nil, "buildNamespace", "must differ from namespace"},
 		{"reserved namespace", map[string]string{"systemNamespace": "kube-system"}, nil, "systemNamespace", "reserved"},
 		{"same identity", map[string]string{"previewServiceAccount": "apphub-builder"}, nil, "previewServiceAccount", "must differ"},
@@ -200,15 +181,15 @@ func TestInvalidConfigNamesFieldAndRule(t *testing.T) {
 		{"bad scheme", map[string]string{"previewUrlTemplate": "", "previewHostTemplate": "{launch}.x.local", "previewScheme": "ftp"}, nil, "previewHostTemplate", "scheme must be http or https"},
 		{"tls on http", map[string]string{"previewTlsSecret": "wildcard"}, nil, "previewTlsSecret", "not https"},
 		{"bad ingress class", map[string]string{"ingressClass": "Traefik!"}, nil, "ingressClass", "RFC 1123"},
-		{"bad builder image", nil, map[string]string{"APPHUB_K8S_BUILDER_IMAGE": "Moby/BuildKit"}, "APPHUB_K8S_BUILDER_IMAGE", `image reference such as moby/buildkit:v0.23.2-rootless: invalid reference format: repository name (BuildKit) must be lowercase (got "Moby/BuildKit")`},
-		{"timeout too short", nil, map[string]string{"APPHUB_K8S_BUILD_TIMEOUT_SECONDS": "5"}, "APPHUB_K8S_BUILD_TIMEOUT_SECONDS", "must be between 60 and 21600, got 5"},
-		{"timeout not a number", nil, map[string]string{"APPHUB_K8S_BUILD_TIMEOUT_SECONDS": "15m"}, "APPHUB_K8S_BUILD_TIMEOUT_SECONDS", "must be an integer"},
+		{"bad builder image", map[string]string{"builderImage": "Moby/BuildKit"}, nil, "builderImage", `image reference such as moby/buildkit:v0.23.2-rootless: invalid reference format: repository name (BuildKit) must be lowercase`},
+		{"timeout too short", map[string]string{"buildTimeoutSeconds": "5"}, nil, "buildTimeoutSeconds", "must be between 60 and 21600, got 5"},
+		{"timeout not a number", map[string]string{"buildTimeoutSeconds": "15m"}, nil, "buildTimeoutSeconds", "must be an integer"},
 		{"ttl zero", map[string]string{"buildJobTtlSeconds": "0"}, nil, "buildJobTtlSeconds", "between 60 and"},
 		{"minikube memory", map[string]string{"clusterKind": "minikube", "registryKind": "minikube", "minikubeMemory": "lots"}, nil, "minikubeMemory", "such as 8g"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParsePlatformConfig(MapSource{Values: with(base, tt.overrides)}, envOf(tt.env))
+			_, err := ParsePlatformConfig(MapSource{Values: with(base, tt.overrides)})
 			require.Error(t, err)
 			var errs validate.Errors
 			require.True(t, errors.As(err, &errs), "error is a validate.Errors: %v", err)
@@ -230,7 +211,7 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 		"buildTimeoutSeconds": "1",
 		"previewUrlTemplate":  "nope",
 		"registryKind":        "external",
-	}}, noEnv)
+	}})
 	var errs validate.Errors
 	require.True(t, errors.As(err, &errs))
 	assert.Subset(t, errs.Fields(), []string{"kubeContext", "namespace", "buildTimeoutSeconds", "previewUrlTemplate", "registryServer", "registryUsername", "registryPassword"})
@@ -238,7 +219,7 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 
 func TestSecretsMustBeEncrypted(t *testing.T) {
 	values, _ := prodValues(t)
-	_, err := ParsePlatformConfig(MapSource{Values: values}, noEnv)
+	_, err := ParsePlatformConfig(MapSource{Values: values})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "registryPassword: must be set as a secret")
 	assert.NotContains(t, err.Error(), "ghp_prodtoken", "a secret never appears in an error")

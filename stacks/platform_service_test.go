@@ -122,7 +122,7 @@ func TestServiceConfigRefusals(t *testing.T) {
 // nothing.
 func assertRefused(t *testing.T, values map[string]string, secrets map[string]bool, want []problem) {
 	t.Helper()
-	_, err := ParsePlatformConfig(MapSource{Values: values, Secrets: secrets}, noEnv)
+	_, err := ParsePlatformConfig(MapSource{Values: values, Secrets: secrets})
 	var errs validate.Errors
 	require.True(t, errors.As(err, &errs), "want validate.Errors, got %v", err)
 	got := map[string][]string{}
@@ -137,7 +137,7 @@ func assertRefused(t *testing.T, values map[string]string, secrets map[string]bo
 
 	cfg, secretKeys := testmocks.ProjectConfig("apphub", values, secrets)
 	m := testmocks.New()
-	err = m.Run(t, "apphub", "dev", cfg, secretKeys, NewPlatformProgram(PlatformOptions{Env: noEnv, LookPath: allTools}))
+	err = m.Run(t, "apphub", "dev", cfg, secretKeys, NewPlatformProgram(PlatformOptions{LookPath: allTools}))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "invalid config")
 	assert.NotContains(t, err.Error(), svcSecretMark)
@@ -161,7 +161,7 @@ func TestServiceConfigAccepted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			values, secrets := serviceValues(t, tt.overrides)
-			cfg, err := ParsePlatformConfig(MapSource{Values: values, Secrets: secrets}, noEnv)
+			cfg, err := ParsePlatformConfig(MapSource{Values: values, Secrets: secrets})
 			require.NoError(t, err)
 			assert.True(t, cfg.Service.Enabled)
 			assert.Equal(t, tt.replicas, cfg.Service.Replicas)
@@ -174,9 +174,9 @@ func TestServiceConfigAccepted(t *testing.T) {
 	}
 	// As a stack file holds it: secure values count as set, whatever they hold.
 	values, secrets := serviceValues(t, map[string]string{"serviceDatabaseUrl": svcExternalDB, "serviceReplicas": "2"})
-	assert.NoError(t, CheckPlatformValues(values, secrets, noEnv))
+	assert.NoError(t, CheckPlatformValues(values, secrets))
 	// Off by default: the dev stack runs no service and asks for nothing.
-	cfg, err := ParsePlatformConfig(MapSource{Values: devValues(t)}, noEnv)
+	cfg, err := ParsePlatformConfig(MapSource{Values: devValues(t)})
 	require.NoError(t, err)
 	assert.False(t, cfg.Service.Enabled)
 }
@@ -200,7 +200,7 @@ func TestPlatformServiceRender(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			values, secrets := serviceValues(t, tt.overrides)
-			run, err := runPlatform(t, "dev", values, secrets, noEnv)
+			run, err := runPlatform(t, "dev", values, secrets)
 			require.NoError(t, err)
 			assertServiceDeployment(t, run.mocks, tt)
 			assertServiceSecret(t, run.mocks, tt)
@@ -399,7 +399,7 @@ func TestPlatformServiceInProd(t *testing.T) {
 	// Pulumi.prod.yaml runs the service: two replicas on in-cluster
 	// PostgreSQL, images from a registry with credentials.
 	values, secrets := prodValues(t)
-	run, err := runPlatform(t, "prod", values, secrets, noEnv)
+	run, err := runPlatform(t, "prod", values, secrets)
 	require.NoError(t, err)
 	m := run.mocks
 
@@ -530,7 +530,7 @@ func TestPreviewFromPlatformOutputs(t *testing.T) {
 	// The file the platform gives the service, for a platform whose
 	// previews live in "launches".
 	values, secrets := serviceValues(t, map[string]string{"namespace": "launches"})
-	platform, err := runPlatform(t, "dev", values, secrets, noEnv)
+	platform, err := runPlatform(t, "dev", values, secrets)
 	require.NoError(t, err)
 	outputs := platform.mocks.Find(t, tConfigMap, "api-platform").Str("data[platform.json]")
 

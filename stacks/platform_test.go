@@ -35,12 +35,12 @@ type platformRun struct {
 
 // runPlatform runs the platform program under mocks with stack config
 // values (plain keys) and returns what it registered and exported.
-func runPlatform(t *testing.T, stack string, values map[string]string, secrets map[string]bool, env EnvLookup) (platformRun, error) {
+func runPlatform(t *testing.T, stack string, values map[string]string, secrets map[string]bool) (platformRun, error) {
 	t.Helper()
 	cfg, secretKeys := testmocks.ProjectConfig("apphub", values, secrets)
 	run := platformRun{mocks: testmocks.New(), outputs: map[string]testmocks.Value{}}
 	err := run.mocks.Run(t, "apphub", stack, cfg, secretKeys, func(ctx *pulumi.Context) error {
-		c, err := LoadPlatformConfig(ctx, env)
+		c, err := LoadPlatformConfig(ctx)
 		if err != nil {
 			return err
 		}
@@ -57,7 +57,7 @@ func runPlatform(t *testing.T, stack string, values map[string]string, secrets m
 func (r platformRun) out(key string) any { return r.outputs[key].Value }
 
 func TestPlatformDev(t *testing.T) {
-	run, err := runPlatform(t, "dev", devValues(t), nil, noEnv)
+	run, err := runPlatform(t, "dev", devValues(t), nil)
 	require.NoError(t, err)
 	m := run.mocks
 
@@ -143,7 +143,7 @@ func plainOutputs(r platformRun) map[string]any {
 
 func TestPlatformProd(t *testing.T) {
 	values, secrets := prodValues(t)
-	run, err := runPlatform(t, "prod", values, secrets, noEnv)
+	run, err := runPlatform(t, "prod", values, secrets)
 	require.NoError(t, err)
 	m := run.mocks
 
@@ -192,7 +192,7 @@ func TestPlatformProd(t *testing.T) {
 }
 
 func TestPlatformRBACRules(t *testing.T) {
-	run, err := runPlatform(t, "dev", devValues(t), nil, noEnv)
+	run, err := runPlatform(t, "dev", devValues(t), nil)
 	require.NoError(t, err)
 	m := run.mocks
 	ro := []any{"get", "list", "watch"}
@@ -261,7 +261,7 @@ func TestPlatformInClusterRegistry(t *testing.T) {
 		"clusterKind": "existing", "kubeContext": "lab", "registryKind": "in-cluster",
 		"registryNodePort": "31000", "storageClass": "local-path", "kubeconfig": "/etc/lab/kubeconfig",
 	})
-	run, err := runPlatform(t, "lab", values, map[string]bool{"kubeconfig": true}, noEnv)
+	run, err := runPlatform(t, "lab", values, map[string]bool{"kubeconfig": true})
 	require.NoError(t, err)
 	m := run.mocks
 	dep := m.Find(t, tDeployment, "registry")
@@ -277,15 +277,15 @@ func TestPlatformInClusterRegistry(t *testing.T) {
 	assert.True(t, prov.Secret("kubeconfig"), "a kubeconfig may hold credentials: keep it secret")
 }
 
-func TestPlatformCatalogOverridesReachResources(t *testing.T) {
-	env := envOf(map[string]string{
-		"APPHUB_K8S_NAMESPACE":               "launches",
-		"APPHUB_K8S_LAUNCH_SERVICE_ACCOUNT":  "launcher",
-		"APPHUB_K8S_BUILDER_SERVICE_ACCOUNT": "buildbot",
-		"APPHUB_K8S_PREVIEW_HOST_TEMPLATE":   "{launch}.preview.test",
-		"APPHUB_K8S_PREVIEW_SCHEME":          "https",
+func TestPlatformSettingsReachResourcesAndTheShellDoesNot(t *testing.T) {
+	// The catalog's variables in the shell must not rename anything.
+	t.Setenv("APPHUB_K8S_NAMESPACE", "from-the-shell")
+	t.Setenv("APPHUB_K8S_LAUNCH_SERVICE_ACCOUNT", "from-the-shell")
+	values := with(devValues(t), map[string]string{
+		"namespace": "launches", "previewServiceAccount": "launcher", "builderServiceAccount": "buildbot",
+		"previewUrlTemplate": "", "previewHostTemplate": "{launch}.preview.test", "previewScheme": "https",
 	})
-	run, err := runPlatform(t, "dev", devValues(t), nil, env)
+	run, err := runPlatform(t, "dev", values, nil)
 	require.NoError(t, err)
 	m := run.mocks
 	assert.Equal(t, "launches", m.Find(t, tNamespace, "previews").Str("metadata.name"))
@@ -313,7 +313,7 @@ func TestPlatformInvalidConfigRegistersNothing(t *testing.T) {
 			for k, v := range values {
 				cfg["apphub:"+k] = v
 			}
-			err := m.Run(t, "apphub", "dev", cfg, nil, NewPlatformProgram(PlatformOptions{Env: noEnv, LookPath: allTools}))
+			err := m.Run(t, "apphub", "dev", cfg, nil, NewPlatformProgram(PlatformOptions{LookPath: allTools}))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "invalid config")
 			assert.Zero(t, m.Count(), "no resource may be registered: %v", m.Resources())
@@ -367,7 +367,7 @@ func TestPlatformMinikube(t *testing.T) {
 		"clusterKind": "minikube", "registryKind": "minikube", "ingressClass": "nginx", "ingressNamespace": "ingress-nginx",
 		"previewUrlTemplate": "http://preview.minikube.local/{launch}",
 	})
-	run, err := runPlatform(t, "dev", values, nil, noEnv)
+	run, err := runPlatform(t, "dev", values, nil)
 	require.NoError(t, err)
 	cmd := run.mocks.Find(t, tCommand, "cluster")
 	assert.Contains(t, cmd.Str("create"), "minikube start --profile apphub --cpus 4 --memory 8g --addons ingress --addons registry")
@@ -389,7 +389,7 @@ func arcValues(t *testing.T) (map[string]string, map[string]bool) {
 
 func TestPlatformWithARC(t *testing.T) {
 	values, secrets := arcValues(t)
-	run, err := runPlatform(t, "dev", values, secrets, noEnv)
+	run, err := runPlatform(t, "dev", values, secrets)
 	require.NoError(t, err)
 	m := run.mocks
 	set := m.Find(t, tRelease, "arc-runners")
@@ -408,14 +408,14 @@ func TestPlatformRejectsPartialARC(t *testing.T) {
 		t.Run(missing, func(t *testing.T) {
 			values, secrets := arcValues(t)
 			delete(values, missing)
-			_, err := ParsePlatformConfig(MapSource{Values: values, Secrets: secrets}, noEnv)
+			_, err := ParsePlatformConfig(MapSource{Values: values, Secrets: secrets})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), missing+": is required when ARC is configured")
 		})
 	}
 	values, secrets := arcValues(t)
 	values["arcGithubAppId"] = "my-app"
-	_, err := ParsePlatformConfig(MapSource{Values: values, Secrets: secrets}, noEnv)
+	_, err := ParsePlatformConfig(MapSource{Values: values, Secrets: secrets})
 	assert.ErrorContains(t, err, "arcGithubAppId: must be a positive number")
 	assert.NotContains(t, err.Error(), "my-app", "secret values are not echoed")
 }
@@ -436,7 +436,7 @@ func TestPlatformMissingToolsRegisterNothing(t *testing.T) {
 			for k, v := range tt.values {
 				cfg["apphub:"+k] = v
 			}
-			err := m.Run(t, "apphub", "dev", cfg, nil, NewPlatformProgram(PlatformOptions{Env: noEnv, LookPath: noTools}))
+			err := m.Run(t, "apphub", "dev", cfg, nil, NewPlatformProgram(PlatformOptions{LookPath: noTools}))
 			require.Error(t, err)
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)
@@ -447,7 +447,7 @@ func TestPlatformMissingToolsRegisterNothing(t *testing.T) {
 	}
 	// An existing cluster needs no local tools.
 	prod, secrets := prodValues(t)
-	cfg, err := ParsePlatformConfig(MapSource{Values: prod, Secrets: secrets}, noEnv)
+	cfg, err := ParsePlatformConfig(MapSource{Values: prod, Secrets: secrets})
 	require.NoError(t, err)
 	assert.NoError(t, cfg.CheckTools(noTools))
 }

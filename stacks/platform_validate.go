@@ -344,7 +344,7 @@ const secureValue = "[secure]"
 // count as set, and the problems of secure keys (which may depend on the
 // secret's content) are left to the program, which reads the real values.
 // Every problem reported is one the program would report too.
-func CheckPlatformValues(values map[string]string, secure map[string]bool, env EnvLookup) error {
+func CheckPlatformValues(values map[string]string, secure map[string]bool) error {
 	src := MapSource{Values: map[string]string{}, Secrets: secure}
 	for k, v := range values {
 		src.Values[k] = v
@@ -352,7 +352,7 @@ func CheckPlatformValues(values map[string]string, secure map[string]bool, env E
 	for k := range secure {
 		src.Values[k] = secureValue
 	}
-	_, err := ParsePlatformConfig(src, env)
+	_, err := ParsePlatformConfig(src)
 	var errs validate.Errors
 	if !errors.As(err, &errs) {
 		return err

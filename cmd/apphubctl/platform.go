@@ -109,7 +109,7 @@ func platformConfigProblems(p *validate.Problems, projectDir, stack string) {
 		return
 	}
 	unknownKeys(p, values, opaque)
-	if err := stacks.CheckPlatformValues(values, opaque, stacks.OSEnv); err != nil && !p.Merge(err, nil) {
+	if err := stacks.CheckPlatformValues(values, opaque); err != nil && !p.Merge(err, nil) {
 		p.Add("Pulumi."+stack+".yaml", "%v", err)
 	}
 }

@@ -240,10 +240,6 @@ func TestPlatformUpRefusesBadConfigBeforeTheStackExists(t *testing.T) {
 		env          map[string]string
 		want         []want
 	}{
-		{"env timeout", devStackFile, map[string]string{"APPHUB_K8S_BUILD_TIMEOUT_SECONDS": "5"},
-			[]want{{"APPHUB_K8S_BUILD_TIMEOUT_SECONDS", "must be between 60 and 21600, got 5"}}},
-		{"env namespace", devStackFile, map[string]string{"APPHUB_K8S_NAMESPACE": "Launches"},
-			[]want{{"APPHUB_K8S_NAMESPACE", `(got "Launches")`}}},
 		{"in-cluster registry with credentials", inCluster, nil,
 			[]want{{"registryUsername", "must not be set with registryKind in-cluster"}}},
 		{"kubeconfig contents in plaintext", "config:\n  apphub:clusterKind: existing\n  apphub:kubeContext: c\n  apphub:registryKind: in-cluster\n  apphub:previewUrlTemplate: http://{launch}.x.test\n  apphub:kubeconfig: |\n    apiVersion: v1\n    clusters: []\n", nil,

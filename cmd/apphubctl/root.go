@@ -44,6 +44,7 @@ type globals struct {
 	platformOutputs   string
 	maxConcurrent     int
 	skipPluginInstall bool
+	requirePassphrase bool
 	quiet             bool
 	events            bool
 	timeout           time.Duration
@@ -238,8 +239,8 @@ func (g *globals) manager(ctx context.Context, lookup bool) (*automation.Manager
 	opts := automation.Options{
 		StateDir: g.stateDir, BackendURL: g.stackBackend(), ProjectDir: g.projectDir,
 		PlatformStack: g.platformStack, PlatformOutputsFile: g.platformOutputs, MaxConcurrent: g.maxConcurrent,
-		SkipPluginInstall: g.skipPluginInstall || lookup,
-		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SkipPluginInstall: g.skipPluginInstall || lookup, RequirePassphrase: g.requirePassphrase,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if !g.quiet && !g.events {
 		opts.Progress = g.stderr

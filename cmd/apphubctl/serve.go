@@ -134,6 +134,9 @@ type serveTokens struct {
 }
 
 func (f *serveFlags) serve(cmd *cobra.Command, g *globals, tokens serveTokens) error {
+	// The service's stacks hold the catalog's secrets: never under the
+	// empty passphrase.
+	g.requirePassphrase = true
 	m, err := g.manager(cmd.Context(), false)
 	if err != nil {
 		return err

@@ -41,7 +41,7 @@ func Platform(t testing.TB, values map[string]string, secrets map[string]bool) (
 	m := testmocks.New()
 	outputs := map[string]any{}
 	err := m.Run(t, "apphub", "tier", cfg, keys, func(ctx *pulumi.Context) error {
-		c, err := stacks.LoadPlatformConfig(ctx, func(string) (string, bool) { return "", false })
+		c, err := stacks.LoadPlatformConfig(ctx)
 		if err != nil {
 			return err
 		}
