@@ -263,3 +263,36 @@ func TestPendingCreateRecovery(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, after, "the update adopted the launch's objects, so the pending create was dropped")
 }
+
+// A lock no process here can be proven dead by stays until an operator
+// breaks it: show names the holder and its age, break removes it through
+// `pulumi cancel`, and the next update runs.
+func TestOperatorShowsAndBreaksALock(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, nil)
+	ctx := t.Context()
+	spec := PreviewSpec{Launch: "held", Image: "registry.test/app:1"}
+	_, err := m.PreviewUp(ctx, spec)
+	require.NoError(t, err)
+	lock := writeLock(t, m, "preview-held", 4242, "gone-ci-runner")
+
+	locks, err := m.Locks(ctx, "preview", "held")
+	require.NoError(t, err)
+	require.Len(t, locks, 1)
+	assert.Equal(t, "gone-ci-runner", locks[0].Hostname)
+	assert.Equal(t, 4242, locks[0].Pid)
+	assert.Equal(t, "unknown", locks[0].Holder, "another host's process cannot be seen from here")
+	assert.NotEmpty(t, locks[0].Age)
+
+	_, err = m.PreviewUp(ctx, spec)
+	require.True(t, IsConflict(err), "a lock of another host is never broken on a guess: %v", err)
+	assert.FileExists(t, lock)
+
+	require.NoError(t, m.BreakLock(ctx, "preview", "held"))
+	assert.NoFileExists(t, lock)
+	_, err = m.PreviewUp(ctx, spec)
+	require.NoError(t, err)
+
+	_, err = m.Locks(ctx, "preview", "")
+	assert.True(t, IsInvalid(err), "a preview lock needs its launch: %v", err)
+}

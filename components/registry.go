@@ -29,6 +29,8 @@ type RegistryArgs struct {
 	// NodePort exposes the registry on every node so the kubelet, which does
 	// not resolve cluster DNS, can pull from localhost:NodePort.
 	NodePort int
+	// ProtectVolume protects the claim that holds the images.
+	ProtectVolume bool
 }
 
 // Registry is a single-replica registry with a persistent volume.
@@ -57,7 +59,7 @@ func NewRegistry(ctx *pulumi.Context, name string, args *RegistryArgs, opts ...p
 	pvc, err := corev1.NewPersistentVolumeClaim(ctx, name, &corev1.PersistentVolumeClaimArgs{
 		Metadata: args.meta(),
 		Spec:     readWriteOnceClaim(args.StorageSize, args.StorageClass),
-	}, parent)
+	}, parent, pulumi.Protect(args.ProtectVolume))
 	if err != nil {
 		return nil, fmt.Errorf("registry %q: creating volume claim: %w", name, err)
 	}

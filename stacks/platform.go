@@ -114,7 +114,7 @@ func (b *platformBuild) cluster() error {
 
 func (b *platformBuild) namespaces() error {
 	var err error
-	b.previews, b.builds, b.system, err = newPlatformNamespaces(b.ctx, b.cfg, b.withK8s)
+	b.previews, b.builds, b.system, err = newPlatformNamespaces(b.ctx, b.cfg, b.withK8s, pulumi.Protect(b.cfg.Protection.Protect))
 	return err
 }
 
@@ -137,6 +137,8 @@ func (b *platformBuild) registry() error {
 			StorageSize:  c.Registry.StorageSize,
 			StorageClass: c.Registry.StorageClass,
 			NodePort:     c.Registry.NodePort,
+			// The images every preview runs live on this volume.
+			ProtectVolume: c.Protection.Protect,
 		}, b.withK8s)
 		if err != nil {
 			return err

@@ -41,6 +41,16 @@ type PlatformConfig struct {
 	ARC             ARCConfig
 	Service         ServiceConfig
 	Postgres        PostgresConfig
+	Protection      ProtectionConfig
+}
+
+// ProtectionConfig guards what holds data against a destroy or a
+// replacement: the namespaces (deleting one deletes every object in it),
+// the service's database and the in-cluster registry's volume. A
+// protected resource is deleted only after `protect` is set to false and
+// applied (or `pulumi state unprotect`).
+type ProtectionConfig struct {
+	Protect bool `key:"protect" default:"false"`
 }
 
 // ClusterConfig says which cluster the platform goes to and, for local

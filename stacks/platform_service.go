@@ -35,7 +35,7 @@ func newPlatformService(ctx *pulumi.Context, cfg *PlatformConfig, system *compon
 			Persistence: pg.Persistence, PersistenceSize: pg.PersistenceSize, StorageClass: cfg.Registry.StorageClass,
 			ImageRegistry: pg.ImageRegistry, ImageRepository: pg.ImageRepository, ImageTag: pg.ImageTag,
 			TimeoutSeconds: 600,
-		}, opts...)
+		}, append(opts, pulumi.Protect(cfg.Protection.Protect))...)
 		if err != nil {
 			return err
 		}

@@ -588,3 +588,40 @@ func TestPlatformOutputsFileMatchesStackReference(t *testing.T) {
 	fromRef.kubeconfig, fromRef.KubeContext = nil, ""
 	assert.Equal(t, fromRef, fromFile)
 }
+
+// What holds data is protected in prod (Pulumi.prod.yaml sets protect):
+// the namespaces, the service's database and, with an in-cluster
+// registry, its volume; nothing else, and nothing in dev.
+func TestProtectionCoversWhatHoldsData(t *testing.T) {
+	values, secrets := prodValues(t)
+	require.Equal(t, "true", values["protect"], "Pulumi.prod.yaml protects by default")
+	withRegistry := with(values, map[string]string{"registryKind": "in-cluster", "registryServer": "", "registryUsername": "", "registryPassword": ""})
+	delete(secrets, "registryPassword")
+	run, err := runPlatform(t, "prod", withRegistry, secrets)
+	require.NoError(t, err)
+	protected := map[string]bool{}
+	for _, r := range run.mocks.Resources() {
+		if r.Protect {
+			protected[r.Type+" "+r.Name] = true
+		}
+	}
+	for _, ns := range run.mocks.ByType(tNamespace) {
+		assert.True(t, ns.Protect, "namespace %s", ns.Name)
+	}
+	var releases []string
+	for _, rel := range run.mocks.ByType(tRelease) {
+		if rel.Protect {
+			releases = append(releases, rel.Name)
+		}
+	}
+	assert.Equal(t, []string{"postgres"}, releases, "the database's release, not Redis's")
+	assert.True(t, protected["kubernetes:core/v1:PersistentVolumeClaim registry"], "the registry's volume: %v", protected)
+	assert.False(t, protected["kubernetes:apps/v1:Deployment registry"], "the registry's Deployment is replaceable")
+	assert.False(t, protected["kubernetes:apps/v1:Deployment api"], "the service is replaceable")
+
+	dev, err := runPlatform(t, "dev", devValues(t), nil)
+	require.NoError(t, err)
+	for _, r := range dev.mocks.Resources() {
+		assert.False(t, r.Protect, "dev protects nothing: %s %s", r.Type, r.Name)
+	}
+}

@@ -148,7 +148,7 @@ Exit codes: 0 ok, 1 failed, 2 invalid input, 3 not found, 4 conflict,
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "no progress on stderr")
 	f.BoolVar(&g.events, "events", false, "engine events as JSON lines on stderr instead of human progress")
 	v.durationVar(f, &g.timeout, "timeout", 0, "give up after this long (0: no limit); the update is cancelled cleanly")
-	root.AddCommand(newPlatformCmd(g), newPreviewCmd(g), newBuildCmd(g), newServeCmd(g), newOperationCmd(g), newMigrateCmd(g), newPluginsCmd(g))
+	root.AddCommand(newPlatformCmd(g), newPreviewCmd(g), newBuildCmd(g), newServeCmd(g), newOperationCmd(g), newMigrateCmd(g), newPluginsCmd(g), newLockCmd(g))
 	return root
 }
 

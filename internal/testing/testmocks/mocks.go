@@ -33,6 +33,7 @@ type Resource struct {
 	ReplaceOnChanges    []string
 	DeleteBeforeReplace bool
 	AdditionalSecrets   []string
+	Protect             bool
 }
 
 // Mocks implements pulumi.MockResourceMonitor and records every resource.
@@ -65,6 +66,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.ReplaceOnChanges = rpc.GetReplaceOnChanges()
 		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		r.AdditionalSecrets = rpc.GetAdditionalSecretOutputs()
+		r.Protect = rpc.GetProtect()
 	}
 	state := args.Inputs.Copy()
 	id := args.Name + "-id"
