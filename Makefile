@@ -133,7 +133,8 @@ test-cluster: $(PULUMI)
 	  echo "cluster tier off: run ../shared/kube/up.sh, export KUBECONFIG=... APPHUB_CLUSTER_TESTS=1"; \
 	fi
 
-# A short run of every benchmark, with the targets checked: the programs
+# A short run of every benchmark (failed operations or damaged state fail
+# it; speed targets never gate make test, only `make bench` checks them): the programs
 # under mocks, and the Automation API at 1 and 20 in flight (20 concurrent
 # operations without error or state damage is a target) against the naive
 # baseline. The cluster comparison runs in test-cluster's tier. The full
@@ -141,7 +142,7 @@ test-cluster: $(PULUMI)
 .PHONY: test-bench
 test-bench: $(PULUMI)
 	go test -count=1 -run '^$$' -bench Program -benchtime 3x -benchmem ./stacks
-	go run ./bench automation -levels 1,20 -baseline-levels 1 -sequential 3 -check
+	go run ./bench automation -levels 1,20 -baseline-levels 1 -sequential 3
 	go run ./bench queue -levels 1,20 -ops 50 >/dev/null
 	@if [ "$${APPHUB_CLUSTER_TESTS:-}" = 1 ]; then \
 	  go test -count=1 -tags cluster -run '^$$' -bench PreviewCreateOnCluster -benchtime 2x ./internal/testing/kubetier; \
