@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-
 	"github.com/apphub/apphub-infra/automation/internal/pulumilocks"
 	"github.com/apphub/apphub-infra/stacks"
 )
@@ -86,15 +84,11 @@ func (m *Manager) BreakLock(ctx context.Context, kind, name string) error {
 		return err
 	}
 	defer release()
-	ws, done, err := m.lookupWorkspace(ctx, project, nil)
+	st, done, err := m.lookupStack(ctx, op, project, stack, nil)
 	if err != nil {
-		return classify(ctx, op, stack, err, nil)
+		return err
 	}
 	defer done()
-	st, err := auto.SelectStack(ctx, stack, ws)
-	if err != nil {
-		return classify(ctx, op, stack, err, nil)
-	}
 	if err := st.Cancel(ctx); err != nil {
 		return classify(ctx, op, stack, fmt.Errorf("pulumi cancel: %w", err), nil)
 	}

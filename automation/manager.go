@@ -36,11 +36,6 @@ type Manager struct {
 	outsRefreshing bool
 	outsGen        int // counts forgetPlatformOutputs, so a late refresh cannot undo one
 
-	locksOnce  sync.Once
-	lockStore  pulumilocks.Store
-	closeLocks func()
-	locksErr   error
-
 	mu   sync.Mutex
 	busy map[string]string // stack key -> operation holding it
 }

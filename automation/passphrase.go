@@ -57,7 +57,7 @@ func (o *Options) passphraseDefaults() error {
 	return nil
 }
 
-func errNoPassphrase(what string) error {
+func errNoPassphrase(what string) *Error {
 	return invalidSetting(envPassphrase, fmt.Sprintf("%s: stacks' secrets are encrypted with it; write one to a file only you can read and export %s=<file> (or export %s)",
 		what, envPassphraseFile, envPassphrase))
 }

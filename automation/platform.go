@@ -69,7 +69,7 @@ func (m *Manager) platformOp(ctx context.Context, op string, create bool,
 	run func(auto.Stack, *collector) (auto.UpdateSummary, auto.OutputMap, error)) (*PlatformResult, error) {
 	stack := m.opts.PlatformStack
 	if stack != devStack && m.opts.emptyPassphrase() {
-		e := errNoPassphrase("is empty, which only the dev platform may use").(*Error)
+		e := errNoPassphrase("is empty, which only the dev platform may use")
 		e.Op, e.Stack = op, stack
 		return nil, e
 	}

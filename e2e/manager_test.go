@@ -6,16 +6,14 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"golang.org/x/mod/modfile"
-
 	"github.com/apphub/apphub-infra/automation"
+	"github.com/apphub/apphub-infra/internal/testing/gomodpins"
 )
 
 // manager is the Automation API over the tier's project and backend: the
@@ -24,7 +22,7 @@ func (e *env) manager(t testing.TB) *automation.Manager {
 	t.Helper()
 	m, err := automation.New(automation.Options{
 		StateDir: t.TempDir(), BackendURL: "file://" + e.state, PulumiHome: e.home, Passphrase: passphrase,
-		PulumiRoot: e.root, ProjectDir: e.project, PlatformStack: e.stack, Plugins: goModPlugins(t, e.root),
+		PulumiRoot: e.root, ProjectDir: e.project, PlatformStack: e.stack, Plugins: gomodpins.Plugins(t, e.root),
 		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Progress: os.Stderr,
 	})
@@ -33,25 +31,6 @@ func (e *env) manager(t testing.TB) *automation.Manager {
 	// know it without asking a registry.
 	require.NoError(t, m.Start(t.Context()))
 	return m
-}
-
-// goModPlugins are the plugins go.mod pins: a test binary carries no
-// dependency list for automation.DefaultPlugins to read.
-func goModPlugins(t testing.TB, root string) []automation.Plugin {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	require.NoError(t, err)
-	mod, err := modfile.Parse("go.mod", raw, nil)
-	require.NoError(t, err)
-	versions := map[string]string{}
-	for _, r := range mod.Require {
-		versions[r.Mod.Path] = r.Mod.Version
-	}
-	return []automation.Plugin{
-		{Name: "kubernetes", Version: versions["github.com/pulumi/pulumi-kubernetes/sdk/v4"]},
-		{Name: "random", Version: versions["github.com/pulumi/pulumi-random/sdk/v4"]},
-		{Name: "command", Version: versions["github.com/pulumi/pulumi-command/sdk"]},
-	}
 }
 
 // teardown destroys whatever the run left, even after a failed step:

@@ -2,16 +2,15 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/mod/modfile"
 
 	"github.com/apphub/apphub-infra/automation"
+	"github.com/apphub/apphub-infra/internal/testing/gomodpins"
 )
 
 // The plugins a built apphubctl installs (and the Dockerfile bakes in) are
@@ -28,17 +27,5 @@ func TestPluginsAreTheSDKVersionsOfGoMod(t *testing.T) {
 	var got []automation.Plugin
 	require.NoError(t, json.Unmarshal(out, &got))
 
-	raw, err := os.ReadFile(filepath.Join(dockerfileRepoRoot, "go.mod"))
-	require.NoError(t, err)
-	mod, err := modfile.Parse("go.mod", raw, nil)
-	require.NoError(t, err)
-	versions := map[string]string{}
-	for _, r := range mod.Require {
-		versions[r.Mod.Path] = r.Mod.Version
-	}
-	assert.Equal(t, []automation.Plugin{
-		{Name: "kubernetes", Version: versions["github.com/pulumi/pulumi-kubernetes/sdk/v4"]},
-		{Name: "random", Version: versions["github.com/pulumi/pulumi-random/sdk/v4"]},
-		{Name: "command", Version: versions["github.com/pulumi/pulumi-command/sdk"]},
-	}, got)
+	assert.Equal(t, gomodpins.Plugins(t, dockerfileRepoRoot), got)
 }

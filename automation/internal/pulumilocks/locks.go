@@ -20,11 +20,9 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 )
 
-// Lock is one Pulumi lock of a stack: where the store keeps it (Key, what
-// Remove takes) and the DIY backend's lock record, whose JSON shape the
-// tags give.
+// Lock is one Pulumi lock of a stack: the DIY backend's lock record, whose
+// JSON shape the tags give.
 type Lock struct {
-	Key       string    `json:"-"`
 	Pid       int       `json:"pid"`
 	Username  string    `json:"username"`
 	Hostname  string    `json:"hostname"`
@@ -65,7 +63,6 @@ func (f fileLocks) List(_ context.Context, project, stack string) ([]Lock, error
 		}
 		var l Lock
 		if json.Unmarshal(b, &l) == nil {
-			l.Key = p
 			out = append(out, l)
 		}
 	}
@@ -80,20 +77,19 @@ type pgLocks struct {
 }
 
 func (p pgLocks) List(ctx context.Context, project, stack string) ([]Lock, error) {
-	rows, err := p.db.QueryContext(ctx, `SELECT key, data::text FROM `+p.table+` WHERE key LIKE $1`, lockPrefix(project, stack)+"%")
+	rows, err := p.db.QueryContext(ctx, `SELECT data::text FROM `+p.table+` WHERE key LIKE $1`, lockPrefix(project, stack)+"%")
 	if err != nil {
 		return nil, fmt.Errorf("reading locks: %w", err)
 	}
 	defer rows.Close()
 	var out []Lock
 	for rows.Next() {
-		var key, data string
-		if err := rows.Scan(&key, &data); err != nil {
+		var data string
+		if err := rows.Scan(&data); err != nil {
 			return nil, err
 		}
 		var l Lock
 		if json.Unmarshal([]byte(data), &l) == nil {
-			l.Key = key
 			out = append(out, l)
 		}
 	}
