@@ -165,8 +165,15 @@ func withoutService(cfg map[string]string) map[string]string {
 // cli runs the Pulumi CLI in the project against the tier's backend.
 func (e *env) cli(ctx context.Context, t testing.TB, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, e.pulumi, append(args, "--stack", e.stack, "--non-interactive")...)
-	cmd.Dir = e.project
+	return e.cliIn(ctx, t, e.project, e.stack, args...)
+}
+
+// cliIn runs the Pulumi CLI on another project's stack (a preview's, in
+// the Manager's work directory), against the same backend and passphrase.
+func (e *env) cliIn(ctx context.Context, t testing.TB, dir, stack string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, e.pulumi, append(args, "--stack", stack, "--non-interactive")...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
 		"PULUMI_BACKEND_URL=file://"+e.state,
 		"PULUMI_HOME="+e.home,

@@ -44,6 +44,7 @@ func TestPlatformPreviewsAndBuilds(t *testing.T) {
 		{"no changes, refresh, no changes", func(t *testing.T) { platformIdempotent(ctx, t, e, m) }},
 		{"catalog env", func(t *testing.T) { catalogEnv(ctx, t, m) }},
 		{"previews through the Manager", func(t *testing.T) { previewLifecycle(ctx, t, m, "e2e-m") }},
+		{"a retried create applies as the same field manager", func(t *testing.T) { retriedCreate(ctx, t, e, m) }},
 		{"previews through the HTTP API", func(t *testing.T) { previewOverHTTP(ctx, t, e, m) }},
 		{"three replicas on one PostgreSQL queue", func(t *testing.T) { replicasOnPostgres(ctx, t, e, m) }},
 		{"builds", func(t *testing.T) { builds(ctx, t, m) }},
