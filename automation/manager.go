@@ -21,6 +21,7 @@ import (
 type Manager struct {
 	opts     Options
 	cmd      auto.PulumiCommand
+	reads    *updateReads // cmd, answering the reads after an update
 	sem      chan struct{}
 	hostname string
 
@@ -66,7 +67,8 @@ func New(opts Options) (*Manager, error) {
 	}
 	host, _ := os.Hostname()
 	m := &Manager{opts: o, sem: make(chan struct{}, o.MaxConcurrent), hostname: host, busy: map[string]string{}}
-	m.cmd = newUpdateReads(cmd, time.Now)
+	m.reads = newUpdateReads(cmd, time.Now)
+	m.cmd = m.reads
 	return m, nil
 }
 

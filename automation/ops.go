@@ -150,6 +150,7 @@ func (m *Manager) up(ctx context.Context, op, project, stack string, program pul
 	var pending bool
 	recovered, err := m.locked(ctx, st, func() error {
 		c := m.collect(ctx, op, stack)
+		defer m.reads.expect(st.Workspace().WorkDir(), stack, c)()
 		var err error
 		res, err = st.Up(ctx, optup.ProgressStreams(m.progress(stack)), optup.EventStreams(c.ch))
 		diags, pending = c.wait(), c.sawPending()
@@ -203,6 +204,7 @@ func (m *Manager) destroy(ctx context.Context, op, project, stack string, progra
 	var diags []string
 	broken, err := m.locked(ctx, st, func() error {
 		c := m.collect(ctx, op, stack)
+		defer m.reads.expect(st.Workspace().WorkDir(), stack, c)()
 		var err error
 		dres, err = st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(stack)), optdestroy.EventStreams(c.ch))
 		diags = c.wait()

@@ -296,3 +296,23 @@ func TestOperatorShowsAndBreaksALock(t *testing.T) {
 	_, err = m.Locks(ctx, "preview", "")
 	assert.True(t, IsInvalid(err), "a preview lock needs its launch: %v", err)
 }
+
+// What an update reports from its own events (outputs, summary) is what
+// the CLI says when asked afterwards.
+func TestUpdateResultAgreesWithTheCLI(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, nil)
+	ctx := t.Context()
+	for _, img := range []string{"registry.test/app:1", "registry.test/app:2"} {
+		up, err := m.PreviewUp(ctx, PreviewSpec{Launch: "agree", Image: img, Env: map[string]string{"A": "1"}})
+		require.NoError(t, err)
+		got, err := m.PreviewGet(ctx, "agree")
+		require.NoError(t, err)
+		assert.Equal(t, got.Outputs, up.Outputs)
+		require.NotNil(t, up.LastUpdate)
+		assert.Equal(t, got.LastUpdate.Kind, up.LastUpdate.Kind)
+		assert.Equal(t, got.LastUpdate.Result, up.LastUpdate.Result)
+		assert.Equal(t, got.LastUpdate.Changes, up.LastUpdate.Changes)
+		assert.WithinDuration(t, got.LastUpdate.EndTime, up.LastUpdate.EndTime, 2*time.Second)
+	}
+}
