@@ -214,7 +214,10 @@ func (m *Manager) upsert(ctx context.Context, project, stack string, program pul
 		return auto.UpsertStack(ctx, stack, ws)
 	}
 	st, err := auto.NewStack(ctx, stack, ws)
-	if err != nil && auto.IsCreateStack409Error(err) {
+	// The stack exists: already created, or locked (the DIY backend checks
+	// the lock before it looks), which the update's own lock handling
+	// (Manager.locked) resolves or reports.
+	if err != nil && (auto.IsCreateStack409Error(err) || auto.IsConcurrentUpdateError(err)) {
 		return auto.SelectStack(ctx, stack, ws)
 	}
 	return st, err
