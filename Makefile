@@ -116,7 +116,7 @@ test-unit:
 
 .PHONY: test-cli
 test-cli: $(PULUMI)
-	go test -count=1 -tags clitest -timeout 20m ./automation/... ./server/... ./cmd/...
+	go test -count=1 -tags clitest -timeout 20m ./automation/... ./server/... ./cmd/... ./bench/...
 
 # The cluster tier runs against $$KUBECONFIG when APPHUB_CLUSTER_TESTS=1
 # (.ci/run starts ../shared/kube/up.sh and sets both). The end-to-end tier

@@ -67,6 +67,7 @@ func newBenchManager(b *testing.B) *Manager {
 		StateDir: state, BackendURL: "file://" + state, Passphrase: "p", PulumiRoot: root, ProjectDir: b.TempDir(),
 		SkipPluginInstall: true, MaxConcurrent: 10, LaunchMode: ModeKubernetes, BuildMode: ModeKubernetes,
 		PreviewProgram: testprograms.Preview, BuildProgram: testprograms.Build, PlatformProgram: testprograms.Platform,
+		KubeClient: testprograms.KubeClient(testprograms.PlatformCluster(testprograms.PlatformOutputs())),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -58,9 +58,9 @@ var buildFields = map[string]string{"buildId": "id"}
 
 // config turns the spec into the build stack's config, validated by the
 // stack's own rules; every problem is named by the spec's field names.
-func (s BuildSpec) config(platformRef string) (map[string]string, error) {
+func (s BuildSpec) config() (map[string]string, error) {
 	var p validate.Problems
-	cfg := map[string]string{"platformStack": platformRef, "buildId": s.ID,
+	cfg := map[string]string{"buildId": s.ID,
 		"imageRepository": s.ImageRepository, "imageTag": s.ImageTag}
 	p.Trimmed("id", s.ID)
 	p.Trimmed("imageRepository", s.ImageRepository)
@@ -105,7 +105,7 @@ func (s BuildSpec) defaulted() []zeroField {
 func ValidateBuildRequest(spec BuildSpec, given func(field string) bool) error {
 	var p validate.Problems
 	explicitZeros(&p, spec.defaulted(), given)
-	if _, err := spec.config(requestPlatformRef); err != nil && !p.Merge(err, nil) {
+	if _, err := spec.config(); err != nil && !p.Merge(err, nil) {
 		return invalid("build run", BuildStack(spec.ID), err)
 	}
 	if err := p.Err(); err != nil {
@@ -133,12 +133,15 @@ func ValidBuild(op, id string) error {
 func (m *Manager) BuildRun(ctx context.Context, spec BuildSpec) (*BuildResult, error) {
 	const op = "build run"
 	stack := BuildStack(spec.ID)
-	cfg, err := spec.config(m.opts.platformRef())
+	cfg, err := spec.config()
 	if err != nil {
 		return nil, invalid(op, stack, err)
 	}
 	if m.opts.BuildMode == ModeStub {
 		return m.stubBuildRun(spec, cfg)
+	}
+	if ctx, err = m.withPlatform(ctx, op, stack); err != nil {
+		return nil, err
 	}
 	if err := m.checkPlatformLimits(ctx, op, stack, spec.resources()...); err != nil {
 		return nil, err
@@ -166,12 +169,7 @@ func (m *Manager) pinDigest(ctx context.Context, r *BuildResult) {
 	if r.JobName == "" || r.Namespace == "" {
 		return
 	}
-	kubeconfig, kubeContext, err := m.platformConnection(ctx)
-	if err != nil {
-		m.opts.Logger.Warn("build digest: platform connection unavailable", "build", r.ID, "err", err)
-		return
-	}
-	d, err := m.opts.DigestReader.Digest(ctx, kubeconfig, kubeContext, r.Namespace, r.JobName)
+	d, err := m.opts.DigestReader.Digest(ctx, m.opts.Kubeconfig, m.opts.KubeContext, r.Namespace, r.JobName)
 	if err != nil || d == "" {
 		m.opts.Logger.Warn("build digest unavailable", "build", r.ID, "err", err)
 		return
@@ -228,7 +226,7 @@ func jsonString(v any) string {
 
 // ValidateBuild checks a spec without touching any stack.
 func (m *Manager) ValidateBuild(spec BuildSpec) error {
-	if _, err := spec.config(m.opts.platformRef()); err != nil {
+	if _, err := spec.config(); err != nil {
 		return invalid("build run", BuildStack(spec.ID), err)
 	}
 	return nil

@@ -42,7 +42,7 @@ func TestPlatformUpEnvAndBuildDigest(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, StateSucceeded, res.State)
 	assert.Equal(t, "registry.test:5000/apps/web:abc@sha256:"+strings.Repeat("0", 63)+"7", res.Image, "pinned by the digest the build reported")
-	assert.Equal(t, []string{"k3d-test apphub-builds/build-b-1 kubeconfig=true"}, digest.calls)
+	assert.Equal(t, []string{"k3d-test apphub-builds/build-b-1 kubeconfig=false"}, digest.calls, "the Manager's own connection")
 
 	got2, err := m.BuildGet(ctx, "b-1")
 	require.NoError(t, err)

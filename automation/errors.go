@@ -114,11 +114,6 @@ func Invalid(op, stack string, p *validate.Problems, specErr error, names map[st
 	return nil
 }
 
-// requestPlatformRef stands in for the Manager's platform stack when a
-// request is validated without a Manager: the platform is never the
-// caller's input, so no request problem can depend on it.
-const requestPlatformRef = "organization/apphub/dev"
-
 // zeroField is a spec field whose zero value means "the stack's default".
 type zeroField struct {
 	name string

@@ -77,12 +77,12 @@ func TestToEvent(t *testing.T) {
 func TestSpecConfig(t *testing.T) {
 	replicas := 3
 	cfg, err := PreviewSpec{Launch: "pr-9", Image: "r.test/app:1", Replicas: &replicas, Env: map[string]string{"B": "2", "A": "1"},
-		EgressAllow: []string{"10.0.0.0/8:5432", "0.0.0.0/0:443"}, TTLSeconds: 3600}.config("organization/apphub/dev", mustTime("2026-11-22T10:00:00Z"))
+		EgressAllow: []string{"10.0.0.0/8:5432", "0.0.0.0/0:443"}, TTLSeconds: 3600}.config(mustTime("2026-11-22T10:00:00Z"))
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{
-		"platformStack": "organization/apphub/dev", "launch": "pr-9", "image": "r.test/app:1", "replicas": "3",
+		"launch": "pr-9", "image": "r.test/app:1", "replicas": "3",
 		"env": `{"A":"1","B":"2"}`, "egressAllow": "10.0.0.0/8:5432,0.0.0.0/0:443", "expiresAt": "2026-11-22T11:00:00Z",
 	}, cfg)
-	_, err = PreviewSpec{Launch: "pr-9", Image: "r.test/app:1", TTLSeconds: -1}.config("x", mustTime("2026-11-22T10:00:00Z"))
+	_, err = PreviewSpec{Launch: "pr-9", Image: "r.test/app:1", TTLSeconds: -1}.config(mustTime("2026-11-22T10:00:00Z"))
 	assert.ErrorContains(t, err, "ttlSeconds")
 }

@@ -69,6 +69,8 @@ func newTestManager(t *testing.T, mod func(*Options)) *Manager {
 		BuildProgram:      testprograms.Build,
 		PlatformProgram:   testprograms.Platform,
 		DigestReader:      &fakeDigest{},
+		KubeClient:        testprograms.KubeClient(testprograms.PlatformCluster(testprograms.PlatformOutputs())),
+		KubeContext:       "k3d-test",
 	}
 	if mod != nil {
 		mod(&opts)

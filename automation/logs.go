@@ -14,7 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/apphub/apphub-infra/internal/kubeclient"
-	"github.com/apphub/apphub-infra/stacks"
 )
 
 // builderContainer is the build pod's container (components.NewBuildJob).
@@ -39,11 +38,7 @@ func (m *Manager) BuildLogs(ctx context.Context, id string, follow bool, w io.Wr
 	if r.JobName == "" || r.Namespace == "" {
 		return &Error{Kind: KindNotFound, Op: op, Stack: r.Stack, Reason: "the build stack has no Job yet"}
 	}
-	kubeconfig, kubeContext, err := m.platformConnection(ctx)
-	if err != nil {
-		return classify(ctx, op, r.Stack, err, nil)
-	}
-	cs, err := m.kube(kubeconfig, kubeContext)
+	cs, err := m.kube(m.opts.Kubeconfig, m.opts.KubeContext)
 	if err != nil {
 		return classify(ctx, op, r.Stack, err, nil)
 	}
@@ -75,9 +70,7 @@ func (m *Manager) platformCluster(ctx context.Context, namespaceOutput string) (
 	if ns == "" {
 		return nil, "", fmt.Errorf("platform output %s is missing", namespaceOutput)
 	}
-	kubeconfig, _ := outs[stacks.OutKubeconfig].(string)
-	kubeContext, _ := outs[stacks.OutKubeContext].(string)
-	cs, err := m.kube(kubeconfig, kubeContext)
+	cs, err := m.kube(m.opts.Kubeconfig, m.opts.KubeContext)
 	return cs, ns, err
 }
 

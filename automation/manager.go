@@ -28,15 +28,6 @@ type Manager struct {
 	kubeMu      sync.Mutex
 	kubeClients map[string]kubernetes.Interface
 
-	outsMu sync.Mutex
-	outs   map[string]any
-	// outsSecret names the secret outputs in outs.
-	outsSecret map[string]bool
-	outsAt     time.Time
-	// outsRefreshing is set while a background refresh of outs runs.
-	outsRefreshing bool
-	outsGen        int // counts forgetPlatformOutputs, so a late refresh cannot undo one
-
 	mu   sync.Mutex
 	busy map[string]string // stack key -> operation holding it
 }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/apphub/apphub-infra/automation/internal/pulumilocks"
+	"github.com/apphub/apphub-infra/internal/validate"
 	"github.com/apphub/apphub-infra/stacks"
 )
 
@@ -64,12 +65,17 @@ type Options struct {
 	// ProjectDir is the repository with the platform's Pulumi.yaml and stack
 	// files. Default: the current directory.
 	ProjectDir string
-	// PlatformStack is the platform stack previews and builds read. Default "dev".
+	// PlatformStack is the platform stack the platform commands (up,
+	// destroy, env) operate on. Default "dev".
 	PlatformStack string
-	// PlatformOutputsFile, when set, replaces PlatformStack: a JSON object of
-	// the platform's outputs (the API service in the cluster reads the one
-	// the platform wrote to its ConfigMap). Default $APPHUB_PLATFORM_OUTPUTS_FILE.
-	PlatformOutputsFile string
+	// Kubeconfig (a path) and KubeContext are the connection to the
+	// platform's cluster, for reading the platform, the stacks' provider,
+	// logs and the watches. Default: client-go's ($KUBECONFIG, else
+	// ~/.kube/config, its current context; in a pod, the pod's identity).
+	Kubeconfig, KubeContext string
+	// PlatformNamespace holds the platform's ConfigMap (the platform's
+	// systemNamespace). Default $APPHUB_PLATFORM_NAMESPACE, else apphub-system.
+	PlatformNamespace string
 	// MaxConcurrent bounds simultaneous stack operations. Default 4.
 	MaxConcurrent int
 	// Plugins are installed once at start-up. Default DefaultPlugins(); set
@@ -106,8 +112,8 @@ func (o Options) withDefaults() (Options, error) {
 	if err := o.pathDefaults(); err != nil {
 		return o, err
 	}
-	if o.PlatformOutputsFile == "" {
-		o.PlatformOutputsFile = os.Getenv("APPHUB_PLATFORM_OUTPUTS_FILE")
+	if err := o.connectionDefaults(); err != nil {
+		return o, err
 	}
 	if o.PlatformStack == "" {
 		o.PlatformStack = devStack
@@ -235,8 +241,26 @@ func defaultPulumiHome() (string, error) {
 	return filepath.Join(user, ".pulumi"), nil
 }
 
-// platformRef is the StackReference name of the platform stack on a
-// project-scoped file backend.
-func (o Options) platformRef() string {
-	return "organization/apphub/" + o.PlatformStack
+// connectionDefaults checks the cluster connection and names the
+// platform's namespace.
+func (o *Options) connectionDefaults() error {
+	if o.PlatformNamespace == "" {
+		o.PlatformNamespace = envOr("APPHUB_PLATFORM_NAMESPACE", defaultPlatformNamespace)
+	}
+	if o.Kubeconfig == "" {
+		return nil
+	}
+	// It travels to every stack's config: a path, never the contents.
+	if validate.IsKubeconfigContents(o.Kubeconfig) {
+		return fmt.Errorf("Kubeconfig must be a path to a kubeconfig file, not its contents")
+	}
+	abs, err := filepath.Abs(o.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("Kubeconfig %q: %w", o.Kubeconfig, err)
+	}
+	o.Kubeconfig = abs
+	return nil
 }
+
+// defaultPlatformNamespace is the platform's systemNamespace by default.
+const defaultPlatformNamespace = "apphub-system"

@@ -2,113 +2,149 @@ package automation
 
 import (
 	"encoding/json"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/apphub/apphub-infra/stacks"
 )
 
-// The in-cluster service reads the platform from a file; preview and build
-// stacks then get the outputs as config instead of a StackReference.
-func TestPlatformOutputsFromAFile(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "platform.json")
-	require.NoError(t, os.WriteFile(good, []byte(`{"namespace":"apphub","buildJobTtlSeconds":3600}`), 0o600))
-	broken := filepath.Join(dir, "broken.json")
-	require.NoError(t, os.WriteFile(broken, []byte(`["apphub"]`), 0o600))
+// platformCM is the platform's ConfigMap holding data under the outputs key.
+func platformCM(ns, data string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: stacks.PlatformConfigMap, Namespace: ns},
+		Data:       map[string]string{stacks.PlatformOutputsKey: data},
+	}
+}
 
+// clusterManager is a Manager whose cluster is cs, reached through the
+// given connection.
+func clusterManager(t *testing.T, cs kubernetes.Interface, kubeconfig, kubeContext string) *Manager {
+	t.Helper()
+	o := Options{Kubeconfig: kubeconfig, KubeContext: kubeContext,
+		KubeClient: func(string, string) (kubernetes.Interface, error) { return cs, nil }}
+	require.NoError(t, o.connectionDefaults())
+	return &Manager{opts: o}
+}
+
+// Every operation reads the platform's ConfigMap afresh: a change made
+// between two operations is what the second one hands its stack.
+func TestPlatformReadFreshForEachOperation(t *testing.T) {
+	cs := fake.NewClientset(platformCM("apphub-system", `{"namespace":"apphub","buildTimeoutSeconds":900}`))
+	m := clusterManager(t, cs, "", "")
+	config := func() map[string]any {
+		ctx, err := m.withPlatform(t.Context(), "build run", "build-b-1")
+		require.NoError(t, err)
+		cfg := map[string]string{"buildId": "b-1"}
+		require.NoError(t, m.withPlatformOutputs(ctx, cfg))
+		var got map[string]any
+		require.NoError(t, json.Unmarshal([]byte(cfg["platformOutputs"]), &got))
+		assert.Equal(t, "b-1", cfg["buildId"], "the rest of the config stays")
+		return got
+	}
+	assert.Equal(t, map[string]any{"namespace": "apphub", "buildTimeoutSeconds": float64(900)}, config())
+
+	_, err := cs.CoreV1().ConfigMaps("apphub-system").Update(t.Context(),
+		platformCM("apphub-system", `{"namespace":"apphub","buildTimeoutSeconds":60}`), metav1.UpdateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, float64(60), config()["buildTimeoutSeconds"], "the next operation sees the change")
+}
+
+// Within one operation the platform is read once: the checks, the stack's
+// config and the watches all see one copy.
+func TestPlatformReadOncePerOperation(t *testing.T) {
+	cs := fake.NewClientset(platformCM("apphub-system", `{"namespace":"apphub"}`))
+	m := clusterManager(t, cs, "", "")
+	ctx, err := m.withPlatform(t.Context(), "preview up", "preview-a")
+	require.NoError(t, err)
+	for range 3 {
+		outs, err := m.platformOutputs(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, "apphub", outs["namespace"])
+	}
+	require.NoError(t, m.withPlatformOutputs(ctx, map[string]string{}))
+	assert.Len(t, cs.Actions(), 1, "one GET of the ConfigMap")
+}
+
+// The stack's provider gets the Manager's own connection, whatever the
+// platform's outputs say about theirs.
+func TestPlatformOutputsCarryTheManagersConnection(t *testing.T) {
+	data := `{"namespace":"apphub","kubeconfig":"/home/op/.kube/platform","kubeContext":"k3d-apphub"}`
 	tests := []struct {
-		name, file string
-		kind       ErrorKind
-		want       map[string]any
+		name, kubeconfig, kubeContext string
+		want                          map[string]any
 	}{
-		{"a JSON object", good, "", map[string]any{"namespace": "apphub", "buildJobTtlSeconds": float64(3600)}},
-		{"missing", filepath.Join(dir, "absent.json"), KindNotFound, nil},
-		{"not an object", broken, KindFailed, nil},
+		{"defaults: nothing, as client-go resolves it", "", "", map[string]any{"namespace": "apphub"}},
+		{"a context", "", "prod", map[string]any{"namespace": "apphub", "kubeContext": "prod"}},
+		{"a kubeconfig and a context", "/etc/kube/config", "prod",
+			map[string]any{"namespace": "apphub", "kubeconfig": "/etc/kube/config", "kubeContext": "prod"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// No CLI call is involved: a bare Manager with the option.
-			m := &Manager{opts: Options{PlatformOutputsFile: tt.file, Now: time.Now}}
-			cfg := map[string]string{"launch": "web-1"}
-			err := m.withPlatformOutputs(t.Context(), cfg)
-			if tt.kind != "" {
-				require.Error(t, err)
-				assert.Equal(t, tt.kind, KindOf(err))
-				assert.Contains(t, err.Error(), tt.file, "the error names the file")
-				assert.NotContains(t, cfg, "platformOutputs")
-				return
-			}
-			require.NoError(t, err)
+			m := clusterManager(t, fake.NewClientset(platformCM("apphub-system", data)), tt.kubeconfig, tt.kubeContext)
+			cfg := map[string]string{}
+			require.NoError(t, m.withPlatformOutputs(t.Context(), cfg))
 			var got map[string]any
 			require.NoError(t, json.Unmarshal([]byte(cfg["platformOutputs"]), &got))
 			assert.Equal(t, tt.want, got)
-			assert.Equal(t, "web-1", cfg["launch"], "the rest of the config stays")
 		})
 	}
 }
 
-// Without a file, the outputs the Manager has cached travel as config
-// only when that is safe in plaintext; otherwise the StackReference reads
-// them.
-func TestPlatformOutputsAsConfigOnlyWhenPlain(t *testing.T) {
+// A platform that cannot be read fails the operation before anything is
+// created, naming what was looked for and where.
+func TestPlatformReadFailsClosed(t *testing.T) {
 	tests := []struct {
-		name   string
-		outs   map[string]any
-		secret map[string]bool
-		inline bool
+		name    string
+		objects []*corev1.ConfigMap
+		kind    ErrorKind
+		reason  []string
 	}{
-		{"no secrets", map[string]any{"namespace": "apphub"}, nil, true},
-		{"a kubeconfig path", map[string]any{"kubeconfig": "/etc/kube/config"}, map[string]bool{"kubeconfig": true}, true},
-		{"kubeconfig contents", map[string]any{"kubeconfig": "apiVersion: v1\nkind: Config\nclusters: []\n"}, map[string]bool{"kubeconfig": true}, false},
-		{"a Redis password", map[string]any{"redisUrl": "redis://:pw@redis:6379/0"}, map[string]bool{"redisUrl": true}, false},
+		{"no platform", nil, KindNotFound,
+			[]string{"ConfigMap apphub-system/apphub-platform", "context \"prod\"", "--platform-namespace"}},
+		{"another namespace's", []*corev1.ConfigMap{platformCM("elsewhere", `{}`)}, KindNotFound,
+			[]string{"apphub-system/apphub-platform does not exist"}},
+		{"no outputs key", []*corev1.ConfigMap{{ObjectMeta: metav1.ObjectMeta{Name: stacks.PlatformConfigMap, Namespace: "apphub-system"}}},
+			KindFailed, []string{"has no key outputs.json"}},
+		{"not an object", []*corev1.ConfigMap{platformCM("apphub-system", `["apphub"]`)}, KindFailed,
+			[]string{"must be a JSON object"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			now := time.Now()
-			m := &Manager{opts: Options{Now: func() time.Time { return now }}, outs: tt.outs, outsSecret: tt.secret, outsAt: now}
-			cfg := map[string]string{}
-			require.NoError(t, m.withPlatformOutputs(t.Context(), cfg))
-			if !tt.inline {
-				assert.Empty(t, cfg, "the StackReference reads them: nothing secret in plain config")
-				return
+			cs := fake.NewClientset()
+			for _, cm := range tt.objects {
+				_, err := cs.CoreV1().ConfigMaps(cm.Namespace).Create(t.Context(), cm, metav1.CreateOptions{})
+				require.NoError(t, err)
 			}
-			var got map[string]any
-			require.NoError(t, json.Unmarshal([]byte(cfg["platformOutputs"]), &got))
-			assert.Equal(t, tt.outs, got)
+			m := clusterManager(t, cs, "", "prod")
+			_, err := m.withPlatform(t.Context(), "preview up", "preview-a")
+			require.Error(t, err)
+			assert.Equal(t, tt.kind, KindOf(err))
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, "preview up", e.Op)
+			assert.Equal(t, "preview-a", e.Stack)
+			for _, s := range tt.reason {
+				assert.Contains(t, e.Reason, s)
+			}
 		})
 	}
 }
 
-// A stale copy is answered at once and refreshed in the background; a
-// refresh that started before the copy was dropped does not bring the old
-// outputs back.
-func TestPlatformOutputsRefreshInTheBackground(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "platform.json")
-	require.NoError(t, os.WriteFile(file, []byte(`{"namespace":"old"}`), 0o600))
-	now := time.Now()
-	clock := func() time.Time { return now }
-	m := &Manager{opts: Options{PlatformOutputsFile: file, Now: clock, Logger: slog.New(slog.DiscardHandler)}}
-	got, err := m.platformOutputs(t.Context())
-	require.NoError(t, err)
-	assert.Equal(t, "old", got["namespace"])
+// The kubeconfig travels to every stack's config, so it must be a path.
+func TestKubeconfigOptionIsAPath(t *testing.T) {
+	o := Options{Kubeconfig: "apiVersion: v1\nkind: Config\nclusters: []\n"}
+	err := o.connectionDefaults()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Kubeconfig must be a path")
 
-	require.NoError(t, os.WriteFile(file, []byte(`{"namespace":"new"}`), 0o600))
-	now = now.Add(platformOutputsTTL)
-	got, err = m.platformOutputs(t.Context())
-	require.NoError(t, err)
-	assert.Equal(t, "old", got["namespace"], "the stale copy, at once")
-	require.Eventually(t, func() bool {
-		got, _ := m.platformOutputs(t.Context())
-		return got["namespace"] == "new"
-	}, 5*time.Second, 10*time.Millisecond, "then the refreshed one")
-
-	m.forgetPlatformOutputs()
-	m.refreshPlatformOutputs(m.outsGen - 1) // a refresh from before the drop
-	assert.Nil(t, m.outs, "a late refresh does not undo the drop")
+	o = Options{Kubeconfig: "kube/config"}
+	require.NoError(t, o.connectionDefaults())
+	assert.True(t, len(o.Kubeconfig) > len("kube/config") && o.Kubeconfig[0] == '/', "made absolute: %s", o.Kubeconfig)
+	assert.Equal(t, "apphub-system", o.PlatformNamespace)
 }

@@ -80,16 +80,16 @@ var previewFields = map[string]string{"expiresAt": "ttlSeconds"}
 // config turns the spec into the preview stack's config and validates it
 // with the stack's own rules, so bad input never reaches Pulumi. Every
 // problem is reported at once, named by the spec's (JSON) field names.
-func (s PreviewSpec) config(platformRef string, now time.Time) (map[string]string, error) {
-	cfg, _, err := s.parse(platformRef, now)
+func (s PreviewSpec) config(now time.Time) (map[string]string, error) {
+	cfg, _, err := s.parse(now)
 	return cfg, err
 }
 
 // parse is config with the stack's parsed view of it, for the checks that
 // follow (limits, quota) to use without parsing again.
-func (s PreviewSpec) parse(platformRef string, now time.Time) (map[string]string, *stacks.PreviewStackConfig, error) {
+func (s PreviewSpec) parse(now time.Time) (map[string]string, *stacks.PreviewStackConfig, error) {
 	var p validate.Problems
-	cfg := map[string]string{"platformStack": platformRef, "launch": s.Launch, "image": s.Image}
+	cfg := map[string]string{"launch": s.Launch, "image": s.Image}
 	set := func(k, v string) {
 		p.Trimmed(k, v)
 		if v != "" {
@@ -167,7 +167,7 @@ func (s PreviewSpec) defaulted() []zeroField {
 func ValidatePreviewRequest(spec PreviewSpec, given func(field string) bool) error {
 	var p validate.Problems
 	explicitZeros(&p, spec.defaulted(), given)
-	if _, err := spec.config(requestPlatformRef, time.Now()); err != nil && !p.Merge(err, nil) {
+	if _, err := spec.config(time.Now()); err != nil && !p.Merge(err, nil) {
 		return invalid("preview up", PreviewStack(spec.Launch), err)
 	}
 	if err := p.Err(); err != nil {
@@ -181,12 +181,15 @@ func ValidatePreviewRequest(spec PreviewSpec, given func(field string) bool) err
 func (m *Manager) PreviewUp(ctx context.Context, spec PreviewSpec) (*PreviewResult, error) {
 	const op = "preview up"
 	stack := PreviewStack(spec.Launch)
-	cfg, parsed, err := spec.parse(m.opts.platformRef(), m.opts.Now())
+	cfg, parsed, err := spec.parse(m.opts.Now())
 	if err != nil {
 		return nil, invalid(op, stack, err)
 	}
 	if m.opts.LaunchMode == ModeStub {
 		return m.stubPreviewUp(spec, cfg)
+	}
+	if ctx, err = m.withPlatform(ctx, op, stack); err != nil {
+		return nil, err
 	}
 	if err := m.checkPlatformLimits(ctx, op, stack, spec.resources()...); err != nil {
 		return nil, err
@@ -367,7 +370,7 @@ func ValidLaunch(op, launch string) error {
 
 // ValidatePreview checks a spec without touching any stack.
 func (m *Manager) ValidatePreview(spec PreviewSpec) error {
-	if _, err := spec.config(m.opts.platformRef(), m.opts.Now()); err != nil {
+	if _, err := spec.config(m.opts.Now()); err != nil {
 		return invalid("preview up", PreviewStack(spec.Launch), err)
 	}
 	return nil

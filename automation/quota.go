@@ -90,7 +90,7 @@ func (m *Manager) CheckPreviewQuota(ctx context.Context, spec PreviewSpec) error
 	if m.opts.LaunchMode == ModeStub {
 		return nil
 	}
-	values, err := spec.config(m.opts.platformRef(), m.opts.Now())
+	values, err := spec.config(m.opts.Now())
 	if err != nil {
 		return nil
 	}

@@ -44,7 +44,7 @@ var stackOnly = map[string]string{
 func TestPreviewSpecFieldsLandOnDeclaredKeys(t *testing.T) {
 	base := PreviewSpec{Launch: "web-1", Image: "registry.test/apps/web:1"}
 	config := func(s PreviewSpec) (map[string]string, error) {
-		return s.config("organization/apphub/dev", time.Unix(0, 0))
+		return s.config(time.Unix(0, 0))
 	}
 	reached := fieldKeys(t, base, previewSamples, config)
 	assertKeysCovered(t, reached, stacks.PreviewConfigKeys())
@@ -52,7 +52,7 @@ func TestPreviewSpecFieldsLandOnDeclaredKeys(t *testing.T) {
 
 func TestBuildSpecFieldsLandOnDeclaredKeys(t *testing.T) {
 	base := BuildSpec{ID: "b-1", GitURL: "https://git.test/acme/web.git", ImageRepository: "apps/web", ImageTag: "1"}
-	config := func(s BuildSpec) (map[string]string, error) { return s.config("organization/apphub/dev") }
+	config := func(s BuildSpec) (map[string]string, error) { return s.config() }
 	reached := fieldKeys(t, base, buildSamples, config)
 	other := base
 	other.GitURL, other.ContextURL = "", "https://git.test/src.tgz"

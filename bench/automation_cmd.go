@@ -201,7 +201,7 @@ func benchAutomation(ctx context.Context, c benchConfig) (*automationReport, err
 		if err != nil {
 			return nil, err
 		}
-		if l := runLevel(ctx, drv, d.e.backendDir(), "warm", 1); l.failed() {
+		if l := runLevel(ctx, drv, d.e, "warm", 1); l.failed() {
 			return nil, fmt.Errorf("warm-up of %s: %s", drv.Name(), firstProblem(l))
 		}
 	}
@@ -210,8 +210,8 @@ func benchAutomation(ctx context.Context, c benchConfig) (*automationReport, err
 		if err != nil {
 			return nil, err
 		}
-		rep.Sequential = append(rep.Sequential, runLevel(ctx, o, oursEnv.backendDir(), fmt.Sprintf("seq%d", i), 1))
-		rep.Sequential = append(rep.Sequential, runLevel(ctx, nv, naiveEnv.backendDir(), fmt.Sprintf("seq%d", i), 1))
+		rep.Sequential = append(rep.Sequential, runLevel(ctx, o, oursEnv, fmt.Sprintf("seq%d", i), 1))
+		rep.Sequential = append(rep.Sequential, runLevel(ctx, nv, naiveEnv, fmt.Sprintf("seq%d", i), 1))
 		c.Progress("sequential round %d/%d done", i+1, c.Sequential)
 	}
 	baseline := map[int]bool{}
@@ -223,10 +223,10 @@ func benchAutomation(ctx context.Context, c benchConfig) (*automationReport, err
 		if err != nil {
 			return nil, err
 		}
-		rep.Levels = append(rep.Levels, runLevel(ctx, o, oursEnv.backendDir(), fmt.Sprintf("c%d", n), n))
+		rep.Levels = append(rep.Levels, runLevel(ctx, o, oursEnv, fmt.Sprintf("c%d", n), n))
 		c.Progress("apphub: %d in flight done", n)
 		if baseline[n] {
-			rep.Levels = append(rep.Levels, runLevel(ctx, nv, naiveEnv.backendDir(), fmt.Sprintf("c%d", n), n))
+			rep.Levels = append(rep.Levels, runLevel(ctx, nv, naiveEnv, fmt.Sprintf("c%d", n), n))
 			c.Progress("naive: %d in flight done", n)
 		}
 	}

@@ -1,54 +1,78 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// writeStack plants a checkpoint as the file backend keeps it.
-func writeStack(t *testing.T, backend, stack, image string, pending bool) {
+// exportOf is what `pulumi stack export` gives for a preview stack holding
+// image, with a create left pending if asked.
+func exportOf(t *testing.T, stack, image string, pending bool) exported {
 	t.Helper()
-	dir := filepath.Join(backend, ".pulumi", "stacks", "apphub-preview")
-	require.NoError(t, os.MkdirAll(dir, 0o700))
-	ops := "[]"
+	urn := "urn:pulumi:" + stack + "::apphub-preview::"
+	dep := apitype.DeploymentV3{Resources: []apitype.ResourceV3{
+		{URN: resource.URN(urn + "pulumi:pulumi:Stack::apphub-preview-" + stack), Type: "pulumi:pulumi:Stack"},
+		{URN: resource.URN(urn + "pulumi:index:Stash::app"), Type: "pulumi:index:Stash", Custom: true, Outputs: map[string]any{"input": image}},
+	}}
 	if pending {
-		ops = `[{"type":"creating","resource":{"urn":"urn:x","type":"pulumi:index:Stash"}}]`
+		dep.PendingOperations = []apitype.OperationV2{{Type: apitype.OperationTypeCreating, Resource: dep.Resources[1]}}
 	}
-	doc := `{"version":3,"checkpoint":{"stack":"` + stack + `","latest":{"manifest":{},"resources":[
-	  {"urn":"urn:pulumi:s::apphub-preview::pulumi:pulumi:Stack::x","type":"pulumi:pulumi:Stack","custom":false},
-	  {"urn":"urn:pulumi:s::apphub-preview::pulumi:index:Stash::app","type":"pulumi:index:Stash","custom":true,"outputs":{"input":"` + image + `"}}],
-	  "pending_operations":` + ops + `}}}`
-	require.NoError(t, os.WriteFile(filepath.Join(dir, stack+".json"), []byte(doc), 0o600))
+	raw, err := json.Marshal(dep)
+	require.NoError(t, err)
+	return exported{deployment: apitype.UntypedDeployment{Version: apitype.DeploymentSchemaVersionCurrent, Deployment: raw}}
 }
 
-func TestCheckStateFindsDamage(t *testing.T) {
+func TestCompareStacksFindsDamage(t *testing.T) {
+	have := map[string]exported{
+		"preview-a": exportOf(t, "s", "img:2", false),
+		"preview-b": exportOf(t, "s", "img:1", false),
+		"preview-c": exportOf(t, "s", "img:2", true),
+		"preview-e": {err: errors.New("pulumi stack export: boom")},
+		"preview-x": exportOf(t, "s", "img:2", false),
+	}
+	problems := compareStacks(have, map[string]string{"preview-a": "img:2", "preview-b": "img:2", "preview-c": "img:2", "preview-d": "img:2", "preview-e": "img:2"})
+	assert.ElementsMatch(t, []string{
+		`preview-b: holds image "img:1", want "img:2"`,
+		"preview-c: 1 pending operations",
+		"missing stack preview-d",
+		"preview-e: pulumi stack export: boom",
+		"unexpected stack preview-x",
+	}, problems)
+
+	clean := map[string]exported{"preview-a": exportOf(t, "s", "img:2", false)}
+	assert.Empty(t, compareStacks(clean, map[string]string{"preview-a": "img:2"}))
+	assert.Equal(t, []string{"unexpected stack preview-a"}, compareStacks(clean, map[string]string{}), "after destroy nothing may be left")
+
+	// A stack created but never updated exports a deployment without resources.
+	assert.EqualError(t, checkDeployment(apitype.UntypedDeployment{Version: 3, Deployment: json.RawMessage(`{"manifest":{}}`)}, "img:2"), "0 app resources, want 1")
+	assert.EqualError(t, checkDeployment(apitype.UntypedDeployment{Version: 3}, "img:2"), "no deployment")
+	assert.EqualError(t, checkDeployment(apitype.UntypedDeployment{Version: 1, Deployment: json.RawMessage(`{}`)}, "img:2"), "deployment schema version 1")
+}
+
+func TestLocksLeft(t *testing.T) {
 	backend := t.TempDir()
-	writeStack(t, backend, "preview-a", "img:2", false)
-	writeStack(t, backend, "preview-b", "img:1", false)
-	writeStack(t, backend, "preview-c", "img:2", true)
-	writeStack(t, backend, "preview-x", "img:2", false)
+	assert.Empty(t, locksLeft(backend), "no locks directory at all")
 	lockDir := filepath.Join(backend, ".pulumi", "locks", "organization", "apphub-preview", "preview-a")
 	require.NoError(t, os.MkdirAll(lockDir, 0o700))
+	assert.Empty(t, locksLeft(backend), "an empty lock directory is no lock")
 	require.NoError(t, os.WriteFile(filepath.Join(lockDir, "l.json"), []byte("{}"), 0o600))
+	assert.Equal(t, []string{"lock left behind: " + filepath.Join(lockDir, "l.json")}, locksLeft(backend))
+}
 
-	problems := checkState(backend, map[string]string{"preview-a": "img:2", "preview-b": "img:2", "preview-c": "img:2", "preview-d": "img:2"})
-	assert.Len(t, problems, 5)
-	assert.Contains(t, problems, `preview-b: holds image "img:1", want "img:2"`)
-	assert.Contains(t, problems, "preview-c: 1 pending operations")
-	assert.Contains(t, problems, "missing stack preview-d")
-	assert.Contains(t, problems, "unexpected stack preview-x")
-	assert.Contains(t, problems, "lock left behind: "+filepath.Join(lockDir, "l.json"))
-
-	clean := t.TempDir()
-	writeStack(t, clean, "preview-a", "img:2", false)
-	assert.Empty(t, checkState(clean, map[string]string{"preview-a": "img:2"}))
-	assert.Equal(t, []string{"unexpected stack preview-a"}, checkState(clean, map[string]string{}), "after destroy nothing may be left")
+func TestMemPeaksMax(t *testing.T) {
+	a := memPeaks{Self: 1, Children: 5, Total: 6, Procs: 1}
+	b := memPeaks{Self: 2, Children: 3, Total: 5, Procs: 4}
+	assert.Equal(t, memPeaks{Self: 2, Children: 5, Total: 6, Procs: 4}, a.max(b))
 }
 
 func TestLevelFailsOnErrorsOrState(t *testing.T) {

@@ -35,6 +35,18 @@ type env struct {
 
 func (e env) backendDir() string { return filepath.Join(e.dir, "backend") }
 
+// pulumiHome is PULUMI_HOME for the CLI calls the bench makes itself (the
+// naive driver's and the state checks').
+func (e env) pulumiHome() string { return filepath.Join(e.dir, "home") }
+
+// cliEnv is what those CLI calls need to reach the env's backend.
+func (e env) cliEnv() map[string]string {
+	return map[string]string{
+		"PULUMI_BACKEND_URL": "file://" + e.backendDir(), "PULUMI_CONFIG_PASSPHRASE": e.passphrase,
+		"PULUMI_SKIP_UPDATE_CHECK": "true",
+	}
+}
+
 func previewURL(launch string) string { return "http://" + launch + ".preview.test" }
 
 // ours drives the automation.Manager, as apphubctl and the HTTP API do.
@@ -46,6 +58,9 @@ func newOurs(e env, maxConcurrent int) (*ours, error) {
 		PulumiRoot: e.pulumiRoot, ProjectDir: e.dir, SkipPluginInstall: true, MaxConcurrent: maxConcurrent,
 		LaunchMode: automation.ModeKubernetes, BuildMode: automation.ModeKubernetes,
 		PreviewProgram: testprograms.Preview, BuildProgram: testprograms.Build, PlatformProgram: testprograms.Platform,
+		// The platform's ConfigMap from an in-memory API server: the bench
+		// measures the Manager and the Pulumi CLI, not a cluster.
+		KubeClient: testprograms.KubeClient(testprograms.PlatformCluster(testprograms.PlatformOutputs())),
 	})
 	if err != nil {
 		return nil, err
@@ -119,12 +134,8 @@ func (n *naive) opts() ([]auto.LocalWorkspaceOption, error) {
 		return nil, err
 	}
 	return []auto.LocalWorkspaceOption{
-		auto.WorkDir(n.work), auto.Pulumi(cmd), auto.PulumiHome(filepath.Join(n.e.dir, "home")),
-		auto.SecretsProvider("passphrase"),
-		auto.EnvVars(map[string]string{
-			"PULUMI_BACKEND_URL": "file://" + n.e.backendDir(), "PULUMI_CONFIG_PASSPHRASE": n.e.passphrase,
-			"PULUMI_SKIP_UPDATE_CHECK": "true",
-		}),
+		auto.WorkDir(n.work), auto.Pulumi(cmd), auto.PulumiHome(n.e.pulumiHome()),
+		auto.SecretsProvider("passphrase"), auto.EnvVars(n.e.cliEnv()),
 		auto.Project(workspace.Project{Name: tokens.PackageName(stacks.PreviewProject), Runtime: workspace.NewProjectRuntimeInfo("go", nil)}),
 	}, nil
 }

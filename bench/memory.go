@@ -57,6 +57,11 @@ type memPeaks struct {
 	Procs                 int   // most descendant processes seen at once
 }
 
+// max is the larger of two peaks, each figure on its own.
+func (p memPeaks) max(q memPeaks) memPeaks {
+	return memPeaks{Self: max(p.Self, q.Self), Children: max(p.Children, q.Children), Total: max(p.Total, q.Total), Procs: max(p.Procs, q.Procs)}
+}
+
 func (s *memSampler) sample() {
 	self := rss(os.Getpid())
 	var children int64

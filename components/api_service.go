@@ -17,10 +17,6 @@ const APIServiceType = "apphub:components:APIService"
 // APIServicePort is the container's and the Service's port.
 const APIServicePort = 8080
 
-// PlatformOutputsKey is the ConfigMap key (and file name) of the platform
-// outputs the service hands to preview and build stacks.
-const PlatformOutputsKey = "platform.json"
-
 // APIServiceArgs configures `apphubctl serve` in the cluster.
 type APIServiceArgs struct {
 	Namespace NamespaceRef
@@ -34,10 +30,6 @@ type APIServiceArgs struct {
 	ServiceAccount string
 	// CatalogNamespace is the only namespace whose pods may connect.
 	CatalogNamespace string
-	// PlatformOutputs is the JSON the service gives preview and build
-	// stacks instead of a StackReference (the platform's own state stays
-	// with whoever runs the platform stack). It holds no secret.
-	PlatformOutputs pulumi.StringInput
 	// Token, Passphrase, DatabaseURL and WebhookSecret are Pulumi secrets;
 	// they reach the pods through a Secret only.
 	Token, Passphrase pulumi.StringInput
@@ -65,7 +57,7 @@ type APIService struct {
 	URL pulumi.StringOutput
 }
 
-// NewAPIService creates the Secret, the platform ConfigMap, the state
+// NewAPIService creates the Secret, the state
 // volume (one replica without a database), the Deployment, Service,
 // PodDisruptionBudget and NetworkPolicy.
 func NewAPIService(ctx *pulumi.Context, name string, args *APIServiceArgs, opts ...pulumi.ResourceOption) (*APIService, error) {
@@ -112,8 +104,8 @@ func (a *APIServiceArgs) validate() error {
 		return fmt.Errorf("replicas and max concurrent must be positive")
 	case a.Replicas > 1 && a.DatabaseURL == nil:
 		return fmt.Errorf("%d replicas need a database URL: they share the queue and the stack state", a.Replicas)
-	case a.Token == nil || a.Passphrase == nil || a.PlatformOutputs == nil:
-		return fmt.Errorf("token, passphrase and platform outputs are required")
+	case a.Token == nil || a.Passphrase == nil:
+		return fmt.Errorf("token and passphrase are required")
 	case (a.WebhookURL == "") != (a.WebhookSecret == nil):
 		return fmt.Errorf("a webhook URL and its secret go together")
 	}
@@ -139,8 +131,8 @@ const (
 	apiSecretWebhookSecret = "webhook-secret"
 )
 
-// newConfig creates the Secret, the platform ConfigMap and, for one replica
-// without a database, the state volume; the pods wait for all three.
+// newConfig creates the Secret and, for one replica without a database,
+// the state volume; the pods wait for both.
 func (a *APIServiceArgs) newConfig(ctx *pulumi.Context, name string, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	data := pulumi.StringMap{apiSecretToken: a.Token, apiSecretPassphrase: a.Passphrase}
 	if a.DatabaseURL != nil {
@@ -157,14 +149,7 @@ func (a *APIServiceArgs) newConfig(ctx *pulumi.Context, name string, parent pulu
 	if err != nil {
 		return nil, fmt.Errorf("creating secret: %w", err)
 	}
-	cm, err := corev1.NewConfigMap(ctx, name+"-platform", &corev1.ConfigMapArgs{
-		Metadata: a.meta(a.Name + "-platform"),
-		Data:     pulumi.StringMap{PlatformOutputsKey: a.PlatformOutputs},
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("creating platform config map: %w", err)
-	}
-	deps := []pulumi.Resource{sec, cm}
+	deps := []pulumi.Resource{sec}
 	if a.DatabaseURL == nil {
 		pvc, err := corev1.NewPersistentVolumeClaim(ctx, name+"-state", &corev1.PersistentVolumeClaimArgs{
 			Metadata: a.meta(a.Name + "-state"),

@@ -16,9 +16,7 @@ const (
 	apiStateDir      = "/var/lib/apphub"
 	apiPulumiHome    = "/var/lib/pulumi-home"
 	imagePulumiHome  = "/opt/pulumi-home"
-	apiPlatformDir   = "/etc/apphub/platform"
 	apiSecretsDir    = "/etc/apphub/secrets"
-	apiPlatformFile  = apiPlatformDir + "/" + PlatformOutputsKey
 	apiTokenFile     = apiSecretsDir + "/" + apiSecretToken
 	apiWebhookSecret = apiSecretsDir + "/" + apiSecretWebhookSecret
 )
@@ -29,7 +27,6 @@ func (a *APIServiceArgs) ServeArgs() []string {
 	args := []string{
 		"serve", "--addr", ":" + strconv.Itoa(APIServicePort),
 		"--state-dir", apiStateDir,
-		"--platform-outputs-file", apiPlatformFile,
 		"--token-file", apiTokenFile,
 		"--skip-plugin-install",
 		"--max-concurrent", strconv.Itoa(a.MaxConcurrent),
@@ -122,7 +119,7 @@ func (a *APIServiceArgs) container() *corev1.ContainerArgs {
 		SecurityContext: restrictedContainer(true),
 		VolumeMounts: corev1.VolumeMountArray{
 			mount("state", apiStateDir, false), mount("pulumi-home", apiPulumiHome, false), mount("tmp", "/tmp", false),
-			mount("platform", apiPlatformDir, true), mount("secrets", apiSecretsDir, true),
+			mount("secrets", apiSecretsDir, true),
 		},
 	}
 }
@@ -142,6 +139,10 @@ func (a *APIServiceArgs) env() corev1.EnvVarArray {
 		plain("PULUMI_SKIP_UPDATE_CHECK", "true"),
 		plain("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true"),
 		fromSecret("PULUMI_CONFIG_PASSPHRASE", apiSecretPassphrase),
+		// The platform's ConfigMap lives in the service's own namespace.
+		&corev1.EnvVarArgs{Name: pulumi.String("APPHUB_PLATFORM_NAMESPACE"), ValueFrom: &corev1.EnvVarSourceArgs{
+			FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String("metadata.namespace")},
+		}},
 	}
 	if a.DatabaseURL != nil {
 		env = append(env, fromSecret("APPHUB_DATABASE_URL", apiSecretDatabaseURL))
@@ -165,7 +166,6 @@ func (a *APIServiceArgs) volumes() corev1.VolumeArray {
 	}
 	return corev1.VolumeArray{
 		state, emptyDir("pulumi-home"), emptyDir("tmp"),
-		&corev1.VolumeArgs{Name: pulumi.String("platform"), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(a.Name + "-platform")}},
 		&corev1.VolumeArgs{Name: pulumi.String("secrets"), Secret: &corev1.SecretVolumeSourceArgs{
 			SecretName: pulumi.String(a.Name), Items: items,
 		}},

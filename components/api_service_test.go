@@ -12,11 +12,8 @@ import (
 )
 
 const (
-	tConfigMap = "kubernetes:core/v1:ConfigMap"
-	tPDB       = "kubernetes:policy/v1:PodDisruptionBudget"
+	tPDB = "kubernetes:policy/v1:PodDisruptionBudget"
 )
-
-const apiPlatformJSON = `{"namespace":"apphub","buildNamespace":"apphub-builds"}`
 
 func secretString(v string) pulumi.StringInput {
 	return pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput)
@@ -27,8 +24,7 @@ func apiArgs(mod func(*APIServiceArgs)) *APIServiceArgs {
 	a := &APIServiceArgs{
 		Namespace: ExistingNamespace("apphub-system"), Name: "apphub-api", Image: "ghcr.io/acme/apphubctl:v1.2.0",
 		Replicas: 1, MaxConcurrent: 4, ServiceAccount: "apphub-deployer", CatalogNamespace: "apphub-catalog",
-		PlatformOutputs: pulumi.String(apiPlatformJSON),
-		Token:           secretString("tok"), Passphrase: secretString("pass"),
+		Token: secretString("tok"), Passphrase: secretString("pass"),
 		Resources: ContainerResources{CPURequest: "250m", MemoryRequest: "512Mi", CPULimit: "2", MemoryLimit: "2Gi"},
 		StateSize: "5Gi",
 	}
@@ -66,9 +62,8 @@ func TestAPIServiceRejectsBadArgs(t *testing.T) {
 		{"zero replicas", apiArgs(func(a *APIServiceArgs) { a.Replicas = 0 }), "must be positive"},
 		{"zero concurrency", apiArgs(func(a *APIServiceArgs) { a.MaxConcurrent = 0 }), "must be positive"},
 		{"two replicas without a database", apiArgs(func(a *APIServiceArgs) { a.Replicas = 2 }), "2 replicas need a database URL"},
-		{"no token", apiArgs(func(a *APIServiceArgs) { a.Token = nil }), "token, passphrase and platform outputs are required"},
-		{"no passphrase", apiArgs(func(a *APIServiceArgs) { a.Passphrase = nil }), "token, passphrase and platform outputs are required"},
-		{"no platform outputs", apiArgs(func(a *APIServiceArgs) { a.PlatformOutputs = nil }), "platform outputs are required"},
+		{"no token", apiArgs(func(a *APIServiceArgs) { a.Token = nil }), "token and passphrase are required"},
+		{"no passphrase", apiArgs(func(a *APIServiceArgs) { a.Passphrase = nil }), "token and passphrase are required"},
 		{"webhook url without secret", apiArgs(func(a *APIServiceArgs) { a.WebhookURL = "https://catalog.example.com/hooks" }), "go together"},
 		{"webhook secret without url", apiArgs(func(a *APIServiceArgs) { a.WebhookSecret = secretString("wh") }), "go together"},
 	}
@@ -89,7 +84,7 @@ func TestAPIServiceRejectsBadArgs(t *testing.T) {
 func TestAPIServiceSingleReplicaOnVolume(t *testing.T) {
 	m, err := runAPI(t, apiArgs(func(a *APIServiceArgs) { a.StorageClass = "local-path" }))
 	require.NoError(t, err)
-	for _, token := range []string{tSecret, tConfigMap, tPVC, tDeployment, tService, tPDB, tNetworkPolicy} {
+	for _, token := range []string{tSecret, tPVC, tDeployment, tService, tPDB, tNetworkPolicy} {
 		for _, r := range m.ByType(token) {
 			assertParent(t, r, APIServiceType, "api")
 			assert.Equal(t, "apphub-system", r.Str("metadata.namespace"), "%s %s", r.Type, r.Name)
@@ -104,11 +99,6 @@ func TestAPIServiceSingleReplicaOnVolume(t *testing.T) {
 	assert.Equal(t, map[string]any{"token": "tok", "passphrase": "pass"}, sec.Plain("stringData"), "no database URL, no webhook secret")
 	assert.Subset(t, sec.AdditionalSecrets, []string{"data", "stringData"})
 
-	cm := m.Find(t, tConfigMap, "api-platform")
-	assert.Equal(t, "apphub-api-platform", cm.Str("metadata.name"))
-	assert.Equal(t, map[string]any{PlatformOutputsKey: apiPlatformJSON}, cm.Plain("data"))
-	assert.False(t, cm.Secret("data"))
-
 	pvc := m.Find(t, tPVC, "api-state")
 	assert.Equal(t, "apphub-api-state", pvc.Str("metadata.name"))
 	assert.Equal(t, map[string]any{
@@ -121,8 +111,8 @@ func TestAPIServiceSingleReplicaOnVolume(t *testing.T) {
 	assert.False(t, dep.Has("spec.strategy.rollingUpdate"))
 	assert.Equal(t, float64(1), dep.Num("spec.replicas"))
 	assert.Equal(t, "apphub-api-state", dep.Str("spec.template.spec.volumes.0.persistentVolumeClaim.claimName"))
-	assert.Subset(t, dep.Dependencies, []string{sec.URN, cm.URN, pvc.URN}, "the pods wait for their config and volume")
-	assert.Equal(t, []string{"HOME", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_CONFIG_PASSPHRASE"},
+	assert.Subset(t, dep.Dependencies, []string{sec.URN, pvc.URN}, "the pods wait for their config and volume")
+	assert.Equal(t, []string{"HOME", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_CONFIG_PASSPHRASE", "APPHUB_PLATFORM_NAMESPACE"},
 		envNames(dep), "no APPHUB_DATABASE_URL without a database")
 	assert.False(t, dep.Has("spec.template.spec.imagePullSecrets"))
 }
@@ -160,7 +150,7 @@ func TestAPIServicePodSpec(t *testing.T) {
 	c := pod + "containers.0."
 	assert.Equal(t, []string{
 		"serve", "--addr", ":8080", "--state-dir", "/var/lib/apphub",
-		"--platform-outputs-file", "/etc/apphub/platform/platform.json", "--token-file", "/etc/apphub/secrets/token",
+		"--token-file", "/etc/apphub/secrets/token",
 		"--skip-plugin-install", "--max-concurrent", "4", "--output", "json",
 	}, dep.Strings(c+"args"))
 	assert.Equal(t, map[string]any{"name": "http", "containerPort": float64(8080), "protocol": "TCP"}, dep.Plain(c+"ports.0"))
@@ -176,11 +166,13 @@ func TestAPIServicePodSpec(t *testing.T) {
 	}
 	assert.Equal(t, map[string]any{
 		"/var/lib/apphub": false, "/var/lib/pulumi-home": false, "/tmp": false,
-		"/etc/apphub/platform": true, "/etc/apphub/secrets": true,
+		"/etc/apphub/secrets": true,
 	}, mounts, "writable paths are volumes, config is read-only")
 	assert.Equal(t, map[string]any{"secretName": "apphub-api", "items": []any{map[string]any{"key": "token", "path": "token"}}},
-		dep.Plain(pod+"volumes.4.secret"), "only the token is a file; the passphrase is an env var")
-	assert.Equal(t, "apphub-api-platform", dep.Str(pod+"volumes.3.configMap.name"))
+		dep.Plain(pod+"volumes.3.secret"), "only the token is a file; the passphrase is an env var")
+	assert.Contains(t, dep.Plain(c+"env"), map[string]any{"name": "APPHUB_PLATFORM_NAMESPACE",
+		"valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.namespace"}}},
+		"the service finds the platform's ConfigMap in its own namespace")
 }
 
 func TestAPIServiceWithDatabaseAndWebhook(t *testing.T) {
@@ -208,7 +200,7 @@ func TestAPIServiceWithDatabaseAndWebhook(t *testing.T) {
 	assert.Equal(t, []any{
 		map[string]any{"key": "token", "path": "token"},
 		map[string]any{"key": "webhook-secret", "path": "webhook-secret"},
-	}, dep.Plain(pod+"volumes.4.secret.items"))
+	}, dep.Plain(pod+"volumes.3.secret.items"))
 	args := dep.Strings(pod + "containers.0.args")
 	assert.Equal(t, []string{"--webhook-url", "https://catalog.example.com/hooks", "--webhook-secret-file", "/etc/apphub/secrets/webhook-secret"}, args[len(args)-4:])
 	assert.NotContains(t, strings.Join(args, " "), "whsec", "the secret is read from a file, never on the command line")
@@ -237,7 +229,7 @@ func TestAPIServiceServicePDBAndPolicy(t *testing.T) {
 	assert.Equal(t, "ClusterIP", svc.Str("spec.type"))
 	assert.Equal(t, selector, svc.Plain("spec.selector"))
 	assert.Equal(t, []any{map[string]any{"name": "http", "port": float64(80), "targetPort": "http", "protocol": "TCP"}}, svc.Plain("spec.ports"))
-	cfg := []string{m.Find(t, tSecret, "api").URN, m.Find(t, tConfigMap, "api-platform").URN}
+	cfg := []string{m.Find(t, tSecret, "api").URN}
 	assert.Subset(t, svc.Dependencies, cfg, "the Service waits with the Deployment for the config")
 
 	pdb := m.Find(t, tPDB, "api")

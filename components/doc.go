@@ -66,3 +66,7 @@ func finish(ctx *pulumi.Context, res pulumi.ComponentResource, kind, name string
 	}
 	return nil
 }
+
+// Labels are the common labels for an object a stack creates outside a
+// component (the platform's outputs ConfigMap).
+func Labels(name, component string) pulumi.StringMap { return commonLabels(name, component, nil) }

@@ -23,8 +23,9 @@ func (e *env) manager(t testing.TB) *automation.Manager {
 	m, err := automation.New(automation.Options{
 		StateDir: t.TempDir(), BackendURL: "file://" + e.state, PulumiHome: e.home, Passphrase: passphrase,
 		PulumiRoot: e.root, ProjectDir: e.project, PlatformStack: e.stack, Plugins: gomodpins.Plugins(t, e.root),
-		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Progress: os.Stderr,
+		Kubeconfig: e.kubeconfig,
+		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Progress:   os.Stderr,
 	})
 	require.NoError(t, err)
 	// Nothing to install: the plugins are in PULUMI_HOME, and Start must

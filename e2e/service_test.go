@@ -40,10 +40,10 @@ func apiServiceUp(ctx context.Context, t *testing.T, e *env) {
 	require.NoError(t, err)
 	assert.Equal(t, "http://apphub-api.apphub-system.svc.cluster.local", strings.TrimSpace(out))
 	var outputs map[string]any
-	require.NoError(t, json.Unmarshal([]byte(get("configmap/apphub-api-platform", `{.data.platform\.json}`)), &outputs))
+	require.NoError(t, json.Unmarshal([]byte(get("configmap/apphub-platform", `{.data.outputs\.json}`)), &outputs))
 	assert.Equal(t, "apphub", outputs["namespace"])
 	for _, k := range []string{"kubeconfig", "kubeContext", "redisUrl"} {
-		assert.NotContains(t, outputs, k, "the platform file holds no connection and no secret")
+		assert.NotContains(t, outputs, k, "the platform's ConfigMap holds no connection and no secret")
 	}
 }
 
@@ -54,8 +54,8 @@ func secretValue(t *testing.T, name, key string) string {
 }
 
 // inClusterService runs the API service as the Deployment does (its own
-// command line, the platform file from its ConfigMap) with nothing but the
-// deployer identity's token, since the harness runs no containers; then
+// command line, the platform read from its ConfigMap through the API
+// server) with nothing but the deployer identity's token, since the harness runs no containers; then
 // a preview and a build go through it. What the Role lacks would fail
 // here, as it would in the pod.
 func inClusterService(ctx context.Context, t *testing.T, e *env) {
@@ -64,6 +64,8 @@ func inClusterService(ctx context.Context, t *testing.T, e *env) {
 	args := deploymentArgs(t, dir, addr)
 	env := []string{
 		"KUBECONFIG=" + deployerKubeconfig(t, dir),
+		// The pod's downward API: the namespace it runs in.
+		"APPHUB_PLATFORM_NAMESPACE=" + deploymentNamespaceEnv(t),
 		"PULUMI_HOME=" + e.home, "PULUMI_CONFIG_PASSPHRASE=" + passphrase, "PULUMI_SKIP_UPDATE_CHECK=true",
 		"PATH=" + filepath.Join(e.root, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
 		// The pods' database is the in-cluster release, out of reach here.
@@ -105,13 +107,11 @@ func deploymentArgs(t *testing.T, dir, addr string) []string {
 	var args []string
 	raw := kubectl(t, "get", "deploy", "-n", systemNS, "apphub-api", "-o", "jsonpath={.spec.template.spec.containers[0].args}")
 	require.NoError(t, json.Unmarshal([]byte(raw), &args), "args: %q", raw)
-	platform := filepath.Join(dir, "platform.json")
-	require.NoError(t, os.WriteFile(platform, []byte(kubectl(t, "get", "configmap", "-n", systemNS, "apphub-api-platform", "-o", `jsonpath={.data.platform\.json}`)), 0o600))
 	token := filepath.Join(dir, "token")
 	require.NoError(t, os.WriteFile(token, []byte(secretValue(t, "apphub-api", "token")), 0o600))
 	paths := map[string]string{
 		":8080": addr, "/var/lib/apphub": filepath.Join(dir, "state"),
-		"/etc/apphub/platform/platform.json": platform, "/etc/apphub/secrets/token": token,
+		"/etc/apphub/secrets/token": token,
 	}
 	mapped := 0
 	for i, a := range args {
@@ -122,6 +122,16 @@ func deploymentArgs(t *testing.T, dir, addr string) []string {
 	}
 	require.Equal(t, len(paths), mapped, "the Deployment's command line changed: %v", args)
 	return args
+}
+
+// deploymentNamespaceEnv is APPHUB_PLATFORM_NAMESPACE as the Deployment's
+// pods get it: from the downward API, the namespace they run in.
+func deploymentNamespaceEnv(t *testing.T) string {
+	t.Helper()
+	field := kubectl(t, "get", "deploy", "-n", systemNS, "apphub-api", "-o",
+		`jsonpath={.spec.template.spec.containers[0].env[?(@.name=="APPHUB_PLATFORM_NAMESPACE")].valueFrom.fieldRef.fieldPath}`)
+	require.Equal(t, "metadata.namespace", field)
+	return systemNS
 }
 
 // deployerKubeconfig is a kubeconfig for the harness's API server that

@@ -46,6 +46,7 @@ func newManager(t *testing.T, state, backend string) *automation.Manager {
 		StateDir: state, BackendURL: backend, Passphrase: "p", PulumiRoot: root, ProjectDir: t.TempDir(),
 		SkipPluginInstall: true, LaunchMode: automation.ModeKubernetes, BuildMode: automation.ModeKubernetes,
 		PreviewProgram: testprograms.Preview, BuildProgram: testprograms.Build,
+		KubeClient: testprograms.KubeClient(testprograms.PlatformCluster(testprograms.PlatformOutputs())),
 	})
 	require.NoError(t, err)
 	return m

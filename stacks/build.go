@@ -20,10 +20,9 @@ const buildBudget = len(components.BuildNamePrefix) + 9
 
 // BuildStackConfig is what the catalog passes for one build.
 type BuildStackConfig struct {
-	PlatformStack string `key:"platformStack" default:"organization/apphub/dev"`
-	// PlatformOutputs, when set, replaces the StackReference: the platform's
-	// outputs as one JSON object (the API service in the cluster).
+	// PlatformOutputs or PlatformStack, as for previews.
 	PlatformOutputs string `key:"platformOutputs"`
+	PlatformStack   string `key:"platformStack"`
 	BuildID         string `key:"buildId"`
 	// GitURL (https) with GitRef and ContextDir, or ContextURL (a tarball).
 	GitURL          string `key:"gitUrl"`
@@ -70,8 +69,7 @@ func ParseBuildConfig(src ConfigSource) (*BuildStackConfig, error) {
 }
 
 func (c *BuildStackConfig) validate(p *validate.Problems) {
-	p.Required("platformStack", c.PlatformStack)
-	checkPlatformOutputs(p, c.PlatformOutputs)
+	checkPlatformSource(p, c.PlatformStack, c.PlatformOutputs)
 	checkBuildID(p, c.BuildID)
 	switch {
 	case c.GitURL == "" && c.ContextURL == "":
@@ -147,7 +145,7 @@ func NewBuild(ctx *pulumi.Context, cfg *BuildStackConfig) (pulumi.Map, error) {
 		return nil, err
 	}
 	if pv.BuildTimeoutSeconds <= 0 || pv.BuildJobTTLSeconds <= 0 {
-		return nil, fmt.Errorf("platform stack %q: build timeout and TTL must be positive", cfg.PlatformStack)
+		return nil, fmt.Errorf("platform: build timeout and TTL must be positive")
 	}
 	k8s, err := pv.Provider(ctx)
 	if err != nil {

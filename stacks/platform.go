@@ -60,7 +60,7 @@ func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformExports, er
 	}
 	b := &platformBuild{ctx: ctx, cfg: cfg}
 	for _, step := range []func() error{
-		b.cluster, b.namespaces, b.registry, b.registryCredentials, b.access, b.arc, b.redis, b.outputs, b.service,
+		b.cluster, b.namespaces, b.registry, b.registryCredentials, b.access, b.arc, b.redis, b.outputs, b.publish, b.service,
 	} {
 		if err := step(); err != nil {
 			return nil, err
@@ -367,6 +367,7 @@ func newPlatformAccess(ctx *pulumi.Context, cfg *PlatformConfig, previews, build
 			Grants: []components.Grant{
 				{Namespace: previews.Ref(), Rules: deployerPreviewRules()},
 				{Namespace: builds.Ref(), Rules: deployerBuildRules()},
+				{Namespace: system.Ref(), Rules: deployerSystemRules()},
 			},
 		}},
 	}

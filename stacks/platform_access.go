@@ -65,3 +65,11 @@ func deployerBuildRules() []components.Rule {
 		{Resources: []string{"pods/log"}, Verbs: []string{"get"}},
 	}
 }
+
+// deployerSystemRules: the service reads the platform's ConfigMap, and
+// nothing else of its own namespace.
+func deployerSystemRules() []components.Rule {
+	return []components.Rule{
+		{Resources: []string{"configmaps"}, Verbs: []string{"get"}, ResourceNames: []string{PlatformConfigMap}},
+	}
+}

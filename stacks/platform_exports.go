@@ -1,6 +1,14 @@
 package stacks
 
-import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+import (
+	"fmt"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/apphub/apphub-infra/components"
+)
 
 // outputs are the stack outputs: what the catalog needs and what preview
 // and build stacks read (see platform_outputs.go for the names).
@@ -47,6 +55,24 @@ func (b *platformBuild) outputs() error {
 	}
 	if b.kubeconfig != nil {
 		b.exports[OutKubeconfig] = *b.kubeconfig
+	}
+	return nil
+}
+
+// publish copies the exports previews and builds read into the platform's
+// ConfigMap in the system namespace: the one place every reader (the CLI
+// with a kubeconfig, the service with its pod identity) reads the platform
+// from, afresh at each operation.
+func (b *platformBuild) publish() error {
+	_, err := corev1.NewConfigMap(b.ctx, "platform-outputs", &corev1.ConfigMapArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(PlatformConfigMap), Namespace: b.system.Name,
+			Labels: components.Labels(PlatformConfigMap, "platform"),
+		},
+		Data: pulumi.StringMap{PlatformOutputsKey: platformOutputsJSON(b.exports)},
+	}, b.withK8s)
+	if err != nil {
+		return fmt.Errorf("creating the platform's ConfigMap: %w", err)
 	}
 	return nil
 }

@@ -6,8 +6,16 @@ import (
 	"strings"
 )
 
-// Platform stack output names. Preview and build stacks read these through
-// a StackReference; PlatformEnv turns them into the catalog's variables.
+// The platform's ConfigMap, in its system namespace: the non-secret outputs
+// as one JSON object under PlatformOutputsKey.
+const (
+	PlatformConfigMap  = "apphub-platform"
+	PlatformOutputsKey = "outputs.json"
+)
+
+// Platform stack output names. Preview and build stacks read these from
+// the platform's ConfigMap; PlatformEnv turns them into the catalog's
+// variables.
 const (
 	OutNamespace              = "namespace"
 	OutBuildNamespace         = "buildNamespace"

@@ -3,6 +3,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -39,8 +40,8 @@ type PlatformValues struct {
 // a map in tests of the conversion.
 type platformOutputs func(name string) (value any, secret bool, err error)
 
-// ReadPlatform reads the platform stack through a StackReference.
-func ReadPlatform(ctx *pulumi.Context, stack string) (*PlatformValues, error) {
+// readPlatformRef reads the platform stack through a StackReference.
+func readPlatformRef(ctx *pulumi.Context, stack string) (*PlatformValues, error) {
 	ref, err := pulumi.NewStackReference(ctx, stack, nil)
 	if err != nil {
 		return nil, fmt.Errorf("platform stack %q: %w", stack, err)
@@ -57,21 +58,50 @@ func ReadPlatform(ctx *pulumi.Context, stack string) (*PlatformValues, error) {
 	})
 }
 
-// LoadPlatform reads the platform a preview or build stack is built on: the
-// outputs the API service was handed as JSON (in the cluster, where the
-// platform's own state is out of reach), else the StackReference.
+// LoadPlatform reads the platform a preview or build stack is built on:
+// the outputs passed as config (what the Manager does, from the platform's
+// ConfigMap), else the fully qualified StackReference of a stack run by
+// hand.
 func LoadPlatform(ctx *pulumi.Context, stack, outputsJSON string) (*PlatformValues, error) {
-	if outputsJSON == "" {
-		return ReadPlatform(ctx, stack)
+	switch {
+	case outputsJSON != "":
+		return PlatformFromJSON(outputsJSON)
+	case stack != "":
+		return readPlatformRef(ctx, stack)
 	}
-	return PlatformFromJSON(outputsJSON)
+	return nil, fmt.Errorf("invalid config: platformOutputs or platformStack (%s) is required", qualifiedStackHint)
+}
+
+// qualifiedStackHint says what a StackReference name looks like.
+const qualifiedStackHint = "the platform stack's fully qualified name <organization>/<project>/<stack>, e.g. organization/apphub/dev on a file backend"
+
+// checkPlatformSource refuses both sources at once, a StackReference name
+// that is not fully qualified (on Pulumi Cloud a short name resolves
+// against the current user's organisation, not necessarily the
+// platform's) and platformOutputs that are not a JSON object.
+func checkPlatformSource(p *validate.Problems, stack, outputsJSON string) {
+	if stack != "" && outputsJSON != "" {
+		p.Add("platformStack", "set platformStack or platformOutputs, not both")
+		return
+	}
+	if stack != "" {
+		parts := strings.Split(stack, "/")
+		if len(parts) != 3 || slices.Contains(parts, "") {
+			p.Add("platformStack", "must be %s, got %q", qualifiedStackHint, stack)
+		}
+	}
+	if outputsJSON != "" {
+		if _, err := ParsePlatformOutputs(outputsJSON); err != nil {
+			p.Add("platformOutputs", "%v", err)
+		}
+	}
 }
 
 // platformOutputsSource names the JSON source in errors.
 const platformOutputsSource = "(outputs passed as config)"
 
 // PlatformFromJSON reads platform values from the outputs as one JSON
-// object (the API service's platform file).
+// object (the platform's ConfigMap).
 func PlatformFromJSON(outputsJSON string) (*PlatformValues, error) {
 	outs, err := ParsePlatformOutputs(outputsJSON)
 	if err != nil {
@@ -93,17 +123,6 @@ func ParsePlatformOutputs(outputsJSON string) (map[string]any, error) {
 		return nil, fmt.Errorf("platform outputs must be a JSON object of the platform stack's outputs, got null")
 	}
 	return outs, nil
-}
-
-// checkPlatformOutputs refuses a platformOutputs value that is not a JSON
-// object, before the program runs.
-func checkPlatformOutputs(p *validate.Problems, outputsJSON string) {
-	if outputsJSON == "" {
-		return
-	}
-	if _, err := ParsePlatformOutputs(outputsJSON); err != nil {
-		p.Add("platformOutputs", "%v", err)
-	}
 }
 
 func platformValues(stack string, get platformOutputs) (*PlatformValues, error) {

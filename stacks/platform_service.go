@@ -14,10 +14,11 @@ import (
 // platform runs it.
 const OutServiceURL = "serviceUrl"
 
-// serviceOmits are the outputs the service's platform file leaves out: the
-// connection (the pods use their own identity, in-cluster), the Redis URL
-// (a secret; previews never read it) and the service's own URL.
-var serviceOmits = map[string]bool{OutKubeconfig: true, OutKubeContext: true, OutRedisURL: true, OutServiceURL: true}
+// configMapOmits are the outputs the platform's ConfigMap leaves out: the
+// connection (every reader brings its own: a kubeconfig, or a pod's
+// identity in the cluster), the Redis URL (a secret; previews never read
+// it) and the service's own URL.
+var configMapOmits = map[string]bool{OutKubeconfig: true, OutKubeContext: true, OutRedisURL: true, OutServiceURL: true}
 
 // newPlatformService deploys `apphubctl serve` (and, if asked, its
 // database) next to the platform, and exports its URL.
@@ -45,8 +46,7 @@ func newPlatformService(ctx *pulumi.Context, cfg *PlatformConfig, system *compon
 		Namespace: system.Ref(), Name: s.Name, Image: s.Image,
 		Replicas: s.Replicas, MaxConcurrent: s.MaxConcurrent,
 		ServiceAccount: cfg.ServiceAccounts.Deployer, CatalogNamespace: s.CatalogNamespace,
-		PlatformOutputs: servicePlatformOutputs(exports),
-		Token:           s.Token.Output(), Passphrase: s.Passphrase.Output(), DatabaseURL: dbURL,
+		Token: s.Token.Output(), Passphrase: s.Passphrase.Output(), DatabaseURL: dbURL,
 		WebhookURL: s.WebhookURL,
 		Resources: components.ContainerResources{
 			CPURequest: s.CPURequest, MemoryRequest: s.MemoryRequest, CPULimit: s.CPULimit, MemoryLimit: s.MemoryLimit,
@@ -64,12 +64,12 @@ func newPlatformService(ctx *pulumi.Context, cfg *PlatformConfig, system *compon
 	return nil
 }
 
-// servicePlatformOutputs is the platform outputs file of the service: the
-// exports previews and builds read, as one JSON object.
-func servicePlatformOutputs(exports pulumi.Map) pulumi.StringOutput {
+// platformOutputsJSON is the ConfigMap's copy of the exports: what
+// previews and builds read, as one JSON object.
+func platformOutputsJSON(exports pulumi.Map) pulumi.StringOutput {
 	keys := make([]string, 0, len(exports))
 	for k := range exports {
-		if !serviceOmits[k] {
+		if !configMapOmits[k] {
 			keys = append(keys, k)
 		}
 	}

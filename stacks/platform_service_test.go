@@ -204,7 +204,7 @@ func TestPlatformServiceRender(t *testing.T) {
 			require.NoError(t, err)
 			assertServiceDeployment(t, run.mocks, tt)
 			assertServiceSecret(t, run.mocks, tt)
-			assertServicePlatformFile(t, run.mocks)
+			assertPlatformConfigMap(t, run.mocks)
 			assertServiceNetwork(t, run.mocks)
 			assertServiceDatabase(t, run.mocks, tt)
 			assert.Equal(t, "http://apphub-api.apphub-system.svc.cluster.local", run.out(OutServiceURL))
@@ -237,7 +237,7 @@ func assertServiceDeployment(t *testing.T, m *testmocks.Mocks, tt serviceRender)
 	c := pod + "containers.0."
 	assert.Equal(t, "ghcr.io/acme/apphubctl:v1.2.0", dep.Str(c+"image"))
 	args := dep.Strings(c + "args")
-	assert.Equal(t, "/etc/apphub/platform/platform.json", argAfter(args, "--platform-outputs-file"))
+	assert.NotContains(t, args, "--platform-outputs-file", "the service reads the platform's ConfigMap")
 	assert.Equal(t, "/etc/apphub/secrets/token", argAfter(args, "--token-file"))
 	assert.Equal(t, "4", argAfter(args, "--max-concurrent"))
 	assert.NotContains(t, args, "--webhook-url")
@@ -314,16 +314,18 @@ func assertServiceSecret(t *testing.T, m *testmocks.Mocks, tt serviceRender) {
 		assert.True(t, dep.Has("spec.template.spec.volumes.0.emptyDir"), "state is scratch space with a database")
 	}
 	assert.Contains(t, dep.Dependencies, sec.URN, "the pods wait for their Secret")
-	assert.Contains(t, dep.Dependencies, m.Find(t, tConfigMap, "api-platform").URN, "and for their platform file")
 }
 
-func assertServicePlatformFile(t *testing.T, m *testmocks.Mocks) {
+// assertPlatformConfigMap checks the one copy of the platform that
+// preview and build operations read: in the system namespace, no secret,
+// no connection, readable as a preview stack's platformOutputs.
+func assertPlatformConfigMap(t *testing.T, m *testmocks.Mocks) {
 	t.Helper()
-	cm := m.Find(t, tConfigMap, "api-platform")
-	assert.Equal(t, "apphub-api-platform", cm.Str("metadata.name"))
+	cm := m.Find(t, tConfigMap, "platform-outputs")
+	assert.Equal(t, PlatformConfigMap, cm.Str("metadata.name"))
 	assert.Equal(t, "apphub-system", cm.Str("metadata.namespace"))
-	raw := cm.Str("data[platform.json]")
-	assert.False(t, cm.Secret("data[platform.json]"), "the platform file holds no secret")
+	raw := cm.Str("data[outputs.json]")
+	assert.False(t, cm.Secret("data[outputs.json]"), "the ConfigMap holds no secret")
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal([]byte(raw), &doc), raw)
 	assert.Equal(t, "apphub", doc[OutNamespace])
@@ -332,12 +334,12 @@ func assertServicePlatformFile(t *testing.T, m *testmocks.Mocks) {
 	assert.Equal(t, "http://{launch}.apphub.localhost", doc[OutPreviewURLTemplate])
 	assert.Equal(t, float64(900), doc[OutBuildTimeoutSeconds])
 	for _, k := range []string{OutKubeconfig, OutKubeContext, OutRedisURL, OutServiceURL} {
-		assert.NotContains(t, doc, k, "the platform file leaves out %s", k)
+		assert.NotContains(t, doc, k, "the ConfigMap leaves out %s", k)
 	}
 	pv, err := PlatformFromJSON(raw)
-	require.NoError(t, err, "previews and builds can read the file the service is given")
+	require.NoError(t, err, "previews and builds can read what the ConfigMap holds")
 	assert.Equal(t, "apphub-preview", pv.PreviewServiceAccount)
-	assert.Empty(t, pv.KubeContext, "the pods use their in-cluster identity")
+	assert.Empty(t, pv.KubeContext, "every reader brings its own connection")
 }
 
 func assertServiceNetwork(t *testing.T, m *testmocks.Mocks) {
@@ -425,9 +427,9 @@ func TestPlatformServiceInProd(t *testing.T) {
 	assert.True(t, m.Find(t, tSecret, "api").Secret("stringData.database-url"))
 
 	// Prod's Redis URL holds a password: the platform file must not carry it.
-	cm := m.Find(t, tConfigMap, "api-platform")
-	raw := cm.Str("data[platform.json]")
-	assert.False(t, cm.Secret("data[platform.json]"))
+	cm := m.Find(t, tConfigMap, "platform-outputs")
+	raw := cm.Str("data[outputs.json]")
+	assert.False(t, cm.Secret("data[outputs.json]"))
 	assert.NotContains(t, raw, "mock-password")
 	assert.NotContains(t, raw, "apphub-prod", "no kube context")
 	pv, err := PlatformFromJSON(raw)
@@ -532,7 +534,7 @@ func TestPreviewFromPlatformOutputs(t *testing.T) {
 	values, secrets := serviceValues(t, map[string]string{"namespace": "launches"})
 	platform, err := runPlatform(t, "dev", values, secrets)
 	require.NoError(t, err)
-	outputs := platform.mocks.Find(t, tConfigMap, "api-platform").Str("data[platform.json]")
+	outputs := platform.mocks.Find(t, tConfigMap, "platform-outputs").Str("data[outputs.json]")
 
 	// No StackReference is answered: reading one would fail the run.
 	m, err := runStack(t, PreviewProject, "preview-pr-42", previewValues(map[string]string{"platformOutputs": outputs}), nil, Preview)
@@ -624,4 +626,48 @@ func TestProtectionCoversWhatHoldsData(t *testing.T) {
 	for _, r := range dev.mocks.Resources() {
 		assert.False(t, r.Protect, "dev protects nothing: %s %s", r.Type, r.Name)
 	}
+}
+
+// A stack names its platform one way: the outputs the Manager passes, or a
+// fully qualified StackReference (a short name would resolve against the
+// current user's organisation on Pulumi Cloud).
+func TestPreviewPlatformSource(t *testing.T) {
+	outputs := platformFileJSON(t, nil)
+	tests := []struct {
+		name   string
+		values map[string]string
+		field  string
+		reason string
+	}{
+		{"both", map[string]string{"platformOutputs": outputs, "platformStack": devPlatformRef}, "platformStack", "not both"},
+		{"a bare stack name", map[string]string{"platformStack": "dev"}, "platformStack", "fully qualified"},
+		{"two parts", map[string]string{"platformStack": "apphub/dev"}, "platformStack", "<organization>/<project>/<stack>"},
+		{"an empty part", map[string]string{"platformStack": "acme//dev"}, "platformStack", "fully qualified"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParsePreviewConfig(MapSource{Values: previewValues(tt.values)})
+			var errs validate.Errors
+			require.True(t, errors.As(err, &errs), "%v", err)
+			assert.Equal(t, []string{tt.field}, errs.Fields())
+			assert.Contains(t, err.Error(), tt.reason)
+			_, err = ParseBuildConfig(MapSource{Values: buildValues(tt.values)})
+			require.Error(t, err, "builds follow the same rule")
+		})
+	}
+	t.Run("neither", func(t *testing.T) {
+		m := platformMocks(devPlatformOutputs())
+		cfg, _ := testmocks.ProjectConfig(PreviewProject, previewValues(nil), nil)
+		err := m.Run(t, PreviewProject, "preview-pr-42", cfg, nil, Preview)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "platformOutputs or platformStack")
+		assert.Zero(t, m.Count(), "nothing registered")
+	})
+	t.Run("another organisation's platform", func(t *testing.T) {
+		m := platformMocks(nil)
+		m.StackOutputs["acme/apphub/prod"] = devPlatformOutputs()
+		cfg, _ := testmocks.ProjectConfig(PreviewProject, previewValues(map[string]string{"platformStack": "acme/apphub/prod"}), nil)
+		require.NoError(t, m.Run(t, PreviewProject, "preview-pr-42", cfg, nil, Preview))
+		assert.Equal(t, "acme/apphub/prod", m.Find(t, tStackRef, "acme/apphub/prod").Name)
+	})
 }

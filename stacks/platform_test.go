@@ -131,6 +131,7 @@ func TestPlatformDev(t *testing.T) {
 	assert.False(t, run.outputs[OutRedisURL].Secret)
 	assert.True(t, run.outputs[OutKubeconfig].Secret, "the kubeconfig output stays secret")
 	assert.False(t, m.Has(tRelease, "arc-controller"), "ARC is off without GitHub settings")
+	assertPlatformConfigMap(t, m)
 }
 
 func plainOutputs(r platformRun) map[string]any {
@@ -226,6 +227,10 @@ func TestPlatformRBACRules(t *testing.T) {
 			rule([]any{"batch"}, []any{"jobs"}, rw),
 			rule(core, []any{"pods", "events"}, ro),
 			rule(core, []any{"pods/log"}, []any{"get"}),
+		}},
+		// The service reads the platform's ConfigMap and nothing else there.
+		{"deployer-identity-system", "apphub-system", []any{
+			map[string]any{"apiGroups": core, "resources": []any{"configmaps"}, "verbs": []any{"get"}, "resourceNames": []any{PlatformConfigMap}},
 		}},
 	}
 	for _, tt := range tests {

@@ -23,10 +23,11 @@ const launchBudget = len(components.PreviewNamePrefix) + 9
 // PreviewStackConfig is what the catalog passes for one launch; everything
 // else comes from the platform stack.
 type PreviewStackConfig struct {
-	PlatformStack string `key:"platformStack" default:"organization/apphub/dev"`
-	// PlatformOutputs, when set, replaces the StackReference: the platform's
-	// outputs as one JSON object (the API service in the cluster).
+	// PlatformOutputs (the platform's outputs as one JSON object, what the
+	// Manager passes) or PlatformStack (a fully qualified StackReference
+	// name, for stacks run by hand) says which platform the stack is on.
 	PlatformOutputs string `key:"platformOutputs"`
+	PlatformStack   string `key:"platformStack"`
 	Launch          string `key:"launch"`
 	Image           string `key:"image"`
 	Port            int    `key:"port" default:"8080"`
@@ -76,8 +77,7 @@ func ParsePreviewConfig(src ConfigSource) (*PreviewStackConfig, error) {
 }
 
 func (c *PreviewStackConfig) validate(p *validate.Problems) {
-	p.Required("platformStack", c.PlatformStack)
-	checkPlatformOutputs(p, c.PlatformOutputs)
+	checkPlatformSource(p, c.PlatformStack, c.PlatformOutputs)
 	checkLaunchID(p, c.Launch)
 	p.ImageRef("image", c.Image)
 	switch {

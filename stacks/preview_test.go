@@ -33,10 +33,17 @@ func devPlatformOutputs() map[string]any {
 	}
 }
 
+// devPlatformRef is the StackReference the tests' stacks run by hand name.
+const devPlatformRef = "organization/apphub/dev"
+
 // runStack runs a preview or build program under mocks that answer the
-// platform StackReference with outputs.
+// platform StackReference with outputs; values without platformOutputs
+// name that reference, as a stack run by hand does.
 func runStack(t *testing.T, project, stack string, values map[string]string, outputs map[string]any, fn pulumi.RunFunc) (*testmocks.Mocks, error) {
 	t.Helper()
+	if values["platformOutputs"] == "" && values["platformStack"] == "" {
+		values = with(values, map[string]string{"platformStack": devPlatformRef})
+	}
 	m := platformMocks(outputs)
 	cfg, _ := testmocks.ProjectConfig(project, values, nil)
 	return m, m.Run(t, project, stack, cfg, nil, fn)
@@ -48,8 +55,8 @@ func runStack(t *testing.T, project, stack string, values map[string]string, out
 func platformMocks(outputs map[string]any) *testmocks.Mocks {
 	m := testmocks.New()
 	if outputs != nil {
-		m.StackOutputs["organization/apphub/dev"] = outputs
-		m.SecretStackOutputs["organization/apphub/dev"] = []string{OutKubeconfig, OutRedisURL}
+		m.StackOutputs[devPlatformRef] = outputs
+		m.SecretStackOutputs[devPlatformRef] = []string{OutKubeconfig, OutRedisURL}
 	}
 	return m
 }

@@ -50,8 +50,6 @@ func stateIsEmpty(t *testing.T, state string) {
 
 func TestBadInvocationsAreRefusedBeforeAnythingExists(t *testing.T) {
 	preview := []string{"preview", "up", "--launch", "pr-1", "--image", "registry.test/app:1"}
-	notAnObject := filepath.Join(t.TempDir(), "platform.json")
-	require.NoError(t, os.WriteFile(notAnObject, []byte(`["apphub"]`), 0o600))
 	build := []string{"build", "run", "--id", "b-1", "--git-url", "https://git.test/acme/web.git", "--repository", "apps/web", "--tag", "1"}
 	tests := []struct {
 		name string
@@ -150,14 +148,14 @@ func TestBadInvocationsAreRefusedBeforeAnythingExists(t *testing.T) {
 		{"build destroy bad id", []string{"build", "destroy", "B_1"}, nil, []want{{"ID", "RFC 1123"}}},
 		{"build logs bad id", []string{"build", "logs", "B_1", "-f"}, nil, []want{{"ID", "RFC 1123"}}},
 		{"build list with an arg", []string{"build", "list", "x"}, nil, []want{{"args", "accepts 0 arg"}}},
-		// the in-cluster service's platform file
-		{"platform outputs file missing", []string{"serve", "--platform-outputs-file", "/nonexistent/platform.json"}, map[string]string{"APPHUB_API_TOKEN": "t0ken"},
-			[]want{{"--platform-outputs-file", "cannot be read"}}},
-		{"platform outputs not an object", append(preview, "--platform-outputs-file", notAnObject), nil,
-			[]want{{"--platform-outputs-file", "must be a JSON object"}}},
-		{"platform outputs env", []string{"serve"}, map[string]string{"APPHUB_API_TOKEN": "t0ken", "APPHUB_PLATFORM_OUTPUTS_FILE": notAnObject},
-			[]want{{"APPHUB_PLATFORM_OUTPUTS_FILE", "must be a JSON object"}}},
-		{"platform outputs flag empty", append(preview, "--platform-outputs-file", ""), nil, []want{{"--platform-outputs-file", "must not be empty"}}},
+		// the connection to the platform's cluster
+		{"kubeconfig missing", append(preview, "--kubeconfig", "/nonexistent/kubeconfig"), nil, []want{{"--kubeconfig", "cannot be read"}}},
+		{"kubeconfig empty", append(preview, "--kubeconfig", ""), nil, []want{{"--kubeconfig", "must not be empty"}}},
+		{"context empty", append(preview, "--context", ""), nil, []want{{"--context", "must not be empty"}}},
+		{"platform namespace not a label", append(preview, "--platform-namespace", "Apphub_System"), nil,
+			[]want{{"--platform-namespace", "must be a namespace name"}}},
+		{"platform namespace env", []string{"serve"}, map[string]string{"APPHUB_API_TOKEN": "t0ken", "APPHUB_PLATFORM_NAMESPACE": "a/b"},
+			[]want{{"APPHUB_PLATFORM_NAMESPACE", "must be a namespace name"}}},
 		// operation
 		{"operation get bad id", []string{"operation", "get", "nope"}, nil, []want{{"ID", "must be an operation id"}}},
 		{"operation cancel bad id", []string{"operation", "cancel", "x;y"}, nil, []want{{"ID", "must be an operation id"}}},

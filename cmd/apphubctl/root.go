@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/apphub/apphub-infra/automation"
 	"github.com/apphub/apphub-infra/internal/validate"
-	"github.com/apphub/apphub-infra/stacks"
 )
 
 // Exit codes.
@@ -41,7 +41,9 @@ type globals struct {
 	databaseURL       string
 	projectDir        string
 	platformStack     string
-	platformOutputs   string
+	kubeconfig        string
+	kubeContext       string
+	platformNamespace string
 	maxConcurrent     int
 	skipPluginInstall bool
 	requirePassphrase bool
@@ -141,8 +143,10 @@ Exit codes: 0 ok, 1 failed, 2 invalid input, 3 not found, 4 conflict,
 	v.stringVar(f, &g.backendURL, "backend-url", "", "Pulumi backend (default $PULUMI_BACKEND_URL or file://<state-dir>)")
 	v.stringVar(f, &g.databaseURL, "database-url", "", "operation queue: postgres://… shared by replicas, or sqlite://PATH (default $APPHUB_DATABASE_URL, else <state-dir>/queue.db)")
 	v.stringVar(f, &g.projectDir, "project-dir", ".", "repository holding the platform's Pulumi.yaml and stack files")
-	v.stringVar(f, &g.platformStack, "platform-stack", "dev", "platform stack previews and builds read")
-	v.stringVar(f, &g.platformOutputs, "platform-outputs-file", "", "read the platform from this JSON file of its outputs instead of --platform-stack (default $APPHUB_PLATFORM_OUTPUTS_FILE; the in-cluster service)")
+	v.stringVar(f, &g.platformStack, "platform-stack", "dev", "platform stack of the platform commands (up, destroy, env)")
+	v.stringVar(f, &g.kubeconfig, "kubeconfig", "", "kubeconfig file of the platform's cluster (default $KUBECONFIG, else ~/.kube/config; in a pod, its identity)")
+	v.stringVar(f, &g.kubeContext, "context", "", "kubeconfig context of the platform's cluster (default: the current context)")
+	v.stringVar(f, &g.platformNamespace, "platform-namespace", "", "namespace of the platform's ConfigMap, its systemNamespace (default $APPHUB_PLATFORM_NAMESPACE, else apphub-system)")
 	v.intVar(f, &g.maxConcurrent, "max-concurrent", automation.DefaultMaxConcurrent, "simultaneous stack operations")
 	f.BoolVar(&g.skipPluginInstall, "skip-plugin-install", false, "do not install provider plugins at start-up")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "no progress on stderr")
@@ -153,8 +157,8 @@ Exit codes: 0 ok, 1 failed, 2 invalid input, 3 not found, 4 conflict,
 }
 
 // stackName is what a platform stack may be called: a Pulumi stack name
-// (letters, digits, '-', '_', '.'), unqualified, since previews and builds
-// reference it as organization/apphub/<name>.
+// (letters, digits, '-', '_', '.'), unqualified, in the project's own
+// directory.
 var stackName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
 
 // check starts the validation of one invocation: every bad flag (global
@@ -188,7 +192,7 @@ func (g *globals) check(cmd *cobra.Command, locals *flagValues) *validate.Proble
 		backendURL(&p, "PULUMI_BACKEND_URL", os.Getenv("PULUMI_BACKEND_URL"))
 	}
 	g.checkDatabaseURL(&p, changed("database-url"))
-	g.checkPlatformOutputs(&p, changed("platform-outputs-file"))
+	g.checkConnection(&p, changed)
 	for _, name := range []string{"APPHUB_LAUNCH_EXECUTION_MODE", "APPHUB_BUILD_EXECUTION_MODE"} {
 		if mode := os.Getenv(name); mode != "" && mode != automation.ModeKubernetes && mode != automation.ModeStub {
 			p.Add(name, "must be %q or %q, got %q", automation.ModeKubernetes, automation.ModeStub, mode)
@@ -197,26 +201,24 @@ func (g *globals) check(cmd *cobra.Command, locals *flagValues) *validate.Proble
 	return &p
 }
 
-// checkPlatformOutputs reads the platform outputs file once up front, so a
-// missing or broken file is named before anything starts.
-func (g *globals) checkPlatformOutputs(p *validate.Problems, changed bool) {
-	field := "--platform-outputs-file"
-	if !changed {
-		field, g.platformOutputs = "APPHUB_PLATFORM_OUTPUTS_FILE", os.Getenv("APPHUB_PLATFORM_OUTPUTS_FILE")
-	}
-	if g.platformOutputs == "" {
-		if changed {
-			p.Add(field, "must not be empty")
+// checkConnection checks the cluster connection flags before anything
+// runs: a kubeconfig that is a readable file, names that are not blank.
+func (g *globals) checkConnection(p *validate.Problems, changed func(string) bool) {
+	nonEmpty(p, changed("kubeconfig"), "kubeconfig", g.kubeconfig)
+	nonEmpty(p, changed("context"), "context", g.kubeContext)
+	nonEmpty(p, changed("platform-namespace"), "platform-namespace", g.platformNamespace)
+	if g.kubeconfig != "" && !p.Has("--kubeconfig") {
+		if _, err := os.Stat(g.kubeconfig); err != nil {
+			p.Add("--kubeconfig", "cannot be read: %v", err)
 		}
-		return
 	}
-	b, err := os.ReadFile(g.platformOutputs)
-	if err != nil {
-		p.Add(field, "cannot be read: %v", err)
-		return
+	ns := g.platformNamespace
+	field := "--platform-namespace"
+	if !changed("platform-namespace") {
+		ns, field = os.Getenv("APPHUB_PLATFORM_NAMESPACE"), "APPHUB_PLATFORM_NAMESPACE"
 	}
-	if _, err := stacks.ParsePlatformOutputs(string(b)); err != nil {
-		p.Add(field, "%s: %v", g.platformOutputs, err)
+	if ns != "" && !p.Has(field) && len(validation.IsDNS1123Label(ns)) > 0 {
+		p.Add(field, "must be a namespace name (a DNS label), got %q", ns)
 	}
 }
 
@@ -238,7 +240,8 @@ func invalidInput(op, stack string, p *validate.Problems, specErr error, names m
 func (g *globals) manager(ctx context.Context, lookup bool) (*automation.Manager, error) {
 	opts := automation.Options{
 		StateDir: g.stateDir, BackendURL: g.stackBackend(), ProjectDir: g.projectDir,
-		PlatformStack: g.platformStack, PlatformOutputsFile: g.platformOutputs, MaxConcurrent: g.maxConcurrent,
+		PlatformStack: g.platformStack, MaxConcurrent: g.maxConcurrent,
+		Kubeconfig: g.kubeconfig, KubeContext: g.kubeContext, PlatformNamespace: g.platformNamespace,
 		SkipPluginInstall: g.skipPluginInstall || lookup, RequirePassphrase: g.requirePassphrase,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

@@ -220,7 +220,8 @@ func TestRBACWithSubjectAccessReview(t *testing.T) {
 		{system, deployer, "create", "rolebindings", "", "rbac.authorization.k8s.io", ns, "", false},
 		{system, deployer, "delete", "namespaces", "", "", "", ns, false},
 		// ... and, as the in-cluster API service, reads what the quota
-		// check and the stuck watch read, and nothing in its own namespace.
+		// check and the stuck watch read, and in its own namespace only
+		// the platform's ConfigMap.
 		{system, deployer, "list", "resourcequotas", "", "", ns, "", true},
 		{system, deployer, "watch", "persistentvolumeclaims", "", "", ns, "", true},
 		{system, deployer, "create", "persistentvolumeclaims", "", "", ns, "", false},
@@ -231,7 +232,10 @@ func TestRBACWithSubjectAccessReview(t *testing.T) {
 		{system, deployer, "create", "pods", "", "", builds, "", false},
 		{system, deployer, "update", "resourcequotas", "", "", ns, "", false},
 		{system, deployer, "get", "secrets", "", "", system, "apphub-api", false},
-		{system, deployer, "get", "configmaps", "", "", system, "apphub-api-platform", false},
+		{system, deployer, "get", "configmaps", "", "", system, "apphub-platform", true},
+		{system, deployer, "get", "configmaps", "", "", system, "other", false},
+		{system, deployer, "list", "configmaps", "", "", system, "", false},
+		{system, deployer, "update", "configmaps", "", "", system, "apphub-platform", false},
 		{system, deployer, "patch", "deployments", "", "apps", system, "apphub-api", false},
 		{system, deployer, "list", "secrets", "", "", builds, "", false},
 		{system, deployer, "create", "serviceaccounts", "", "", ns, "", false},

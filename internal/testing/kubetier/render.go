@@ -1,6 +1,7 @@
 package kubetier
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,15 +67,17 @@ func Platform(t testing.TB, values map[string]string, secrets map[string]bool) (
 }
 
 // Program runs a preview or build program (config keys without project
-// prefix) against the given platform outputs.
+// prefix) against the given platform outputs, handed over as the Manager
+// hands them: as the platformOutputs config.
 func Program(t testing.TB, project string, fn pulumi.RunFunc, values map[string]string, platform map[string]any) []Object {
 	t.Helper()
 	m := testmocks.New()
-	m.StackOutputs["organization/apphub/tier"] = normalise(platform)
 	cfg, _ := testmocks.ProjectConfig(project, values, nil)
-	if _, set := cfg[project+":platformStack"]; !set {
-		cfg[project+":platformStack"] = "organization/apphub/tier"
+	outs, err := json.Marshal(normalise(platform))
+	if err != nil {
+		t.Fatal(err)
 	}
+	cfg[project+":platformOutputs"] = string(outs)
 	if err := m.Run(t, project, "tier", cfg, nil, fn); err != nil {
 		t.Fatalf("%s program: %v", project, err)
 	}
