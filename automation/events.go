@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 )
 
 // Event is one engine event in a compact, stable shape (JSON lines, HTTP).
@@ -35,20 +34,14 @@ type collector struct {
 	// pending: the engine warned that the stack holds operations an
 	// interrupted update left pending.
 	pending bool
-	// outputs are the root stack's outputs and summary the update's
-	// summary, as the engine reported them; summarized closes with it.
-	outputs    map[string]any
-	summary    *apitype.SummaryEvent
-	summarized chan struct{}
 }
 
 func (m *Manager) collect(ctx context.Context, op, stack string) *collector {
 	sink := m.sinkFor(ctx)
-	c := &collector{ch: make(chan events.EngineEvent, 64), done: make(chan struct{}), summarized: make(chan struct{})}
+	c := &collector{ch: make(chan events.EngineEvent, 64), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		for ev := range c.ch {
-			c.record(ev)
 			e, ok := toEvent(op, stack, ev)
 			if !ok {
 				continue
@@ -76,22 +69,6 @@ func (c *collector) note(e Event) {
 		c.pending = true
 	}
 }
-
-// record keeps what the reads after an update need: the root stack's
-// outputs and the summary (the engine's last event).
-func (c *collector) record(ev events.EngineEvent) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case ev.ResOutputsEvent != nil && ev.ResOutputsEvent.Metadata.Type == rootStackType && ev.ResOutputsEvent.Metadata.New != nil:
-		c.outputs = ev.ResOutputsEvent.Metadata.New.Outputs
-	case ev.SummaryEvent != nil && c.summary == nil:
-		c.summary = ev.SummaryEvent
-		close(c.summarized)
-	}
-}
-
-const rootStackType = "pulumi:pulumi:Stack"
 
 // pendingOpsWarning is in the warning the engine prints when an update
 // starts on a stack with pending operations (deployment_executor.go).

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
@@ -21,7 +20,6 @@ import (
 type Manager struct {
 	opts     Options
 	cmd      auto.PulumiCommand
-	reads    *updateReads // cmd, answering the reads after an update
 	sem      chan struct{}
 	hostname string
 
@@ -58,8 +56,7 @@ func New(opts Options) (*Manager, error) {
 	}
 	host, _ := os.Hostname()
 	m := &Manager{opts: o, sem: make(chan struct{}, o.MaxConcurrent), hostname: host, busy: map[string]string{}}
-	m.reads = newUpdateReads(cmd, time.Now)
-	m.cmd = m.reads
+	m.cmd = cmd
 	return m, nil
 }
 

@@ -150,7 +150,6 @@ func (m *Manager) up(ctx context.Context, op, project, stack string, program pul
 	var pending bool
 	recovered, err := m.locked(ctx, st, func() error {
 		c := m.collect(ctx, op, stack)
-		defer m.reads.expect(st.Workspace().WorkDir(), stack, c)()
 		var err error
 		res, err = st.Up(ctx, optup.ProgressStreams(m.progress(stack)), optup.EventStreams(c.ch))
 		diags, pending = c.wait(), c.sawPending()
@@ -189,30 +188,28 @@ func (m *Manager) destroy(ctx context.Context, op, project, stack string, progra
 	if err != nil {
 		return nil, false, err
 	}
-	pending, err := pendingOperations(ctx, st)
-	if err != nil {
-		return nil, false, classify(ctx, op, stack, err, nil)
-	}
-	var recovered []string
-	if len(pending) > 0 {
-		// A create never recorded is not destroyed: say so, with its URN.
-		if recovered, err = m.clearPendingCreates(ctx, st, pending); err != nil {
-			return nil, false, classify(ctx, op, stack, err, nil)
-		}
-	}
 	var dres auto.DestroyResult
 	var diags []string
-	broken, err := m.locked(ctx, st, func() error {
+	var pending bool
+	recovered, err := m.locked(ctx, st, func() error {
 		c := m.collect(ctx, op, stack)
-		defer m.reads.expect(st.Workspace().WorkDir(), stack, c)()
 		var err error
 		dres, err = st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(stack)), optdestroy.EventStreams(c.ch))
-		diags = c.wait()
+		diags, pending = c.wait(), c.sawPending()
 		return err
 	})
-	recovered = append(recovered, broken...)
 	if err != nil {
 		return &opResult{Recovered: recovered}, false, classify(ctx, op, stack, err, diags)
+	}
+	if pending {
+		// The engine warned of operations an interrupted update left: a
+		// create it never recorded was not destroyed. Say so, with its URN,
+		// before the stack goes.
+		cleared, err := m.clearLeftPending(ctx, st)
+		recovered = append(recovered, cleared...)
+		if err != nil {
+			return &opResult{Recovered: recovered}, false, classify(ctx, op, stack, err, nil)
+		}
 	}
 	if err := m.removeStack(ctx, project, st); err != nil {
 		return &opResult{Recovered: recovered}, false, classify(ctx, op, stack, err, nil)

@@ -190,3 +190,21 @@ func (m *Manager) clearAfterAdoption(ctx context.Context, st auto.Stack) ([]stri
 	}
 	return m.clearPendingCreates(ctx, st, pending)
 }
+
+// clearLeftPending drops what a destroy leaves pending and names it: the
+// engine destroyed every resource the state records, but not an object an
+// interrupted update was creating when it died.
+func (m *Manager) clearLeftPending(ctx context.Context, st auto.Stack) ([]string, error) {
+	pending, err := pendingOperations(ctx, st)
+	if err != nil || len(pending) == 0 {
+		return nil, err
+	}
+	if _, err := m.clearPendingCreates(ctx, st, pending); err != nil {
+		return nil, err
+	}
+	out := make([]string, len(pending))
+	for i, p := range pending {
+		out[i] = "not destroyed, never recorded: pending " + p + " (an interrupted update may have created it; check the cluster)"
+	}
+	return out, nil
+}

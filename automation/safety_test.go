@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -222,10 +223,40 @@ func TestPendingCreateRecovery(t *testing.T) {
 	_, err := m.PreviewUp(ctx, spec)
 	require.NoError(t, err)
 
-	// Simulate an update killed mid-create: the file backend's checkpoint
-	// keeps a pending create (`stack import` would drop it, so the
-	// checkpoint is edited the way a dying CLI leaves it).
-	path := filepath.Join(m.Options().StateDir, ".pulumi", "stacks", stacks.PreviewProject, "preview-pending.json")
+	st := plantPendingCreate(t, m, "pending")
+
+	res, err := m.PreviewUp(ctx, spec)
+	require.NoError(t, err)
+	require.Len(t, res.Recovered, 1)
+	assert.Contains(t, res.Recovered[0], "cleared pending creating of")
+	assert.Contains(t, res.Recovered[0], "::interrupted")
+
+	after, err := pendingOperations(ctx, st)
+	require.NoError(t, err)
+	assert.Empty(t, after, "the update adopted the launch's objects, so the pending create was dropped")
+}
+
+// plantPendingCreate leaves a launch's stack as an update killed
+// mid-create does: the file backend's checkpoint keeps a pending create
+// (`stack import` would drop it, so the checkpoint is edited the way a
+// dying CLI leaves it; only this test writes it).
+func plantPendingCreate(t *testing.T, m *Manager, launch string) auto.Stack {
+	t.Helper()
+	ctx := t.Context()
+	plantPending(t, m, stacks.PreviewProject, PreviewStack(launch))
+	st, err := m.selectStack(ctx, "test", stacks.PreviewProject, PreviewStack(launch), testprograms.Preview)
+	require.NoError(t, err)
+	before, err := pendingOperations(ctx, st)
+	require.NoError(t, err)
+	require.Len(t, before, 1, "`stack export` shows the planted pending create")
+	return st
+}
+
+// plantPending edits a stack's checkpoint: a copy of its Stash, renamed
+// "interrupted", pending creation.
+func plantPending(t *testing.T, m *Manager, project, stack string) {
+	t.Helper()
+	path := filepath.Join(m.Options().StateDir, ".pulumi", "stacks", project, stack+".json")
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
 	var doc map[string]any
@@ -242,26 +273,59 @@ func TestPendingCreateRecovery(t *testing.T) {
 	for k, v := range stash {
 		pendingRes[k] = v
 	}
-	pendingRes["urn"] = strings.Replace(stash["urn"].(string), "::app", "::interrupted", 1)
+	urn := stash["urn"].(string)
+	pendingRes["urn"] = urn[:strings.LastIndex(urn, "::")] + "::interrupted"
 	latest["pending_operations"] = []any{map[string]any{"resource": pendingRes, "type": "creating"}}
 	raw, err = json.Marshal(doc)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path, raw, 0o600))
-	st, err := m.selectStack(ctx, "test", stacks.PreviewProject, "preview-pending", testprograms.Preview)
-	require.NoError(t, err)
-	before, err := pendingOperations(ctx, st)
-	require.NoError(t, err)
-	require.Len(t, before, 1, "`stack export` shows the planted pending create")
+}
 
-	res, err := m.PreviewUp(ctx, spec)
+// A platform operation stops at an interrupted update's pending
+// operations: the platform's objects are not adopted, so clearing one
+// would forget what it made. The refusal names it and says what to run;
+// nothing is changed.
+func TestPlatformRefusesPendingOperations(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, func(o *Options) { o.PlatformStack = "staging" })
+	ctx := t.Context()
+	_, err := m.PlatformUp(ctx)
 	require.NoError(t, err)
+	plantPending(t, m, platformProject, "staging")
+
+	for name, op := range map[string]func(context.Context) (*PlatformResult, error){"up": m.PlatformUp, "destroy": m.PlatformDestroy} {
+		_, err = op(ctx)
+		require.Error(t, err, name)
+		assert.True(t, IsConflict(err), "%s: %v", name, err)
+		assert.Contains(t, err.Error(), "creating of urn:pulumi:staging::apphub::pulumi:index:Stash::interrupted", name)
+		assert.Contains(t, err.Error(), "pulumi refresh -s staging", name)
+	}
+	st, err := m.platformStack(ctx, false)
+	require.NoError(t, err)
+	pending, err := pendingOperations(ctx, st)
+	require.NoError(t, err)
+	assert.Len(t, pending, 1, "still pending: nothing was cleared")
+}
+
+// A destroy after an interrupted update destroys what the state records
+// and names the create it never recorded.
+func TestPendingCreateAtDestroy(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, nil)
+	ctx := t.Context()
+	_, err := m.PreviewUp(ctx, PreviewSpec{Launch: "pending-rm", Image: "registry.test/app:1"})
+	require.NoError(t, err)
+	plantPendingCreate(t, m, "pending-rm")
+
+	res, err := m.PreviewDestroy(ctx, "pending-rm")
+	require.NoError(t, err)
+	assert.False(t, res.AlreadyGone)
+	assert.Equal(t, 2, res.LastUpdate.Changes["delete"], "the stack and its recorded Stash")
 	require.Len(t, res.Recovered, 1)
-	assert.Contains(t, res.Recovered[0], "cleared pending creating of")
+	assert.Contains(t, res.Recovered[0], "not destroyed, never recorded: pending creating of")
 	assert.Contains(t, res.Recovered[0], "::interrupted")
-
-	after, err := pendingOperations(ctx, st)
-	require.NoError(t, err)
-	assert.Empty(t, after, "the update adopted the launch's objects, so the pending create was dropped")
+	_, err = m.PreviewGet(ctx, "pending-rm")
+	assert.True(t, IsNotFound(err), "the stack is gone: %v", err)
 }
 
 // A lock no process here can be proven dead by stays until an operator
@@ -297,7 +361,7 @@ func TestOperatorShowsAndBreaksALock(t *testing.T) {
 	assert.True(t, IsInvalid(err), "a preview lock needs its launch: %v", err)
 }
 
-// What an update reports from its own events (outputs, summary) is what
+// What an update reports (outputs, summary) is what
 // the CLI says when asked afterwards.
 func TestUpdateResultAgreesWithTheCLI(t *testing.T) {
 	t.Parallel()
