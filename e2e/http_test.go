@@ -21,7 +21,7 @@ import (
 	"github.com/apphub/apphub-infra/server"
 )
 
-const apiToken = "e2e-token"
+const apiToken = "e2e-token-0123456789"
 
 // api is the HTTP API on a loopback port over the tier's Manager.
 type api struct{ url string }

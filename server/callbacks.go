@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/apphub/apphub-infra/internal/netguard"
 	"github.com/apphub/apphub-infra/queue"
 )
 
@@ -35,15 +36,15 @@ func Sign(secret, body []byte) string {
 
 // CheckCallbackURL is the rule for callback URLs, for callers that
 // validate configuration before starting a server.
-func CheckCallbackURL(raw string, allowPrivate bool) error {
-	return checkCallbackURL(raw, allowPrivate)
+func CheckCallbackURL(raw string, policy netguard.Policy) error {
+	return checkCallbackURL(raw, policy)
 }
 
-// checkCallbackURL allows http(s) URLs with a host and no credentials;
-// literal loopback, link-local, unspecified and multicast addresses (and
-// "localhost") are refused unless allowPrivate. Names are checked again
-// when dialled, so DNS cannot point a callback at them later.
-func checkCallbackURL(raw string, allowPrivate bool) error {
+// checkCallbackURL allows http(s) URLs with a host and no credentials
+// whose host the address policy allows: public addresses and names, and
+// the ranges the operator allowed. Names are judged again once resolved,
+// when dialled, so DNS cannot point a callback elsewhere later.
+func checkCallbackURL(raw string, policy netguard.Policy) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("must be an http:// or https:// URL, got %q", raw)
@@ -51,49 +52,22 @@ func checkCallbackURL(raw string, allowPrivate bool) error {
 	if u.User != nil {
 		return fmt.Errorf("must not carry credentials (the body is signed instead)")
 	}
-	if allowPrivate {
-		return nil
-	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return fmt.Errorf("must not target loopback (%s); the service can be started with --allow-private-callbacks", host)
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		if reason := forbiddenIP(ip); reason != "" {
-			return fmt.Errorf("must not target %s (%s); the service can be started with --allow-private-callbacks", reason, host)
-		}
+	if err := policy.CheckHost(u.Hostname()); err != nil {
+		return fmt.Errorf("must reach a public address: %v (an operator can allow a private range with --callback-allow-cidr)", err)
 	}
 	return nil
 }
 
-func forbiddenIP(ip net.IP) string {
-	switch {
-	case ip.IsLoopback():
-		return "loopback"
-	case ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast():
-		return "a link-local address"
-	case ip.IsUnspecified():
-		return "the unspecified address"
-	case ip.IsMulticast():
-		return "a multicast address"
-	}
-	return ""
-}
-
-// callbackClient dials only addresses checkCallbackURL would allow.
-func callbackClient(allowPrivate bool) *http.Client {
-	dialer := &net.Dialer{Timeout: 10 * time.Second}
-	if !allowPrivate {
-		dialer.Control = func(_, address string, _ syscall.RawConn) error {
-			host, _, _ := net.SplitHostPort(address)
-			if ip := net.ParseIP(host); ip != nil {
-				if reason := forbiddenIP(ip); reason != "" {
-					return fmt.Errorf("callback to %s refused: %s", address, reason)
-				}
+// callbackClient dials only addresses the policy allows, after
+// resolution, through no proxy, following no redirect.
+func callbackClient(policy netguard.Policy) *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second,
+		Control: func(_, address string, _ syscall.RawConn) error {
+			if err := policy.CheckDial(address); err != nil {
+				return fmt.Errorf("callback refused: %w", err)
 			}
 			return nil
-		}
-	}
+		}}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = dialer.DialContext
 	tr.Proxy = nil

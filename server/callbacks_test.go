@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apphub/apphub-infra/internal/netguard"
 	"github.com/apphub/apphub-infra/queue"
 )
 
@@ -65,7 +67,7 @@ func TestCallbacksAreSignedRetriedAndRecorded(t *testing.T) {
 	hook := httptest.NewServer(rc)
 	defer hook.Close()
 	srv, err := New(context.Background(), &recordingBackend{}, Options{Token: apiToken, StateDir: t.TempDir(),
-		WebhookSecret: secret, AllowPrivateCallbacks: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		WebhookSecret: secret, CallbackPolicy: loopbackAllowed, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -117,10 +119,22 @@ func TestCallbackURLsAreCheckedBeforeAnythingIsQueued(t *testing.T) {
 		{"not http", "ftp://hooks.test/x", "http:// or https://", true},
 		{"no host", "https:///x", "http:// or https://", true},
 		{"credentials", "https://u:p@hooks.test/x", "must not carry credentials", true},
-		{"loopback", "http://127.0.0.1:9/x", "must not target loopback", true},
-		{"localhost", "http://localhost/x", "must not target loopback", true},
+		{"loopback", "http://127.0.0.1:9/x", "127.0.0.1 is loopback", true},
+		{"localhost", "http://localhost/x", "is loopback", true},
 		{"link-local metadata", "http://169.254.169.254/latest/meta-data", "link-local", true},
 		{"ipv6 loopback", "http://[::1]/x", "loopback", true},
+		{"ipv6 loopback with a zone", "http://[::1%25lo]:9/x", "zone", true},
+		{"ipv6 link-local with a zone", "http://[fe80::1%25lo]/x", "zone", true},
+		{"rfc 1918", "http://10.0.0.1:5432/", "RFC 1918", true},
+		{"the cluster's service range", "http://10.96.0.1/", "RFC 1918", true},
+		{"rfc 1918 192.168", "http://192.168.1.10/x", "RFC 1918", true},
+		{"unique local", "http://[fc00::5]/x", "unique local", true},
+		{"ipv6 metadata", "http://[fd00:ec2::254]/latest", "unique local", true},
+		{"carrier-grade nat", "http://100.100.100.200/latest/meta-data", "carrier-grade NAT", true},
+		{"ipv4-mapped loopback", "http://[::ffff:127.0.0.1]/x", "loopback", true},
+		{"decimal ipv4", "http://2130706433:9/x", "not an address in dotted-quad", true},
+		{"octal ipv4", "http://0177.0.0.1/x", "not an address in dotted-quad", true},
+		{"short ipv4", "http://127.1/x", "not an address in dotted-quad", true},
 		{"no secret", "https://hooks.test/x", "no webhook secret", false},
 	}
 	for _, tt := range tests {
@@ -142,14 +156,44 @@ func TestCallbackURLsAreCheckedBeforeAnythingIsQueued(t *testing.T) {
 	}
 }
 
+// loopbackAllowed lets callbacks reach the tests' receivers on 127.0.0.1.
+var loopbackAllowed = netguard.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+
 // The URL check sees only names; the client checks the address it is
 // about to dial, which is what a name pointing at loopback would reach.
-func TestTheCallbackClientRefusesToDialForbiddenAddresses(t *testing.T) {
+// An allowed range is dialled, and nothing beside it.
+func TestTheCallbackClientDialsOnlyWhatThePolicyAllows(t *testing.T) {
 	hook := httptest.NewServer(http.NotFoundHandler())
 	defer hook.Close()
-	_, err := callbackClient(false).Post(hook.URL, "application/json", nil)
+	_, err := callbackClient(netguard.Policy{}).Post(hook.URL, "application/json", nil)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "refused: loopback")
+	assert.Contains(t, err.Error(), "refused: 127.0.0.1 is loopback")
+
+	resp, err := callbackClient(loopbackAllowed).Post(hook.URL, "application/json", nil)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "the allowed receiver answered")
+
+	other := netguard.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}}
+	_, err = callbackClient(other).Post(hook.URL, "application/json", nil)
+	assert.ErrorContains(t, err, "refused: 127.0.0.1 is loopback", "an allowed neighbour opens nothing else")
+}
+
+// A request may use an allowed private range; the operator's list is the
+// only way in.
+func TestAnAllowedRangeIsAccepted(t *testing.T) {
+	allow, err := netguard.ParseAllow([]string{"10.20.0.0/16"})
+	require.NoError(t, err)
+	opts := Options{Token: apiToken, StateDir: t.TempDir(), WebhookSecret: []byte("s"),
+		CallbackPolicy: netguard.Policy{Allow: allow}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	srv, err := New(context.Background(), &recordingBackend{}, opts)
+	require.NoError(t, err)
+	defer srv.Queue().Close()
+	code, body := call(t, srv.Handler(), "PUT", "/v1/previews/pr-1", `{`+goodPreview+`,"callbackUrl":"http://10.20.3.4:8080/hooks"}`)
+	assert.Equal(t, http.StatusAccepted, code, "%v", body)
+	code, body = call(t, srv.Handler(), "PUT", "/v1/previews/pr-2", `{`+goodPreview+`,"callbackUrl":"http://10.21.3.4:8080/hooks"}`)
+	require.Equal(t, http.StatusBadRequest, code, "%v", body)
+	assert.Contains(t, fieldRules(t, body)["callbackUrl"][0], "--callback-allow-cidr")
 }
 
 func TestWebhookNeedsASecret(t *testing.T) {

@@ -206,6 +206,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	wake, unsubscribe := s.q.Wait(op.ID)
 	defer unsubscribe()
+	liftWriteDeadline(w)
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)

@@ -60,7 +60,7 @@ func (s *Server) callback(p *validate.Problems, given bool, raw string) []queue.
 	if !given {
 		return nil
 	}
-	if err := checkCallbackURL(raw, s.opts.AllowPrivateCallbacks); err != nil {
+	if err := checkCallbackURL(raw, s.opts.CallbackPolicy); err != nil {
 		p.Add("callbackUrl", "%v", err)
 	} else if len(s.opts.WebhookSecret) == 0 {
 		p.Add("callbackUrl", "this service has no webhook secret to sign callbacks with (APPHUB_WEBHOOK_SECRET or --webhook-secret-file)")

@@ -75,7 +75,7 @@ func (s *Server) Handler() http.Handler {
 		if token == "" {
 			token = s.opts.Token
 		}
-		mux.Handle("/ui/", s.authenticateUI(token)(s.ui.ServeHTTP))
+		mux.Handle("/ui/", guardUI(s.authenticateUI(token)(s.ui.ServeHTTP)))
 	}
 	return noRouteAsJSON(mux)
 }

@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/apphub/apphub-infra/automation"
+	"github.com/apphub/apphub-infra/internal/netguard"
 	"github.com/apphub/apphub-infra/queue"
 )
 
@@ -79,11 +81,12 @@ type Options struct {
 	BuildRetention time.Duration
 	// WebhookURL, when set, is told of every operation's status changes
 	// (as well as a request's own callbackUrl). WebhookSecret signs every
-	// callback and is required for either. AllowPrivateCallbacks lets
-	// callbacks reach loopback and link-local addresses (tests, sidecars).
-	WebhookURL            string
-	WebhookSecret         []byte
-	AllowPrivateCallbacks bool
+	// callback and is required for either. Callbacks reach public
+	// addresses only, and the ranges CallbackPolicy allows (a receiver in
+	// the cluster, a test server on loopback).
+	WebhookURL     string
+	WebhookSecret  []byte
+	CallbackPolicy netguard.Policy
 	// ShutdownGrace is how long running operations may finish on shutdown
 	// before they are cancelled (and resumed by the next replica to start). Default 30s.
 	ShutdownGrace time.Duration
@@ -129,11 +132,11 @@ func New(ctx context.Context, b Backend, opts Options) (*Server, error) {
 		if len(opts.WebhookSecret) == 0 {
 			return nil, errors.New("server: a webhook URL needs a webhook secret to sign with")
 		}
-		if err := checkCallbackURL(opts.WebhookURL, opts.AllowPrivateCallbacks); err != nil {
+		if err := checkCallbackURL(opts.WebhookURL, opts.CallbackPolicy); err != nil {
 			return nil, fmt.Errorf("server: webhook URL %w", err)
 		}
 	}
-	s := &Server{b: b, opts: opts, callbacks: callbackClient(opts.AllowPrivateCallbacks)}
+	s := &Server{b: b, opts: opts, callbacks: callbackClient(opts.CallbackPolicy)}
 	s.m = newMetrics(s)
 	q, err := queue.Open(ctx, queue.Config{
 		DatabaseURL: opts.DatabaseURL, StateDir: opts.StateDir, Workers: opts.Workers,
@@ -187,7 +190,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.q.Start(workCtx); err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(s.Handler())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -219,18 +222,34 @@ func (s *Server) startUI(ctx context.Context) error {
 }
 
 func (s *Server) authenticate(token string) func(http.HandlerFunc) http.Handler {
-	want := []byte("Bearer " + token)
+	want := []byte(token)
 	return func(next http.HandlerFunc) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			got := []byte(r.Header.Get("Authorization"))
-			if subtle.ConstantTimeCompare(got, want) != 1 {
+			if subtle.ConstantTimeCompare(bearerToken(r), want) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="apphub"`)
+				refuseUnread(w)
 				writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required", nil)
 				return
 			}
 			next(w, r)
 		})
 	}
+}
+
+// bearerToken is the credentials of an Authorization header in the Bearer
+// scheme, whose name is case-insensitive (RFC 7235 section 2.1).
+func bearerToken(r *http.Request) []byte {
+	scheme, cred, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil
+	}
+	return []byte(strings.TrimLeft(cred, " "))
+}
+
+// refuseUnread closes the connection after a refusal, so a body the
+// handler never reads (a stalled upload, a flood) is not drained first.
+func refuseUnread(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
 }
 
 // authenticateUI also takes the token as a Basic password, which is how a
@@ -248,6 +267,7 @@ func (s *Server) authenticateUI(token string) func(http.HandlerFunc) http.Handle
 			}
 			if r.Header.Get("Authorization") == "" {
 				w.Header().Set("WWW-Authenticate", `Basic realm="apphub queue"`)
+				refuseUnread(w)
 				writeError(w, http.StatusUnauthorized, "unauthorized", "the queue UI needs the token (as a bearer token or Basic password)", nil)
 				return
 			}

@@ -70,7 +70,7 @@ func devValues(t testing.TB) map[string]string { return stackConfig(t, "dev") }
 func prodValues(t testing.TB) (map[string]string, map[string]bool) {
 	v := stackConfig(t, "prod")
 	v["registryPassword"] = "ghp_prodtoken"
-	v["serviceToken"] = "prod-api-token"
+	v["serviceToken"] = "prod-api-token-0123456789"
 	v["servicePassphrase"] = "prod-passphrase"
 	return v, map[string]bool{"registryPassword": true, "serviceToken": true, "servicePassphrase": true}
 }

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"net/url"
+	"strings"
 
 	"github.com/distribution/reference"
 
@@ -100,6 +101,10 @@ func (c *PlatformConfig) validateService(p *validate.Problems) {
 		if !k.set {
 			p.Add(k.key, "is required when serviceEnabled: pulumi config set --secret %s \"$(openssl rand -hex 32)\"", k.key)
 		}
+	}
+	if s.Token.IsSet() {
+		// apphubctl serve refuses what this would let through.
+		p.Token("serviceToken", strings.TrimSpace(s.Token.value))
 	}
 	c.validateServiceDatabase(p)
 	c.validateServiceWebhook(p)

@@ -39,7 +39,7 @@ func serviceValues(t testing.TB, overrides map[string]string, plain ...string) (
 	values := with(devValues(t), with(map[string]string{
 		"serviceEnabled":    "true",
 		"serviceImage":      "ghcr.io/acme/apphubctl:v1.2.0",
-		"serviceToken":      "token-" + svcSecretMark,
+		"serviceToken":      "token-0123456789-" + svcSecretMark,
 		"servicePassphrase": "passphrase-" + svcSecretMark,
 	}, overrides))
 	secrets := map[string]bool{}
@@ -295,7 +295,7 @@ func assertServiceSecret(t *testing.T, m *testmocks.Mocks, tt serviceRender) {
 	assert.Equal(t, "Opaque", sec.Str("type"))
 	assert.True(t, sec.Secret("stringData"), "the service's credentials are secret in state")
 	assert.Subset(t, sec.AdditionalSecrets, []string{"data", "stringData"})
-	assert.Equal(t, "token-"+svcSecretMark, sec.Str("stringData.token"))
+	assert.Equal(t, "token-0123456789-"+svcSecretMark, sec.Str("stringData.token"))
 	assert.Equal(t, "passphrase-"+svcSecretMark, sec.Str("stringData.passphrase"))
 	assert.Equal(t, tt.database != "", sec.Has("stringData.database-url"))
 	assert.False(t, sec.Has("stringData.webhook-secret"))
@@ -670,4 +670,16 @@ func TestPreviewPlatformSource(t *testing.T) {
 		require.NoError(t, m.Run(t, PreviewProject, "preview-pr-42", cfg, nil, Preview))
 		assert.Equal(t, "acme/apphub/prod", m.Find(t, tStackRef, "acme/apphub/prod").Name)
 	})
+}
+
+// The platform refuses a service token apphubctl serve would refuse, at
+// pulumi up instead of when the pods start.
+func TestServiceTokenIsAToken(t *testing.T) {
+	for token, rule := range map[string]string{"short": "at least 16 characters", "0123456789 abcdefgh": "visible ASCII"} {
+		values, secrets := serviceValues(t, map[string]string{"serviceToken": token})
+		_, err := runPlatform(t, "dev", values, secrets)
+		require.Error(t, err, token)
+		assert.Contains(t, err.Error(), "serviceToken", token)
+		assert.Contains(t, err.Error(), rule, token)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/apphub/apphub-infra/internal/netguard"
 	"github.com/apphub/apphub-infra/internal/validate"
 	"github.com/apphub/apphub-infra/queue"
 	"github.com/apphub/apphub-infra/server"
@@ -28,7 +29,7 @@ type serveFlags struct {
 	retention     time.Duration
 	webhookURL    string
 	secretFile    string
-	allowPrivate  bool
+	allowCIDRs    []string
 	vals          flagValues
 }
 
@@ -89,7 +90,7 @@ signed with HMAC-SHA256 (X-Apphub-Signature-256: sha256=<hex>), retried with bac
 	v.durationVar(fl, &f.retention, "build-retention", 0, "how long finished build stacks are kept (0: the platform's build Job TTL + 24h)")
 	v.stringVar(fl, &f.webhookURL, "webhook-url", "", "told of every operation's status changes (else $APPHUB_WEBHOOK_URL)")
 	v.stringVar(fl, &f.secretFile, "webhook-secret-file", "", "file with the HMAC secret callbacks are signed with (else $APPHUB_WEBHOOK_SECRET)")
-	fl.BoolVar(&f.allowPrivate, "allow-private-callbacks", false, "let callbacks reach loopback and link-local addresses")
+	fl.StringArrayVar(&f.allowCIDRs, "callback-allow-cidr", nil, "a private range callbacks may reach, e.g. 10.20.0.0/16 (repeatable; default: public addresses only)")
 	return cmd
 }
 
@@ -120,9 +121,14 @@ func (f *serveFlags) request(g *globals, cmd *cobra.Command) (serveTokens, error
 	t := serveTokens{api: readToken(p, f.tokenFile)}
 	if f.uiTokenFile != "" {
 		t.ui = readTokenFile(p, "--ui-token-file", f.uiTokenFile)
-	} else {
-		t.ui = os.Getenv("APPHUB_UI_TOKEN")
+	} else if raw := os.Getenv("APPHUB_UI_TOKEN"); raw != "" {
+		t.ui = envToken(p, "APPHUB_UI_TOKEN", raw)
 	}
+	allow, err := netguard.ParseAllow(f.allowCIDRs)
+	if err != nil {
+		p.Add("--callback-allow-cidr", "%v", err)
+	}
+	t.policy = netguard.Policy{Allow: allow}
 	f.webhook(p, changed, &t)
 	return t, invalidInput("serve", "", p, nil, nil)
 }
@@ -131,6 +137,7 @@ type serveTokens struct {
 	api, ui    string
 	webhookURL string
 	secret     []byte
+	policy     netguard.Policy
 }
 
 func (f *serveFlags) serve(cmd *cobra.Command, g *globals, tokens serveTokens) error {
@@ -146,7 +153,7 @@ func (f *serveFlags) serve(cmd *cobra.Command, g *globals, tokens serveTokens) e
 		Addr: f.addr, Token: tokens.api, UIToken: tokens.ui, StateDir: m.Options().StateDir,
 		DatabaseURL: g.queueURL(), Workers: g.maxConcurrent, MaxInFlight: f.maxInFlight,
 		TakeoverAfter: f.takeoverAfter, ExpiryInterval: f.expiry, ShutdownGrace: f.grace, Logger: logger,
-		BuildRetention: f.retention, WebhookURL: tokens.webhookURL, WebhookSecret: tokens.secret, AllowPrivateCallbacks: f.allowPrivate,
+		BuildRetention: f.retention, WebhookURL: tokens.webhookURL, WebhookSecret: tokens.secret, CallbackPolicy: tokens.policy,
 	})
 	if err != nil {
 		return err
@@ -187,10 +194,19 @@ func readToken(p *validate.Problems, file string) string {
 		return readTokenFile(p, "--token-file", file)
 	}
 	if t := os.Getenv("APPHUB_API_TOKEN"); t != "" {
-		return t
+		return envToken(p, "APPHUB_API_TOKEN", t)
 	}
 	p.Add("APPHUB_API_TOKEN", "a bearer token is required: set APPHUB_API_TOKEN or --token-file")
 	return ""
+}
+
+// envToken is a token from the environment, held to the file form's
+// rules: surrounding whitespace (a trailing newline from $(cat …)) goes,
+// the rest must be a token.
+func envToken(p *validate.Problems, name, raw string) string {
+	t := strings.TrimSpace(raw)
+	p.Token(name, t)
+	return t
 }
 
 // webhook reads the default callback URL and the signing secret.
@@ -201,7 +217,7 @@ func (f *serveFlags) webhook(p *validate.Problems, changed func(string) bool, t 
 		field, t.webhookURL = "APPHUB_WEBHOOK_URL", os.Getenv("APPHUB_WEBHOOK_URL")
 	}
 	if t.webhookURL != "" {
-		if err := server.CheckCallbackURL(t.webhookURL, f.allowPrivate); err != nil {
+		if err := server.CheckCallbackURL(t.webhookURL, t.policy); err != nil {
 			p.Add(field, "%v", err)
 		}
 	}
@@ -225,7 +241,9 @@ func readTokenFile(p *validate.Problems, field, file string) string {
 	token := strings.TrimSpace(string(b))
 	if token == "" {
 		p.Add(field, "holds no token: %s is empty", file)
+		return ""
 	}
+	p.Token(field, token)
 	return token
 }
 

@@ -111,3 +111,25 @@ func (p *Problems) Trimmed(field, value string) {
 		p.Add(field, "must not begin or end with whitespace, got %q", value)
 	}
 }
+
+// Bearer token bounds: shorter is guessable, longer than any header a
+// proxy passes.
+const (
+	MinTokenLength = 16
+	MaxTokenLength = 4096
+)
+
+// Token checks a bearer token (already trimmed): 16 to 4096 visible ASCII
+// characters, which an Authorization header carries unchanged.
+func (p *Problems) Token(field, value string) {
+	switch {
+	case value == "":
+		p.Add(field, "is empty")
+	case len(value) < MinTokenLength:
+		p.Add(field, "must be at least %d characters (e.g. openssl rand -hex 32), got %d", MinTokenLength, len(value))
+	case len(value) > MaxTokenLength:
+		p.Add(field, "must be at most %d characters, got %d", MaxTokenLength, len(value))
+	case strings.IndexFunc(value, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0:
+		p.Add(field, "must be visible ASCII characters only (no spaces or control characters)")
+	}
+}

@@ -34,7 +34,7 @@ func scenarios(t *testing.T) []scenario {
 	// the service's database is an external URL here.
 	prod["servicePostgres"] = "false"
 	prod["serviceDatabaseUrl"] = "postgres://apphub:tier@db.tier.test:5432/apphub"
-	prod["serviceToken"], prod["servicePassphrase"] = "tier-api-token", "tier-passphrase"
+	prod["serviceToken"], prod["servicePassphrase"] = "tier-api-token-0123456789", "tier-passphrase"
 	inCluster := StackFile(t, r, "dev")
 	inCluster["clusterKind"], inCluster["kubeContext"], inCluster["registryKind"] = "existing", "tier", "in-cluster"
 	return []scenario{
