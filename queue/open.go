@@ -95,7 +95,7 @@ func Driver(databaseURL string) (string, error) {
 		return "postgres", nil
 	case "sqlite":
 		if sqlitePath(u) == "" {
-			return "", fmt.Errorf("sqlite URL needs a file path such as sqlite:///var/lib/apphub/queue.db, got %q", databaseURL)
+			return "", fmt.Errorf("sqlite URL needs a file path such as sqlite:///var/lib/apphub/queue.db, got %q", Redact(databaseURL))
 		}
 		return "sqlite", nil
 	}
@@ -109,16 +109,47 @@ func sqlitePath(u *url.URL) string {
 	return u.Host + u.Path
 }
 
-// Redact hides a URL's password for logs and errors.
+// Redact hides a URL's secrets for logs and errors: the password of its
+// user info and every query parameter that carries one (libpq's
+// password and sslpassword, and the usual token names). A URL that does
+// not parse is not echoed at all.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
+	if err != nil {
+		return "(a URL that does not parse)"
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), redacted)
+		}
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = "(query that does not parse)"
+			return u.String()
+		}
+		for k := range q {
+			if secretParam(k) {
+				q[k] = []string{redacted}
+			}
+		}
+		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+const redacted = "xxxxx"
+
+// secretParam reports a query parameter that carries a secret.
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, s := range []string{"password", "passwd", "pwd", "secret", "token", "apikey", "api_key", "credential"} {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func redactErr(err error) string {

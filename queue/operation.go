@@ -69,6 +69,10 @@ type Filter struct {
 	Target string
 	Status string
 	Limit  int
+	// Before is a page cursor: only operations older than this one.
+	Before string
+	// WithSpec reads each operation's request too (large: lists leave it out).
+	WithSpec bool
 }
 
 // Statuses lists every status, in lifecycle order.

@@ -102,7 +102,11 @@ func (s *store) get(ctx context.Context, id string) (*Operation, error) {
 
 // list returns operations newest first.
 func (s *store) list(ctx context.Context, f Filter) ([]*Operation, error) {
-	q := `SELECT ` + opColumns + ` FROM apphub_operation WHERE 1 = 1`
+	columns := opColumns
+	if !f.WithSpec {
+		columns = strings.Replace(opColumns, " spec,", " '' AS spec,", 1)
+	}
+	q := `SELECT ` + columns + ` FROM apphub_operation WHERE 1 = 1`
 	var args []any
 	add := func(cond string, v any) {
 		args = append(args, v)
@@ -113,6 +117,14 @@ func (s *store) list(ctx context.Context, f Filter) ([]*Operation, error) {
 	}
 	if f.Status != "" {
 		add("status =", f.Status)
+	}
+	if f.Before != "" {
+		// Newest first: the page after an operation is what was created
+		// before it (ties broken by id, as the order is).
+		args = append(args, f.Before)
+		n := len(args)
+		q += fmt.Sprintf(` AND (created_at < (SELECT created_at FROM apphub_operation WHERE id = $%d)
+			OR (created_at = (SELECT created_at FROM apphub_operation WHERE id = $%d) AND id < $%d))`, n, n, n)
 	}
 	if f.Limit <= 0 {
 		f.Limit = 100

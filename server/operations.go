@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apphub/apphub-infra/automation"
@@ -84,12 +87,12 @@ func (s *Server) expirePreviews(ctx context.Context) error {
 	return nil
 }
 
-// operationFilter reads ?stack=preview-<launch>|build-<id>&status=…&limit=….
+// operationFilter reads ?stack=preview-<launch>|build-<id>&status=…&limit=…
+// &before=<operation id>&spec=true.
 func operationFilter(r *http.Request, p *validate.Problems) queue.Filter {
-	var f queue.Filter
+	f := queue.Filter{Limit: defaultPage}
 	var err error
-	for key, vals := range r.URL.Query() {
-		v := vals[len(vals)-1]
+	for key, v := range queryParams(r, p, "stack", "status", "limit", "before", "spec") {
 		switch key {
 		case "stack":
 			if f.Target, err = queue.StackTarget(v); err != nil {
@@ -102,15 +105,52 @@ func operationFilter(r *http.Request, p *validate.Problems) queue.Filter {
 			f.Status = v
 		case "limit":
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 1000 {
-				p.Add("limit", "must be a number 1-1000, got %q", v)
+			if err != nil || n < 1 || n > maxPage {
+				p.Add("limit", "must be a number 1-%d, got %q", maxPage, v)
 			}
 			f.Limit = n
-		default:
-			p.Add(key, "unknown query parameter: this request takes stack, status and limit")
+		case "before":
+			if err := queue.ValidID(v); err != nil {
+				p.Add("before", "%v", err)
+			}
+			f.Before = v
+		case "spec":
+			if v != "true" && v != "false" {
+				p.Add("spec", "must be true or false, got %q", v)
+			}
+			f.WithSpec = v == "true"
 		}
 	}
 	return f
+}
+
+// Pages of operation lists: small by default, each operation without its
+// request unless ?spec=true asks.
+const (
+	defaultPage = 50
+	maxPage     = 200
+)
+
+// queryParams reads a query strictly: a malformed one (a ';' separator, a
+// bad escape), a parameter given twice or one this request does not take
+// is a problem named as the caller wrote it, never silently dropped.
+func queryParams(r *http.Request, p *validate.Problems, allowed ...string) map[string]string {
+	vals, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		p.Add("query", "must be name=value pairs joined by '&': %v", err)
+	}
+	out := map[string]string{}
+	for key, vs := range vals {
+		switch {
+		case !slices.Contains(allowed, key):
+			p.Add(key, "unknown query parameter: this request takes %s", strings.Join(allowed, ", "))
+		case len(vs) > 1:
+			p.Add(key, "is given %d times; give it once", len(vs))
+		default:
+			out[key] = vs[0]
+		}
+	}
+	return out
 }
 
 func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) {
@@ -128,7 +168,13 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) {
 	for _, op := range ops {
 		withLinks(op)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"operations": ops})
+	body := map[string]any{"operations": ops}
+	if len(ops) == f.Limit {
+		next := r.URL.Query()
+		next.Set("before", ops[len(ops)-1].ID)
+		body["links"] = map[string]string{"next": "/v1/operations?" + next.Encode()}
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // operation reads the path's operation or answers 404.

@@ -209,10 +209,17 @@ func TestBadRequestsAreRefusedWholeAndCreateNothing(t *testing.T) {
 		{"delete bad launch", "DELETE", "/v1/previews/Bad_x", ``, []want{{"launch", "RFC 1123"}}},
 		{"delete with query", "DELETE", "/v1/previews/pr-1?force=1", ``, []want{{"query", "no query parameters"}}},
 		{"delete with a body", "DELETE", "/v1/previews/pr-1", `{"force":true}`, []want{{"body", "takes no body"}}},
+		{"env with NUL", "PUT", "/v1/previews/pr-1", `{` + goodPreview + `,"env":{"A":"x\u0000y"}}`, []want{{"env", "NUL character"}}},
 		// Operations.
 		{"list bad status", "GET", "/v1/operations?status=done", ``, []want{{"status", "must be one of queued, running"}}},
 		{"list bad stack", "GET", "/v1/operations?stack=pr-1", ``, []want{{"stack", "preview-<launch> or build-<id>"}}},
-		{"list bad limit", "GET", "/v1/operations?limit=0", ``, []want{{"limit", "1-1000"}}},
+		{"list bad limit", "GET", "/v1/operations?limit=0", ``, []want{{"limit", "1-200"}}},
+		{"list limit too large", "GET", "/v1/operations?limit=1000", ``, []want{{"limit", "1-200"}}},
+		{"list semicolon", "GET", "/v1/operations?status=queued;stack=preview-a", ``, []want{{"query", "joined by '&'"}}},
+		{"list parameter twice", "GET", "/v1/operations?status=queued&status=running", ``, []want{{"status", "given 2 times"}}},
+		{"list bad cursor", "GET", "/v1/operations?before=x", ``, []want{{"before", ""}}},
+		{"list bad spec", "GET", "/v1/operations?spec=yes", ``, []want{{"spec", "true or false"}}},
+		{"logs semicolon", "GET", "/v1/builds/b-1/logs?follow=true;x=1", ``, []want{{"query", "joined by"}}},
 		{"list unknown parameter", "GET", "/v1/operations?target=x", ``, []want{{"target", "unknown query parameter"}}},
 		{"get malformed id", "GET", "/v1/operations/nope", ``, []want{{"id", "must be an operation id"}}},
 		{"cancel malformed id", "DELETE", "/v1/operations/a..b", ``, []want{{"id", "must be an operation id"}}},
@@ -257,4 +264,43 @@ func TestGoodRequestsReachTheBackend(t *testing.T) {
 	code, _ = call(t, srv.Handler(), "GET", "/v1/operations/20261201T082152-0123456789abcdef", ``)
 	assert.Equal(t, http.StatusNotFound, code, "a well-formed id that names nothing")
 	assert.Len(t, recorded(t, ops), 2)
+}
+
+// Lists are pages: newest first, a next link while there may be more,
+// each operation without its request unless asked for.
+func TestOperationListPages(t *testing.T) {
+	srv, err := New(context.Background(), &recordingBackend{}, Options{Token: apiToken, StateDir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	defer srv.Queue().Close()
+	h := srv.Handler()
+	var want []string
+	for i := range 5 {
+		code, body := call(t, h, "PUT", fmt.Sprintf("/v1/previews/page-%d", i), `{`+goodPreview+`}`)
+		require.Equal(t, http.StatusAccepted, code, "%v", body)
+		want = append([]string{body["id"].(string)}, want...)
+	}
+	var got []string
+	path := "/v1/operations?limit=2"
+	for pages := 0; path != ""; pages++ {
+		require.Less(t, pages, 4, "three pages at most")
+		code, body := call(t, h, "GET", path, ``)
+		require.Equal(t, http.StatusOK, code, "%v", body)
+		for _, o := range body["operations"].([]any) {
+			o := o.(map[string]any)
+			assert.NotContains(t, o, "spec", "no request in a list by default")
+			got = append(got, o["id"].(string))
+		}
+		path = ""
+		if links, ok := body["links"].(map[string]any); ok {
+			path = links["next"].(string)
+			assert.Contains(t, path, "limit=2", "the next page keeps the filter")
+		}
+	}
+	assert.Equal(t, want, got, "every operation once, newest first")
+
+	code, body := call(t, h, "GET", "/v1/operations?limit=1&spec=true", ``)
+	require.Equal(t, http.StatusOK, code)
+	first := body["operations"].([]any)[0].(map[string]any)
+	assert.Contains(t, first["spec"], "image", "?spec=true includes the request")
 }

@@ -232,15 +232,11 @@ func (s *Server) buildLogs(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var p validate.Problems
 	follow := false
-	for key, vals := range r.URL.Query() {
-		switch v := vals[len(vals)-1]; {
-		case key == "follow" && (v == "true" || v == "false"):
-			follow = v == "true"
-		case key == "follow":
+	if v, ok := queryParams(r, &p, "follow")["follow"]; ok {
+		if v != "true" && v != "false" {
 			p.Add("follow", "must be true or false, got %q", v)
-		default:
-			p.Add(key, "unknown query parameter: this request takes follow")
 		}
+		follow = v == "true"
 	}
 	if err := automation.Invalid(op, automation.BuildStack(id), &p, automation.ValidBuild(op, id), nil); err != nil {
 		writeBackendError(w, err)

@@ -200,13 +200,37 @@ func (p *Problems) StringMap(field, raw string, keyRule func(string) []string) m
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	total := 0
 	for _, k := range keys {
 		if msgs := keyRule(k); len(msgs) > 0 {
 			p.Add(field, "key %q: %s", k, strings.Join(msgs, "; "))
 		}
+		entry := len(k) + 1 + len(m[k]) // KEY=value, as a process gets it
+		total += entry
+		switch {
+		case strings.ContainsRune(m[k], 0):
+			p.Add(field, "key %q: the value contains a NUL character, which no process environment can carry", k)
+		case entry >= MaxEnvEntry:
+			p.Add(field, "key %q: KEY=value is %d bytes; a process takes at most %d per entry", k, entry, MaxEnvEntry-1)
+		}
+	}
+	switch {
+	case len(m) > MaxEnvEntries:
+		p.Add(field, "has %d entries; at most %d", len(m), MaxEnvEntries)
+	case total > MaxEnvTotal:
+		p.Add(field, "holds %d bytes in all; at most %d", total, MaxEnvTotal)
 	}
 	return m
 }
+
+// Bounds of an environment (or build-argument) map: execve refuses a
+// KEY=value string of 128 KiB or more (MAX_ARG_STRLEN), and the whole must
+// stay far below what a pod spec (an etcd object) can hold.
+const (
+	MaxEnvEntry   = 128 << 10
+	MaxEnvEntries = 200
+	MaxEnvTotal   = 256 << 10
+)
 
 // DuplicateKey returns a key a JSON object holds twice, or "" (also for
 // anything that is not an object).
