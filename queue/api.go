@@ -24,6 +24,10 @@ func WithCallback(url string) EnqueueOption {
 // running on the same target.
 var ErrBusy = errBusy
 
+// ErrFull is returned by Enqueue when Config.MaxInFlight operations are
+// queued or running already.
+var ErrFull = errFull
+
 func newID(now time.Time) string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -44,7 +48,7 @@ func (q *Queue) Enqueue(ctx context.Context, kind, id string, spec any, opts ...
 	for _, o := range opts {
 		o(op)
 	}
-	got, err := q.st.insert(ctx, op)
+	got, err := q.st.insert(ctx, op, q.cfg.MaxInFlight)
 	if err != nil {
 		return got, err
 	}

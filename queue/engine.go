@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -39,8 +40,8 @@ type engine interface {
 	insert(ctx context.Context, args opArgs, takeover bool) (int64, error)
 	cancel(ctx context.Context, jobID int64) error
 	insertDelivery(ctx context.Context, args deliveryArgs) (int64, error)
-	// running reports whether River has the job in its running state.
-	running(ctx context.Context, jobID int64) (bool, error)
+	// state is River's state of the job; "" when River has no such job.
+	state(ctx context.Context, jobID int64) (rivertype.JobState, error)
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
 	stopAndCancel(ctx context.Context) error
@@ -104,12 +105,15 @@ func (e *riverEngine[TTx]) cancel(ctx context.Context, jobID int64) error {
 	return nil
 }
 
-func (e *riverEngine[TTx]) running(ctx context.Context, jobID int64) (bool, error) {
+func (e *riverEngine[TTx]) state(ctx context.Context, jobID int64) (rivertype.JobState, error) {
 	job, err := e.client.JobGet(ctx, jobID)
-	if err != nil {
-		return false, err
+	if errors.Is(err, river.ErrNotFound) {
+		return "", nil
 	}
-	return job.State == rivertype.JobStateRunning, nil
+	if err != nil {
+		return "", err
+	}
+	return job.State, nil
 }
 
 func (e *riverEngine[TTx]) start(ctx context.Context) error { return e.client.Start(ctx) }

@@ -38,6 +38,10 @@ type Config struct {
 	StateDir string
 	// Workers bounds the operations this replica runs at once. Default 4.
 	Workers int
+	// MaxInFlight bounds queued plus running operations across replicas,
+	// checked and recorded in one step in the database (Enqueue returns
+	// ErrFull beyond it). 0: no bound.
+	MaxInFlight int
 	// TakeoverAfter is how long an operation may look orphaned (its
 	// replica's lease gone) before another replica takes it over. Default 10s.
 	TakeoverAfter time.Duration

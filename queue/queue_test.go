@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -206,7 +207,7 @@ func TestRecordWithoutJobIsEnqueuedBySweep(t *testing.T) {
 		q := replica(t, db, echo, func(c *Config) { c.TakeoverAfter = time.Second })
 		// A replica that died between writing the record and its job.
 		orphan := &Operation{ID: newID(time.Now()), Kind: KindBuildRun, Target: Target(KindBuildRun, "b-9"), Spec: json.RawMessage(`"x"`), CreatedAt: time.Now().Add(-time.Minute)}
-		_, err := q.st.insert(ctx, orphan)
+		_, err := q.st.insert(ctx, orphan, 0)
 		require.NoError(t, err)
 		started(t, q)
 		done := waitDone(t, q, orphan.ID, 20*time.Second)
@@ -266,5 +267,47 @@ func TestStoppingEveryReplicaMidRunLosesNothing(t *testing.T) {
 			done := waitDone(t, second[0], id, 60*time.Second)
 			assert.Equal(t, StatusSucceeded, done.Status, "%s", id)
 		}
+	})
+}
+
+// MaxInFlight holds under concurrency: many requests at once on two
+// replicas (PostgreSQL) or one (SQLite) record exactly the limit.
+func TestMaxInFlightHoldsUnderConcurrency(t *testing.T) {
+	drivers(t, func(t *testing.T, db backendDB) {
+		ctx := context.Background()
+		limit := func(c *Config) { c.MaxInFlight = 10 }
+		qs := []*Queue{replica(t, db, echo, limit)}
+		if db.pg != nil {
+			qs = append(qs, replica(t, db, echo, limit))
+		}
+		const requests = 60
+		results := make(chan error, requests)
+		var wg sync.WaitGroup
+		for i := range requests {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := qs[i%len(qs)].Enqueue(ctx, KindPreviewUp, fmt.Sprintf("l-%d", i), "spec")
+				results <- err
+			}()
+		}
+		wg.Wait()
+		close(results)
+		accepted, full := 0, 0
+		for err := range results {
+			switch {
+			case err == nil:
+				accepted++
+			case errors.Is(err, ErrFull):
+				full++
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}
+		assert.Equal(t, 10, accepted, "exactly the limit")
+		assert.Equal(t, requests-10, full)
+		n, err := qs[0].InFlight(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 10, n)
 	})
 }

@@ -53,11 +53,20 @@ func scanOp(r rowScanner) (*Operation, error) {
 // errBusy means the target already has an unfinished operation.
 var errBusy = errors.New("an operation on this target is already queued or running")
 
+// errFull means MaxInFlight operations are unfinished already.
+var errFull = errors.New("too many operations in flight")
+
 // insert records a queued operation; the unique index refuses a second
-// unfinished one on the same target, which is returned with errBusy.
-func (s *store) insert(ctx context.Context, op *Operation) (*Operation, error) {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO apphub_operation (id, kind, target, status, spec, callback_url, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, op.ID, op.Kind, op.Target, StatusQueued, string(op.Spec), op.CallbackURL, micros(op.CreatedAt))
+// unfinished one on the same target, which is returned with errBusy. With
+// max > 0 the count of unfinished operations is checked by the insert
+// itself, serialized (PostgreSQL: a transaction-scoped advisory lock;
+// SQLite: the queue's single connection), so concurrent requests cannot
+// all pass a check made before any of them was recorded.
+func (s *store) insert(ctx context.Context, op *Operation, max int) (*Operation, error) {
+	inserted, err := s.insertWithin(ctx, op, max)
+	if err == nil && !inserted {
+		return nil, errFull
+	}
 	if err == nil {
 		return op, nil
 	}
@@ -70,9 +79,37 @@ func (s *store) insert(ctx context.Context, op *Operation) (*Operation, error) {
 	}
 	if existing == nil {
 		// It finished between the insert and the lookup: try once more.
-		return s.insert(ctx, op)
+		return s.insert(ctx, op, max)
 	}
 	return existing, errBusy
+}
+
+// inFlightLock is the advisory lock key that serializes PostgreSQL inserts.
+const inFlightLock = 0x61707068 // "apph"
+
+func (s *store) insertWithin(ctx context.Context, op *Operation, max int) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if s.postgres && max > 0 {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, inFlightLock); err != nil {
+			return false, err
+		}
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO apphub_operation (id, kind, target, status, spec, callback_url, created_at)
+		SELECT $1, $2, $3, $4, $5, $6, $7
+		WHERE $8 <= 0 OR (SELECT COUNT(*) FROM apphub_operation WHERE finished_at = 0) < $8`,
+		op.ID, op.Kind, op.Target, StatusQueued, string(op.Spec), op.CallbackURL, micros(op.CreatedAt), max)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, tx.Commit()
 }
 
 func isUniqueViolation(err error) bool {
@@ -194,6 +231,19 @@ func (s *store) finish(ctx context.Context, id, status, reason, errKind string, 
 	res, err := s.db.ExecContext(ctx, `UPDATE apphub_operation
 		SET status = $1, reason = $2, error_kind = $3, result = $4, finished_at = $5
 		WHERE id = $6 AND finished_at = 0`, status, reason, errKind, string(result), micros(now), id)
+	if err != nil {
+		return false, fmt.Errorf("finishing operation %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// finishJob finishes an operation only while it is unfinished and still
+// names jobID as its job.
+func (s *store) finishJob(ctx context.Context, id string, jobID int64, status, reason, errKind string, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE apphub_operation
+		SET status = $1, reason = $2, error_kind = $3, finished_at = $4
+		WHERE id = $5 AND job_id = $6 AND finished_at = 0`, status, reason, errKind, micros(now), id, jobID)
 	if err != nil {
 		return false, fmt.Errorf("finishing operation %s: %w", id, err)
 	}

@@ -3,6 +3,10 @@ package queue
 import (
 	"context"
 	"time"
+
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/apphub/apphub-infra/automation"
 )
 
 // sweep looks every TakeoverAfter/2 for operations whose replica died:
@@ -42,10 +46,15 @@ func (q *Queue) sweepOnce(ctx context.Context, suspects map[string]time.Time) {
 	}
 	seen := map[string]bool{}
 	for _, op := range candidates {
-		if op.Status == StatusQueued {
-			if fetched, err := q.eng.running(ctx, op.JobID); err != nil || !fetched {
-				continue
-			}
+		state, err := q.eng.state(ctx, op.JobID)
+		if err != nil {
+			continue
+		}
+		if q.reconcile(ctx, op, state) {
+			continue
+		}
+		if op.Status == StatusQueued && state != rivertype.JobStateRunning {
+			continue
 		}
 		seen[op.ID] = true
 		h, err := q.lease.tryLease(ctx, op.Target)
@@ -79,6 +88,38 @@ func (q *Queue) sweepOnce(ctx context.Context, suspects map[string]time.Time) {
 			q.cfg.Logger.Warn("enqueueing orphaned operation", "id", op.ID, "err", err)
 		}
 	}
+}
+
+// endedOutside are the River job states an operation's job reaches only
+// when it was ended outside the service (River's UI, SQL by hand, retries
+// run out): the service finishes the operation itself before its job
+// ends, so the operation would otherwise stay unfinished, holding its
+// stack (every request a 409) and an in-flight slot, for ever.
+var endedOutside = map[rivertype.JobState]struct{ status, kind, reason string }{
+	rivertype.JobStateCancelled: {StatusCanceled, string(automation.KindCanceled), "its queue job was cancelled outside the service (the queue UI or by hand)"},
+	rivertype.JobStateDiscarded: {StatusFailed, string(automation.KindFailed), "its queue job was discarded (by hand, or after its retries ran out) before the operation finished"},
+	rivertype.JobStateCompleted: {StatusFailed, string(automation.KindFailed), "its queue job completed without the operation recording a result"},
+	"":                          {StatusFailed, string(automation.KindFailed), "its queue job was deleted before the operation finished"},
+}
+
+// reconcile finishes an operation whose job was ended outside the
+// service, with a reason; only while the operation still names that job
+// (a takeover gives it another).
+func (q *Queue) reconcile(ctx context.Context, op *Operation, state rivertype.JobState) bool {
+	end, ok := endedOutside[state]
+	if !ok {
+		return false
+	}
+	changed, err := q.st.finishJob(ctx, op.ID, op.JobID, end.status, end.reason, end.kind, q.cfg.Now())
+	if err != nil {
+		q.cfg.Logger.Warn("reconciling operation", "id", op.ID, "err", err)
+		return true
+	}
+	if changed {
+		q.cfg.Logger.Warn("operation ended: "+end.reason, "id", op.ID, "target", op.Target, "job", op.JobID, "jobState", string(state))
+		q.changedID(ctx, op.ID)
+	}
+	return true
 }
 
 // takeOver re-reads the record under the lease (the operation may have

@@ -161,3 +161,45 @@ func TestJobFetchedByADeadReplicaBeforeItsClaimIsTakenOver(t *testing.T) {
 		assert.Equal(t, 1, done.Attempts)
 	})
 }
+
+// An operation whose queue job was ended outside the service (the River
+// UI, SQL by hand) is finished with a reason instead of holding its stack
+// and an in-flight slot for ever.
+func TestJobsEndedOutsideTheServiceAreReconciled(t *testing.T) {
+	drivers(t, func(t *testing.T, db backendDB) {
+		ctx := context.Background()
+		q := replica(t, db, echo)
+		tests := []struct {
+			name, target string
+			end          func(jobID int64)
+			status       string
+			reason       string
+		}{
+			{"cancelled in the UI", "ui-cancel", func(id int64) { require.NoError(t, q.eng.cancel(ctx, id)) },
+				StatusCanceled, "cancelled outside the service"},
+			{"deleted by hand", "sql-delete", func(id int64) {
+				_, err := q.st.db.ExecContext(ctx, `DELETE FROM river_job WHERE id = $1`, id)
+				require.NoError(t, err)
+			}, StatusFailed, "was deleted"},
+		}
+		for _, tt := range tests {
+			op, err := q.Enqueue(ctx, KindPreviewUp, tt.target, "spec")
+			require.NoError(t, err)
+			require.NotZero(t, op.JobID)
+			tt.end(op.JobID)
+			_, err = q.Enqueue(ctx, KindPreviewUp, tt.target, "spec")
+			require.ErrorIs(t, err, ErrBusy, "%s: before the sweep the stack is held", tt.name)
+
+			q.sweepOnce(ctx, map[string]time.Time{})
+			got, err := q.Get(ctx, op.ID)
+			require.NoError(t, err)
+			assert.Equal(t, tt.status, got.Status, tt.name)
+			assert.Contains(t, got.Reason, tt.reason, tt.name)
+			_, err = q.Enqueue(ctx, KindPreviewUp, tt.target, "spec")
+			assert.NoError(t, err, "%s: the stack takes new work", tt.name)
+		}
+		n, err := q.InFlight(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 2, n, "only the two new operations are in flight")
+	})
+}

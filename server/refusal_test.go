@@ -304,3 +304,26 @@ func TestOperationListPages(t *testing.T) {
 	first := body["operations"].([]any)[0].(map[string]any)
 	assert.Contains(t, first["spec"], "image", "?spec=true includes the request")
 }
+
+// Beyond --max-in-flight a request is answered 429, with when to retry,
+// and nothing is recorded.
+func TestMaxInFlightAnswers429(t *testing.T) {
+	srv, err := New(context.Background(), &recordingBackend{}, Options{Token: apiToken, StateDir: t.TempDir(), MaxInFlight: 2,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	defer srv.Queue().Close()
+	h := srv.Handler()
+	for i := range 2 {
+		code, body := call(t, h, "PUT", fmt.Sprintf("/v1/previews/full-%d", i), `{`+goodPreview+`}`)
+		require.Equal(t, http.StatusAccepted, code, "%v", body)
+	}
+	req := httptest.NewRequest("PUT", "/v1/previews/full-2", strings.NewReader(`{`+goodPreview+`}`))
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusTooManyRequests, rec.Code, rec.Body.String())
+	assert.Equal(t, "5", rec.Header().Get("Retry-After"))
+	ops, err := srv.Queue().List(context.Background(), queue.Filter{})
+	require.NoError(t, err)
+	assert.Len(t, ops, 2, "the refused request recorded nothing")
+}

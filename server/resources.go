@@ -13,16 +13,12 @@ import (
 // accept records an operation in the queue; the 202 is sent only after
 // the record is in the database.
 func (s *Server) accept(w http.ResponseWriter, r *http.Request, kind, target string, spec any, opts ...queue.EnqueueOption) {
-	n, err := s.q.InFlight(r.Context())
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "queue database: "+err.Error(), nil)
-		return
-	}
-	if n >= s.opts.MaxInFlight {
+	op, err := s.q.Enqueue(r.Context(), kind, target, spec, opts...)
+	if errors.Is(err, queue.ErrFull) {
+		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusTooManyRequests, "busy", fmt.Sprintf("%d operations in flight; retry later", s.opts.MaxInFlight), nil)
 		return
 	}
-	op, err := s.q.Enqueue(r.Context(), kind, target, spec, opts...)
 	if errors.Is(err, queue.ErrBusy) {
 		writeConflict(w, err.Error(), op)
 		return

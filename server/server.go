@@ -139,7 +139,7 @@ func New(ctx context.Context, b Backend, opts Options) (*Server, error) {
 	s := &Server{b: b, opts: opts, callbacks: callbackClient(opts.CallbackPolicy)}
 	s.m = newMetrics(s)
 	q, err := queue.Open(ctx, queue.Config{
-		DatabaseURL: opts.DatabaseURL, StateDir: opts.StateDir, Workers: opts.Workers,
+		DatabaseURL: opts.DatabaseURL, StateDir: opts.StateDir, Workers: opts.Workers, MaxInFlight: opts.MaxInFlight,
 		TakeoverAfter: opts.TakeoverAfter, ExpiryInterval: opts.ExpiryInterval,
 		Execute: queue.Dispatch(b), Expire: s.expire, OnChange: s.changed, Logger: opts.Logger,
 		Deliver: s.deliver, OnDelivery: s.delivered,
