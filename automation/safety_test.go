@@ -380,3 +380,28 @@ func TestUpdateResultAgreesWithTheCLI(t *testing.T) {
 		assert.WithinDuration(t, got.LastUpdate.EndTime, up.LastUpdate.EndTime, 2*time.Second)
 	}
 }
+
+// Preview and build operations leave the project directory alone: the
+// service runs them from wherever it was started, which is no place for a
+// Pulumi.yaml.
+func TestOperationsWriteNothingIntoTheProjectDir(t *testing.T) {
+	t.Parallel()
+	project := t.TempDir()
+	m := newTestManager(t, func(o *Options) { o.ProjectDir = project })
+	ctx := t.Context()
+	_, err := m.PreviewUp(ctx, PreviewSpec{Launch: "quiet", Image: "registry.test/app:1"})
+	require.NoError(t, err)
+	_, err = m.BuildRun(ctx, BuildSpec{ID: "quiet", GitURL: "https://git.test/acme/web.git", ImageRepository: "apps/web", ImageTag: "1"})
+	require.NoError(t, err)
+	_, err = m.PreviewList(ctx)
+	require.NoError(t, err)
+	_, err = m.PreviewGet(ctx, "quiet")
+	require.NoError(t, err)
+	_, err = m.PreviewDestroy(ctx, "quiet")
+	require.NoError(t, err)
+	_, err = m.BuildDestroy(ctx, "quiet")
+	require.NoError(t, err)
+	entries, err := os.ReadDir(project)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "nothing written into the project directory")
+}

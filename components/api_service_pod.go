@@ -95,9 +95,9 @@ func (a *APIServiceArgs) podSpec() *corev1.PodSpecArgs {
 }
 
 func (a *APIServiceArgs) container() *corev1.ContainerArgs {
-	probe := func(period, failures int) *corev1.ProbeArgs {
+	probe := func(path string, period, failures int) *corev1.ProbeArgs {
 		return &corev1.ProbeArgs{
-			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String("/healthz"), Port: pulumi.String("http")},
+			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(path), Port: pulumi.String("http")},
 			PeriodSeconds:    pulumi.Int(period),
 			FailureThreshold: pulumi.Int(failures),
 			TimeoutSeconds:   pulumi.Int(3),
@@ -110,11 +110,13 @@ func (a *APIServiceArgs) container() *corev1.ContainerArgs {
 		Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
 			Name: pulumi.String("http"), ContainerPort: pulumi.Int(APIServicePort), Protocol: pulumi.String("TCP"),
 		}},
-		Env:            a.env(),
-		ReadinessProbe: probe(5, 3),
+		Env: a.env(),
+		// Readiness also needs a writable state directory: a full disk
+		// takes the replica out of service without restarting it.
+		ReadinessProbe: probe("/readyz", 5, 3),
 		// /healthz also asks the database: a short outage must not restart
 		// every replica, so liveness gives it a minute.
-		LivenessProbe:   probe(10, 6),
+		LivenessProbe:   probe("/healthz", 10, 6),
 		Resources:       a.Resources.requirements(),
 		SecurityContext: restrictedContainer(true),
 		VolumeMounts: corev1.VolumeMountArray{

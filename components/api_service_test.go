@@ -154,7 +154,7 @@ func TestAPIServicePodSpec(t *testing.T) {
 		"--skip-plugin-install", "--max-concurrent", "4", "--output", "json",
 	}, dep.Strings(c+"args"))
 	assert.Equal(t, map[string]any{"name": "http", "containerPort": float64(8080), "protocol": "TCP"}, dep.Plain(c+"ports.0"))
-	assert.Equal(t, "/healthz", dep.Str(c+"readinessProbe.httpGet.path"))
+	assert.Equal(t, "/readyz", dep.Str(c+"readinessProbe.httpGet.path"))
 	assert.Equal(t, "/healthz", dep.Str(c+"livenessProbe.httpGet.path"))
 	assert.Equal(t, float64(6), dep.Num(c+"livenessProbe.failureThreshold"), "a short database outage does not restart every replica")
 	assert.Equal(t, map[string]any{"cpu": "250m", "memory": "512Mi"}, dep.Plain(c+"resources.requests"))

@@ -29,6 +29,7 @@ func (s *Server) routes() []route {
 	listOps := []param{{"stack", "string", "preview-<launch> or build-<id>"}, {"status", "string", "queued, running, succeeded, failed or canceled"}, {"limit", "integer", "1-1000, default 100"}}
 	return []route{
 		{method: "GET", path: "/healthz", summary: "Liveness and the queue's database", handler: s.health, public: true, ok: 200, result: map[string]any{}},
+		{method: "GET", path: "/readyz", summary: "Readiness: the queue's database answers and the state directory takes writes", handler: s.ready, public: true, ok: 200, result: map[string]any{}},
 		{method: "PUT", path: "/v1/previews/{launch}", summary: "Create or update a preview", handler: s.putPreview, body: previewRequest{}, ok: 202, result: queue.Operation{}},
 		{method: "GET", path: "/v1/previews/{launch}", summary: "A preview's state, URL, outputs and last operation", handler: s.getPreview, ok: 200, result: struct {
 			Preview   automation.PreviewResult `json:"preview"`

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -175,6 +176,39 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "inFlight": n, "replica": s.q.Replica()})
+}
+
+// ready is the readiness probe: the queue's database answers and the
+// state directory (the SQLite queue, the file:// backend, the stacks'
+// work directories) takes a write. A full or read-only disk takes the
+// replica out of service instead of failing every operation it accepts.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.q.InFlight(r.Context()); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "queue database: "+err.Error(), nil)
+		return
+	}
+	if err := writeProbe(s.opts.StateDir); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "state directory: "+err.Error(), nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "replica": s.q.Replica()})
+}
+
+// writeProbe writes, syncs and removes a small file in dir.
+func writeProbe(dir string) error {
+	f, err := os.CreateTemp(dir, ".ready-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(make([]byte, 4096))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Serve starts working the queue, then serves until ctx ends; it then

@@ -241,8 +241,8 @@ func assertServiceDeployment(t *testing.T, m *testmocks.Mocks, tt serviceRender)
 	assert.Equal(t, "/etc/apphub/secrets/token", argAfter(args, "--token-file"))
 	assert.Equal(t, "4", argAfter(args, "--max-concurrent"))
 	assert.NotContains(t, args, "--webhook-url")
-	for _, probe := range []string{"readinessProbe", "livenessProbe"} {
-		assert.Equal(t, map[string]any{"path": "/healthz", "port": "http"}, dep.Plain(c+probe+".httpGet"), probe)
+	for probe, path := range map[string]string{"readinessProbe": "/readyz", "livenessProbe": "/healthz"} {
+		assert.Equal(t, map[string]any{"path": path, "port": "http"}, dep.Plain(c+probe+".httpGet"), probe)
 	}
 	for _, ctr := range []string{c, pod + "initContainers.0."} {
 		assert.Equal(t, true, dep.Plain(ctr+"securityContext.readOnlyRootFilesystem"), ctr)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/apphub/apphub-infra/automation"
 	"github.com/apphub/apphub-infra/internal/netguard"
 	"github.com/apphub/apphub-infra/internal/validate"
 	"github.com/apphub/apphub-infra/queue"
@@ -144,6 +145,15 @@ func (f *serveFlags) serve(cmd *cobra.Command, g *globals, tokens serveTokens) e
 	// The service's stacks hold the catalog's secrets: never under the
 	// empty passphrase.
 	g.requirePassphrase = true
+	dir, err := g.stateDirAbs()
+	if err != nil {
+		return err
+	}
+	release, err := lockStateDir(dir)
+	if err != nil {
+		return &automation.Error{Kind: automation.KindConflict, Op: "serve", Reason: err.Error()}
+	}
+	defer release()
 	m, err := g.manager(cmd.Context(), false)
 	if err != nil {
 		return err
