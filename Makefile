@@ -144,6 +144,7 @@ test-bench: $(PULUMI)
 	go test -count=1 -run '^$$' -bench Program -benchtime 3x -benchmem ./stacks
 	go run ./bench automation -levels 1,20 -baseline-levels 1 -sequential 3
 	go run ./bench queue -levels 1,20 -ops 50 >/dev/null
+	go run ./bench serve-kill -requests 50 -check >/dev/null
 	@if [ "$${APPHUB_CLUSTER_TESTS:-}" = 1 ]; then \
 	  go test -count=1 -tags cluster -run '^$$' -bench PreviewCreateOnCluster -benchtime 2x ./internal/testing/kubetier; \
 	  $(E2E_ENV) go test -count=1 -tags e2e -run '^$$' -bench PulumiPreviewOnCluster -benchtime 2x -v ./e2e; \
@@ -155,6 +156,7 @@ bench: $(PULUMI)
 	go test -count=1 -run '^$$' -bench Program -benchmem ./stacks
 	go run ./bench automation -check
 	go run ./bench queue
+	go run ./bench serve-kill -check
 	@if [ -n "$${KUBECONFIG:-}" ]; then \
 	  go test -count=1 -tags cluster -run '^$$' -bench PreviewCreateOnCluster -benchtime 5x ./internal/testing/kubetier; \
 	  $(MAKE) --no-print-directory plugins; \

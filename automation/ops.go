@@ -151,7 +151,9 @@ func (m *Manager) up(ctx context.Context, op, project, stack string, program pul
 	recovered, err := m.locked(ctx, st, func() error {
 		c := m.collect(ctx, op, stack)
 		var err error
-		res, err = st.Up(ctx, optup.ProgressStreams(m.progress(stack)), optup.EventStreams(c.ch))
+		// The summary's config is not used: read it masked, without the
+		// passphrase's key derivation.
+		res, err = st.Up(ctx, optup.ProgressStreams(m.progress(stack)), optup.EventStreams(c.ch), optup.ShowSecrets(false))
 		diags, pending = c.wait(), c.sawPending()
 		return err
 	})
@@ -194,7 +196,7 @@ func (m *Manager) destroy(ctx context.Context, op, project, stack string, progra
 	recovered, err := m.locked(ctx, st, func() error {
 		c := m.collect(ctx, op, stack)
 		var err error
-		dres, err = st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(stack)), optdestroy.EventStreams(c.ch))
+		dres, err = st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(stack)), optdestroy.EventStreams(c.ch), optdestroy.ShowSecrets(false))
 		diags, pending = c.wait(), c.sawPending()
 		return err
 	})

@@ -10,6 +10,9 @@
 //	                            flight, River on SQLite and on PostgreSQL
 //	                            (1 and 3 replicas) against the JSON files
 //	                            it replaced
+//	go run ./bench serve-kill   200 concurrent PUTs against apphubctl serve,
+//	                            SIGKILLed half way and restarted: accepted,
+//	                            finished, lost, p50/p95 of the 202s
 //	go run ./bench build        cold and warm `go build` of the platform
 //	                            program and apphubctl, and binary sizes
 //
@@ -35,7 +38,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: go run ./bench automation|queue|build [flags]  (-h for flags)")
+		fmt.Fprintln(stderr, "usage: go run ./bench automation|queue|serve-kill|build [flags]  (-h for flags)")
 		return 2
 	}
 	var err error
@@ -46,8 +49,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBuildCmd(ctx, args[1:], stdout, stderr)
 	case "queue":
 		err = runQueueCmd(ctx, args[1:], stdout, stderr)
+	case "serve-kill":
+		err = runServeKillCmd(ctx, args[1:], stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "unknown benchmark %q: automation, queue or build\n", args[0])
+		fmt.Fprintf(stderr, "unknown benchmark %q: automation, queue, serve-kill or build\n", args[0])
 		return 2
 	}
 	if err != nil {
