@@ -34,17 +34,20 @@ type killFlags struct {
 }
 
 type killReport struct {
-	Requests  int            `json:"requests"`
-	Accepted  int            `json:"accepted"`
-	Refused   map[string]int `json:"refused"` // connection error (the kill), or HTTP status
-	Finished  map[string]int `json:"finished"`
-	Lost      []string       `json:"lost,omitempty"`
-	Retried   int            `json:"retried"` // accepted operations that needed a second attempt
-	P50, P95  time.Duration  `json:"-"`
-	P50ms     float64        `json:"p50Ms"`
-	P95ms     float64        `json:"p95Ms"`
-	KilledAt  int            `json:"killedAfterAnswers"`
-	RestartMs float64        `json:"restartToReadyMs"`
+	Requests int            `json:"requests"`
+	Accepted int            `json:"accepted"`
+	Refused  map[string]int `json:"refused"` // connection error (the kill), or HTTP status
+	Finished map[string]int `json:"finished"`
+	Lost     []string       `json:"lost,omitempty"`
+	Retried  int            `json:"retried"` // accepted operations that needed a second attempt
+	// Unanswered are operations the server recorded whose 202 died with
+	// it: the caller saw an error, and a retry finds them (409 or done).
+	Unanswered int           `json:"recordedWithoutAnswer"`
+	P50, P95   time.Duration `json:"-"`
+	P50ms      float64       `json:"p50Ms"`
+	P95ms      float64       `json:"p95Ms"`
+	KilledAt   int           `json:"killedAfterAnswers"`
+	RestartMs  float64       `json:"restartToReadyMs"`
 }
 
 func runServeKillCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -74,9 +77,9 @@ func runServeKillCmd(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	b, _ := json.MarshalIndent(rep, "", "  ")
 	fmt.Fprintf(stdout, "%s\n", b)
-	fmt.Fprintf(stdout, "\n| requests | accepted | refused | finished | lost | retried | 202 p50 | 202 p95 | restart to ready |\n|---|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(stdout, "| %d | %d | %v | %v | %d | %d | %.0f ms | %.0f ms | %.0f ms |\n",
-		rep.Requests, rep.Accepted, rep.Refused, rep.Finished, len(rep.Lost), rep.Retried, rep.P50ms, rep.P95ms, rep.RestartMs)
+	fmt.Fprintf(stdout, "\n| requests | accepted | refused | recorded without a 202 | finished | lost | retried | 202 p50 | 202 p95 | restart to ready |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(stdout, "| %d | %d | %v | %d | %v | %d | %d | %.0f ms | %.0f ms | %.0f ms |\n",
+		rep.Requests, rep.Accepted, rep.Refused, rep.Unanswered, rep.Finished, len(rep.Lost), rep.Retried, rep.P50ms, rep.P95ms, rep.RestartMs)
 	if f.check && len(rep.Lost) > 0 {
 		return fmt.Errorf("%d accepted operations lost: %v", len(rep.Lost), rep.Lost)
 	}
@@ -199,6 +202,11 @@ func serveKill(ctx context.Context, bin, dir string, f killFlags) (*killReport, 
 	rep.RestartMs = float64(time.Since(t0).Microseconds()) / 1000
 	defer func() { _ = srv.cmd.Process.Signal(syscall.SIGTERM); <-srv.done }()
 	follow(ctx, addr, ids, f.timeout, rep)
+	recorded, err := countOperations(client, addr)
+	if err != nil {
+		return nil, err
+	}
+	rep.Unanswered = recorded - rep.Accepted
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	if n := len(latencies); n > 0 {
 		rep.P50, rep.P95 = latencies[n/2], latencies[(n*95)/100]
@@ -285,6 +293,34 @@ func awaitEnd(ctx context.Context, addr, id string) (string, int) {
 		return "", 0
 	}
 	return status, attempts
+}
+
+// countOperations pages through every operation the server holds.
+func countOperations(client *http.Client, addr string) (int, error) {
+	n, path := 0, "/v1/operations?limit=200"
+	for path != "" {
+		req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Authorization", "Bearer "+killToken)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		var page struct {
+			Operations []json.RawMessage
+			Links      struct{ Next string }
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			return 0, err
+		}
+		n += len(page.Operations)
+		path = page.Links.Next
+	}
+	return n, nil
 }
 
 func getOperation(client *http.Client, addr, id string) (string, int, error) {
