@@ -59,7 +59,10 @@ type PreviewAppArgs struct {
 	TLSSecret       string
 	// IngressNamespace is the only namespace allowed to reach the pods.
 	IngressNamespace string
-	Egress           []EgressRule
+	// DNSEgress is where DNS queries may go: "kube-dns" (the cluster DNS
+	// pods, by label) and CIDRs (NodeLocal DNSCache). Empty: kube-dns.
+	DNSEgress []string
+	Egress    []EgressRule
 	// ExpiresAt (RFC 3339) becomes the apphub.io/expires-at annotation.
 	ExpiresAt string
 }
@@ -277,10 +280,7 @@ func previewNetworkPolicy(a *PreviewAppArgs, selector pulumi.StringMap) *network
 		&networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(53)},
 	}
 	egress := networkingv1.NetworkPolicyEgressRuleArray{&networkingv1.NetworkPolicyEgressRuleArgs{
-		To: networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{
-			NamespaceSelector: &metav1.LabelSelectorArgs{},
-			PodSelector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"k8s-app": pulumi.String("kube-dns")}},
-		}},
+		To:    dnsPeers(a.DNSEgress),
 		Ports: dnsPorts,
 	}}
 	for _, e := range a.Egress {
@@ -295,4 +295,24 @@ func previewNetworkPolicy(a *PreviewAppArgs, selector pulumi.StringMap) *network
 		Ingress:     networkingv1.NetworkPolicyIngressRuleArray{ingressFromNamespace(a.IngressNamespace, a.Port)},
 		Egress:      egress,
 	}
+}
+
+// dnsPeers are the DNS destinations: "kube-dns" is the cluster DNS pods in
+// any namespace; anything else is a CIDR (validated by the platform).
+func dnsPeers(entries []string) networkingv1.NetworkPolicyPeerArray {
+	if len(entries) == 0 {
+		entries = []string{"kube-dns"}
+	}
+	var peers networkingv1.NetworkPolicyPeerArray
+	for _, e := range entries {
+		if e == "kube-dns" {
+			peers = append(peers, &networkingv1.NetworkPolicyPeerArgs{
+				NamespaceSelector: &metav1.LabelSelectorArgs{},
+				PodSelector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"k8s-app": pulumi.String("kube-dns")}},
+			})
+			continue
+		}
+		peers = append(peers, &networkingv1.NetworkPolicyPeerArgs{IpBlock: &networkingv1.IPBlockArgs{Cidr: pulumi.String(e)}})
+	}
+	return peers
 }

@@ -159,6 +159,11 @@ type PreviewConfig struct {
 	HostTemplate string `key:"previewHostTemplate" env:"APPHUB_K8S_PREVIEW_HOST_TEMPLATE"`
 	Scheme       string `key:"previewScheme" default:"http" env:"APPHUB_K8S_PREVIEW_SCHEME"`
 	TLSSecret    string `key:"previewTlsSecret"`
+	// DNSEgress is where previews may send DNS queries: "kube-dns" (the
+	// pods labelled k8s-app=kube-dns, CoreDNS) and CIDRs such as NodeLocal
+	// DNSCache's 169.254.20.10/32, whose host-network pods no pod selector
+	// matches (GKE, EKS).
+	DNSEgress string `key:"previewDnsEgress" default:"kube-dns,169.254.20.10/32"`
 }
 
 // BuildConfig is how build Jobs run.

@@ -28,6 +28,7 @@ func (b *platformBuild) outputs() error {
 		OutContainerMaxCPU:        pulumi.String(c.Limits.MaxCPU),
 		OutContainerMaxMemory:     pulumi.String(c.Limits.MaxMemory),
 		OutIngressClass:           pulumi.String(c.Preview.IngressClass),
+		OutPreviewDNSEgress:       pulumi.String(c.Preview.DNSEgress),
 		OutRegistryPushAddress:    b.pushOut,
 		OutRegistryPullAddress:    b.pullOut,
 		// Only an external registry speaks TLS; the others are plain HTTP

@@ -31,6 +31,7 @@ const (
 	OutPreviewHostTemplate    = "previewHostTemplate"
 	OutPreviewScheme          = "previewScheme"
 	OutPreviewTLSSecret       = "previewTlsSecret"
+	OutPreviewDNSEgress       = "previewDnsEgress"
 	OutIngressClass           = "ingressClass"
 	OutRegistryPushAddress    = "registryPushAddress"
 	OutRegistryPullAddress    = "registryPullAddress"

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/apphub/apphub-infra/internal/previewurl"
@@ -16,6 +17,9 @@ func (c *PreviewConfig) validate(p *validate.Problems) {
 			field = "previewHostTemplate"
 		}
 		p.Add(field, "%v", err)
+	}
+	if _, err := ParseDNSEgress(c.DNSEgress); err != nil {
+		p.Add("previewDnsEgress", "%v", err)
 	}
 	if c.TLSSecret != "" {
 		p.DNSSubdomain("previewTlsSecret", c.TLSSecret)
@@ -51,4 +55,29 @@ func (c *PreviewConfig) Template() (previewurl.Template, error) {
 	default:
 		return previewurl.Template{}, fmt.Errorf("is required (or previewHostTemplate with previewScheme), e.g. https://{launch}.preview.example.com")
 	}
+}
+
+// DNSEgressKubeDNS names the cluster DNS pods in previewDnsEgress.
+const DNSEgressKubeDNS = "kube-dns"
+
+// ParseDNSEgress reads previewDnsEgress: comma-separated "kube-dns" and
+// CIDRs, at least one.
+func ParseDNSEgress(raw string) ([]string, error) {
+	var out []string
+	for _, e := range strings.Split(raw, ",") {
+		e = strings.TrimSpace(e)
+		if e == DNSEgressKubeDNS {
+			out = append(out, e)
+			continue
+		}
+		pfx, err := netip.ParsePrefix(e)
+		if err != nil {
+			return nil, fmt.Errorf("entry %q must be %q or a CIDR such as 169.254.20.10/32 (NodeLocal DNSCache)", e, DNSEgressKubeDNS)
+		}
+		if pfx != pfx.Masked() {
+			return nil, fmt.Errorf("entry %q has host bits set; did you mean %s?", e, pfx.Masked())
+		}
+		out = append(out, pfx.String())
+	}
+	return out, nil
 }

@@ -24,14 +24,16 @@ type PlatformValues struct {
 	IngressClass          string
 	URLTemplate           previewurl.Template
 	TLSSecret             string
-	RegistryPushAddress   string
-	RegistryPullAddress   string
-	RegistryInsecure      bool
-	RegistrySecret        string
-	BuilderImage          string
-	BuildTimeoutSeconds   int
-	BuildJobTTLSeconds    int
-	KubeContext           string
+	// DNSEgress is where previews send DNS queries (ParseDNSEgress).
+	DNSEgress           []string
+	RegistryPushAddress string
+	RegistryPullAddress string
+	RegistryInsecure    bool
+	RegistrySecret      string
+	BuilderImage        string
+	BuildTimeoutSeconds int
+	BuildJobTTLSeconds  int
+	KubeContext         string
 	// kubeconfig stays a secret; only the provider sees it.
 	kubeconfig *pulumi.StringOutput
 }
@@ -173,6 +175,15 @@ func platformValues(stack string, get platformOutputs) (*PlatformValues, error) 
 	if s := str(OutKubeconfig, false); s != "" {
 		k := pulumi.ToSecret(pulumi.String(s)).(pulumi.StringOutput)
 		pv.kubeconfig = &k
+	}
+	// A platform from before the setting names only the cluster's DNS pods.
+	dns := DNSEgressKubeDNS
+	if s := str(OutPreviewDNSEgress, false); s != "" {
+		dns = s
+	}
+	var err error
+	if pv.DNSEgress, err = ParseDNSEgress(dns); err != nil {
+		return nil, fmt.Errorf("platform stack %q: %s: %w", stack, OutPreviewDNSEgress, err)
 	}
 	urlTpl, hostTpl, scheme := str(OutPreviewURLTemplate, false), str(OutPreviewHostTemplate, false), str(OutPreviewScheme, false)
 	if len(missing) > 0 {

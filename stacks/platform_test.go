@@ -119,6 +119,7 @@ func TestPlatformDev(t *testing.T) {
 		OutContainerMaxCPU:        "2",
 		OutContainerMaxMemory:     "4Gi",
 		OutPreviewURLTemplate:     "http://{launch}.apphub.localhost",
+		OutPreviewDNSEgress:       "kube-dns,169.254.20.10/32",
 		OutIngressClass:           "traefik",
 		OutRegistryPushAddress:    "apphub-registry:5000",
 		OutRegistryPullAddress:    "apphub-registry:5000",

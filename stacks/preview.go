@@ -202,6 +202,7 @@ func previewAppArgs(cfg *PreviewStackConfig, pv *PlatformValues, rendered previe
 		Path:             rendered.Path,
 		TLSSecret:        tls,
 		IngressNamespace: pv.IngressNamespace,
+		DNSEgress:        pv.DNSEgress,
 		Egress:           egress,
 		ExpiresAt:        cfg.ExpiresAt,
 	}

@@ -231,3 +231,46 @@ func TestIDValidationMatchesStackRules(t *testing.T) {
 	assert.ErrorContains(t, ValidateBuildID("a/b"), "buildId:")
 	assert.ErrorContains(t, ValidateBuildID("a23456789012345678901234567890123456789012345678x"), "at most 48 characters")
 }
+
+// Preview DNS goes where the platform says: by default the cluster DNS
+// pods and NodeLocal DNSCache's address (GKE, EKS), whose host-network
+// pods no pod selector matches; a platform from before the setting keeps
+// the DNS pods only.
+func TestPreviewDNSEgress(t *testing.T) {
+	kubeDNS := map[string]any{"namespaceSelector": map[string]any{}, "podSelector": map[string]any{"matchLabels": map[string]any{"k8s-app": "kube-dns"}}}
+	nodeLocal := map[string]any{"ipBlock": map[string]any{"cidr": "169.254.20.10/32"}}
+	tests := []struct {
+		name    string
+		setting any // the platform output; nil: absent
+		want    []any
+	}{
+		{"the default", "kube-dns,169.254.20.10/32", []any{kubeDNS, nodeLocal}},
+		{"NodeLocal DNSCache only", "169.254.20.10/32", []any{nodeLocal}},
+		{"a platform from before the setting", nil, []any{kubeDNS}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			outputs := devPlatformOutputs()
+			if tt.setting != nil {
+				outputs[OutPreviewDNSEgress] = tt.setting
+			}
+			m, err := runStack(t, PreviewProject, "preview-pr-42", previewValues(nil), outputs, Preview)
+			require.NoError(t, err)
+			np := m.Find(t, tNetworkPolicy, "preview")
+			assert.Equal(t, tt.want, np.Plain("spec.egress.0.to"))
+		})
+	}
+}
+
+func TestPlatformRefusesABadDNSEgress(t *testing.T) {
+	for value, want := range map[string]string{
+		"coredns":             `entry "coredns" must be "kube-dns" or a CIDR`,
+		"kube-dns,10.0.0.1/8": "has host bits set; did you mean 10.0.0.0/8",
+		"":                    `entry "" must be`,
+	} {
+		_, err := runPlatform(t, "dev", with(devValues(t), map[string]string{"previewDnsEgress": value}), nil)
+		require.Error(t, err, value)
+		assert.Contains(t, err.Error(), "previewDnsEgress", value)
+		assert.Contains(t, err.Error(), want, value)
+	}
+}
