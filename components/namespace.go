@@ -46,8 +46,10 @@ type QuotaArgs struct {
 	LimitsCPU      string
 	LimitsMemory   string
 	Pods           int
-	// PersistentVolumeClaims is the maximum number of claims; 0 leaves it unset.
-	PersistentVolumeClaims int
+	// PersistentVolumeClaims is the maximum number of claims: nil sets no
+	// bound, a pointer to 0 allows none (a quota of 0 is a hard zero in
+	// Kubernetes, not "unlimited").
+	PersistentVolumeClaims *int
 }
 
 // LimitsArgs are LimitRange values for containers (Kubernetes quantities).
@@ -142,8 +144,8 @@ func newQuota(ctx *pulumi.Context, name string, ns pulumi.StringInput, nsName st
 		"limits.memory":   pulumi.String(q.LimitsMemory),
 		"pods":            pulumi.Sprintf("%d", q.Pods),
 	}
-	if q.PersistentVolumeClaims > 0 {
-		hard["persistentvolumeclaims"] = pulumi.Sprintf("%d", q.PersistentVolumeClaims)
+	if q.PersistentVolumeClaims != nil {
+		hard["persistentvolumeclaims"] = pulumi.Sprintf("%d", *q.PersistentVolumeClaims)
 	}
 	rq, err := corev1.NewResourceQuota(ctx, name+"-quota", &corev1.ResourceQuotaArgs{
 		Metadata: &metav1.ObjectMetaArgs{

@@ -17,7 +17,7 @@ func TestNamespaceRestrictedWithQuotaAndLimits(t *testing.T) {
 			Labels:  map[string]string{"apphub.io/role": "previews"},
 			Quota: &QuotaArgs{
 				RequestsCPU: "4", RequestsMemory: "8Gi", LimitsCPU: "8", LimitsMemory: "16Gi",
-				Pods: 40, PersistentVolumeClaims: 5,
+				Pods: 40, PersistentVolumeClaims: new(5),
 			},
 			Limits: &LimitsArgs{
 				DefaultRequestCPU: "100m", DefaultRequestMemory: "128Mi",
@@ -103,6 +103,36 @@ func TestNamespaceRejectsBadArgs(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.Zero(t, m.Count(), "nothing may be registered for invalid args")
+		})
+	}
+}
+
+// A claim bound of 0 is "none", as Kubernetes reads it; nil sets none.
+func TestQuotaClaimBound(t *testing.T) {
+	tests := []struct {
+		name  string
+		pvcs  *int
+		want  string
+		unset bool
+	}{
+		{"none allowed", new(0), "0", false},
+		{"three", new(3), "3", false},
+		{"no bound", nil, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := run(t, func(ctx *pulumi.Context) error {
+				_, err := NewNamespace(ctx, "ns", &NamespaceArgs{Name: "q", Enforce: PodSecurityRestricted,
+					Quota: &QuotaArgs{RequestsCPU: "1", RequestsMemory: "1Gi", LimitsCPU: "1", LimitsMemory: "1Gi", Pods: 1, PersistentVolumeClaims: tt.pvcs}})
+				return err
+			})
+			require.NoError(t, err)
+			hard := m.Find(t, "kubernetes:core/v1:ResourceQuota", "ns-quota").Plain("spec.hard").(map[string]any)
+			if tt.unset {
+				assert.NotContains(t, hard, "persistentvolumeclaims")
+				return
+			}
+			assert.Equal(t, tt.want, hard["persistentvolumeclaims"])
 		})
 	}
 }

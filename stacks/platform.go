@@ -298,7 +298,7 @@ func newPlatformNamespaces(ctx *pulumi.Context, cfg *PlatformConfig, opts ...pul
 			LimitsCPU: cfg.PreviewQuota.LimitsCPU, LimitsMemory: cfg.PreviewQuota.LimitsMemory,
 			Pods: cfg.PreviewQuota.Pods,
 			// Previews are stateless; claims would outlive their launch.
-			PersistentVolumeClaims: 0,
+			PersistentVolumeClaims: new(int),
 		},
 		Limits: limits,
 	}, opts...)

@@ -88,7 +88,7 @@ func TestPlatformDev(t *testing.T) {
 	}, levels)
 
 	quota := m.Find(t, tQuota, "previews-quota")
-	assert.Equal(t, map[string]any{"requests.cpu": "2", "requests.memory": "4Gi", "limits.cpu": "4", "limits.memory": "8Gi", "pods": "50"}, quota.Plain("spec.hard"))
+	assert.Equal(t, map[string]any{"requests.cpu": "2", "requests.memory": "4Gi", "limits.cpu": "4", "limits.memory": "8Gi", "pods": "50", "persistentvolumeclaims": "0"}, quota.Plain("spec.hard"), "previews may hold no claims")
 	assert.Equal(t, "apphub", quota.Str("metadata.namespace"))
 	buildQuota := m.Find(t, tQuota, "builds-quota")
 	assert.Equal(t, "10", buildQuota.Str("spec.hard.pods"))
