@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -132,4 +133,40 @@ func TestStubModeCreatesNothing(t *testing.T) {
 	require.NoError(t, err)
 	summaries, _ := m.list(ctx, "test", "apphub-preview", testprograms.Preview)
 	assert.Empty(t, summaries)
+}
+
+// A preview whose state GC cannot read (here: encrypted under another
+// passphrase, on the same backend) is reported, not silently skipped,
+// and the run fails saying so; the rest is collected.
+func TestGCReportsWhatItCannotRead(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	clock := &now
+	m := newTestManager(t, func(o *Options) { o.Now = func() time.Time { return *clock } })
+	ctx := t.Context()
+	_, err := m.PreviewUp(ctx, PreviewSpec{Launch: "short", Image: "registry.test/app:1", TTLSeconds: 60})
+	require.NoError(t, err)
+	other := newTestManager(t, func(o *Options) {
+		o.StateDir, o.BackendURL, o.Passphrase = t.TempDir(), m.Options().BackendURL, "another-passphrase"
+		o.Now = func() time.Time { return *clock }
+		// A secret output: reading it needs the other passphrase.
+		o.PreviewProgram = func(ctx *pulumi.Context) error {
+			ctx.Export("token", pulumi.ToSecret(pulumi.String("s3cret")))
+			return testprograms.Preview(ctx)
+		}
+	})
+	_, err = other.PreviewUp(ctx, PreviewSpec{Launch: "foreign", Image: "registry.test/app:1", TTLSeconds: 60})
+	require.NoError(t, err)
+
+	later := now.Add(2 * time.Hour)
+	clock = &later
+	results, err := m.GC(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "1 preview(s) whose state could not be read")
+	require.Len(t, results, 2)
+	assert.Equal(t, GCResult{Launch: "short", ExpiresAt: "2026-11-22T12:01:00Z", Destroyed: true}, results[1])
+	assert.Equal(t, "foreign", results[0].Launch)
+	assert.True(t, results[0].Unreadable)
+	assert.False(t, results[0].Destroyed)
+	assert.NotEmpty(t, results[0].Error)
 }

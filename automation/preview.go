@@ -326,7 +326,10 @@ type GCResult struct {
 	Launch    string `json:"launch"`
 	ExpiresAt string `json:"expiresAt"`
 	Destroyed bool   `json:"destroyed"`
-	Error     string `json:"error,omitempty"`
+	// Unreadable: the preview's state could not be read, so whether it
+	// expired is unknown; Error says why.
+	Unreadable bool   `json:"unreadable,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // GC destroys every preview whose expiry has passed. It carries on past
@@ -337,10 +340,17 @@ func (m *Manager) GC(ctx context.Context) ([]GCResult, error) {
 		return nil, err
 	}
 	results := []GCResult{}
-	var failed []string
+	var failed, unread []string
 	for _, it := range items {
 		p, err := m.PreviewGet(ctx, it.Launch)
-		if err != nil || !p.Expired {
+		switch {
+		case IsNotFound(err):
+			continue // destroyed since the list
+		case err != nil:
+			results = append(results, GCResult{Launch: it.Launch, Unreadable: true, Error: err.Error()})
+			unread = append(unread, it.Launch)
+			continue
+		case !p.Expired:
 			continue
 		}
 		r := GCResult{Launch: it.Launch, ExpiresAt: p.ExpiresAt}
@@ -353,8 +363,15 @@ func (m *Manager) GC(ctx context.Context) ([]GCResult, error) {
 		results = append(results, r)
 	}
 	sort.Slice(results, func(i, j int) bool { return results[i].Launch < results[j].Launch })
+	var problems []string
 	if len(failed) > 0 {
-		return results, &Error{Kind: KindFailed, Op: "preview gc", Stack: strings.Join(failed, ","), Reason: fmt.Sprintf("%d expired preview(s) could not be destroyed", len(failed))}
+		problems = append(problems, fmt.Sprintf("%d expired preview(s) could not be destroyed", len(failed)))
+	}
+	if len(unread) > 0 {
+		problems = append(problems, fmt.Sprintf("%d preview(s) whose state could not be read, so whether they expired is unknown", len(unread)))
+	}
+	if len(problems) > 0 {
+		return results, &Error{Kind: KindFailed, Op: "preview gc", Stack: strings.Join(append(failed, unread...), ","), Reason: strings.Join(problems, "; ")}
 	}
 	return results, nil
 }

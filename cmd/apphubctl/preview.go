@@ -153,6 +153,10 @@ func printGC(w io.Writer, results []automation.GCResult) {
 		fmt.Fprintln(w, "no expired previews")
 	}
 	for _, r := range results {
+		if r.Unreadable {
+			fmt.Fprintf(w, "%s: cannot read its state (expiry unknown): %s\n", r.Launch, r.Error)
+			continue
+		}
 		status := "destroyed"
 		if !r.Destroyed {
 			status = "failed: " + r.Error
