@@ -93,10 +93,11 @@ func NewARC(ctx *pulumi.Context, name string, args *ARCArgs, opts ...pulumi.Reso
 	if err != nil {
 		return nil, fmt.Errorf("arc %q: github app secret: %w", name, err)
 	}
-	// Deleted after the scale set and before the controller, so a live
-	// controller gets its chance to clean up first.
+	// Deleted after the scale set and before the controller and the GitHub
+	// App Secret, so a live controller gets its chance to deregister the
+	// runners and clean up first.
 	guard, err := newARCFinalizerGuard(ctx, name+"-finalizer-guard", args, parent,
-		pulumi.DependsOn([]pulumi.Resource{controller, controllerNS, runnersNS}))
+		pulumi.DependsOn([]pulumi.Resource{controller, secret, controllerNS, runnersNS}))
 	if err != nil {
 		return nil, fmt.Errorf("arc %q: %w", name, err)
 	}

@@ -141,6 +141,8 @@ func TestARCFinalizerGuardRunsBetweenScaleSetAndController(t *testing.T) {
 	// Destroy is reverse dependency order: scale set, guard, controller.
 	assert.Contains(t, set.Dependencies, guard.URN)
 	assert.Contains(t, guard.Dependencies, ctrl.URN)
+	assert.Contains(t, guard.Dependencies, m.Find(t, tSecret, "arc-github-app").URN,
+		"the GitHub App Secret outlives the guard: a live controller needs it to deregister runners")
 	for _, n := range m.ByType(tNamespace) {
 		assert.Contains(t, guard.Dependencies, n.URN, "the namespaces outlive the guard")
 	}
