@@ -99,10 +99,11 @@ type Options struct {
 	// KubeClient connects to the platform's cluster (build logs). Default:
 	// client-go with the kubeconfig as a path or as contents.
 	KubeClient func(kubeconfig, kubeContext string) (kubernetes.Interface, error)
-	// FailFastAfter ends a preview update whose pods the cluster keeps
-	// refusing or cannot start (FailedCreate, FailedScheduling, image pull
-	// errors) for this long, with the cluster's reason, instead of waiting
-	// out the 10-minute await. Default 30s.
+	// FailFastAfter ends a preview update whose workload has been blocked
+	// at every look for this long (admission refusing its pods, an image
+	// that cannot be pulled, a crash loop, no node and no scale-up under
+	// way), with the cluster's reason, instead of waiting out the 10-minute
+	// await. Default 30s.
 	FailFastAfter time.Duration
 	// Now is the clock (tests pin it). Default time.Now.
 	Now func() time.Time

@@ -200,7 +200,7 @@ func (m *Manager) PreviewUp(ctx context.Context, spec PreviewSpec) (*PreviewResu
 	if err := m.withPlatformOutputs(ctx, cfg); err != nil {
 		return nil, err
 	}
-	upCtx, done := m.previewUpCtx(ctx, components.PreviewName(spec.Launch))
+	upCtx, done := m.previewUpCtx(ctx, spec.Launch)
 	res, err := m.up(upCtx, op, stacks.PreviewProject, stack, m.opts.PreviewProgram, cfg)
 	stuck := stuckError(upCtx, op, stack)
 	done()

@@ -3,60 +3,175 @@ package automation
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sort"
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/apphub/apphub-infra/components"
 	"github.com/apphub/apphub-infra/stacks"
 )
 
 // A preview update waits for its Deployment to become available, up to
 // the provider's await timeout (10 minutes). Some causes cannot clear on
 // their own within that time: admission forbidding the pods (quota,
-// LimitRange), an image that cannot be pulled, pods no node can take.
-// stuckWatch ends such an update early with the cluster's reason.
-
-// stuckReasons are the Warning reasons that mean "no progress".
-var stuckReasons = map[string]bool{
-	"FailedCreate": true, "FailedScheduling": true, "Failed": true, "BackOff": true, "ErrImagePull": true, "ImagePullBackOff": true,
-}
+// LimitRange), an image that cannot be pulled, a container that keeps
+// crashing, pods no node can take and no autoscaler is adding a node for.
+// The stuck watch ends such an update early with the cluster's reason.
+//
+// It judges the preview's objects as they are now, never past events: a
+// condition must hold at every look for FailFastAfter before the update is
+// cancelled, so one BackOff during warm-up or a registry hiccup that
+// cleared cancels nothing. Objects are the preview's own by their
+// apphub.io/launch label (launch pr-1 never sees the pods of pr-1-2), and
+// pods waiting for a node an autoscaler is adding (TriggeredScaleUp,
+// Karpenter's Nominated) are progress.
 
 // errStuck is the cancellation cause of an update that cannot progress.
 type errStuck struct{ reason string }
 
 func (e errStuck) Error() string { return "cannot make progress: " + e.reason }
 
-// isPreviewObject matches the preview Deployment's ReplicaSets and pods.
-func isPreviewObject(deployment string) func(string) bool {
-	return func(n string) bool { return strings.HasPrefix(n, deployment+"-") }
+// blockedWaiting are the container waiting reasons that do not clear by
+// themselves while the spec stays as it is.
+var blockedWaiting = map[string]bool{
+	"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true,
+	"CrashLoopBackOff": true, "CreateContainerConfigError": true, "CreateContainerError": true,
 }
 
-// stuckSince returns the workload's no-progress warnings newer than since.
-func stuckSince(ctx context.Context, cs kubernetes.Interface, ns string, owns func(string) bool, since time.Time) (string, error) {
-	evs, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("type", corev1.EventTypeWarning).String()})
+// scaleUpReasons are the events of an autoscaler adding capacity for a pod.
+var scaleUpReasons = map[string]bool{"TriggeredScaleUp": true, "Nominated": true}
+
+// blocked says why the launch's workload cannot progress now, or "".
+func blocked(ctx context.Context, cs kubernetes.Interface, ns, launch string) (string, error) {
+	sel := metav1.ListOptions{LabelSelector: components.LabelLaunch + "=" + launch}
+	rss, err := cs.AppsV1().ReplicaSets(ns).List(ctx, sel)
 	if err != nil {
 		return "", err
 	}
-	var fresh []corev1.Event
-	for _, ev := range evs.Items {
-		if stuckReasons[ev.Reason] && !eventTime(ev).Time.Before(since) {
-			fresh = append(fresh, ev)
+	var reasons []string
+	for _, rs := range rss.Items {
+		if r := replicaFailure(rs); r != "" {
+			reasons = append(reasons, r)
 		}
 	}
-	return summarizeWarnings(fresh, owns), nil
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, sel)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range pods.Items {
+		r, err := podBlocked(ctx, cs, p)
+		if err != nil {
+			return "", err
+		}
+		if r != "" {
+			reasons = append(reasons, r)
+		}
+	}
+	sort.Strings(reasons)
+	return strings.Join(reasons, "; "), nil
 }
 
-// watchStuck polls every interval while an update runs; warnings that
-// persist for after cancel ctx with errStuck. The returned stop ends it.
-func watchStuck(ctx context.Context, cancel context.CancelCauseFunc, cs kubernetes.Interface, ns string, owns func(string) bool, after, interval time.Duration) (stop func()) {
+// replicaFailure is a ReplicaSet's ReplicaFailure condition (admission
+// refusing its pods: quota, LimitRange, a webhook).
+func replicaFailure(rs appsv1.ReplicaSet) string {
+	for _, c := range rs.Status.Conditions {
+		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue {
+			return fmt.Sprintf("ReplicaSet %s: %s: %s", rs.Name, c.Reason, c.Message)
+		}
+	}
+	return ""
+}
+
+// podBlocked is a pod's blocking state: a container waiting for a reason
+// that does not clear, or no node for it and no scale-up under way.
+func podBlocked(ctx context.Context, cs kubernetes.Interface, p corev1.Pod) (string, error) {
+	for _, st := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+		if w := st.State.Waiting; w != nil && blockedWaiting[w.Reason] {
+			r := fmt.Sprintf("pod %s container %s: %s: %s", p.Name, st.Name, w.Reason, w.Message)
+			if t := st.LastTerminationState.Terminated; t != nil && w.Reason == "CrashLoopBackOff" {
+				r += fmt.Sprintf(" (last exit code %d, %s)", t.ExitCode, t.Reason)
+			}
+			return r, nil
+		}
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type != corev1.PodScheduled || c.Status != corev1.ConditionFalse || c.Reason != corev1.PodReasonUnschedulable {
+			continue
+		}
+		scaling, err := scaleUpUnderWay(ctx, cs, p)
+		if err != nil || scaling {
+			return "", err
+		}
+		return fmt.Sprintf("pod %s: Unschedulable: %s (no autoscaler is adding a node for it)", p.Name, c.Message), nil
+	}
+	return "", nil
+}
+
+// scaleUpUnderWay reports whether an autoscaler's latest word on the pod
+// is that it is adding capacity (its latest event about the pod from
+// Cluster Autoscaler or Karpenter is a scale-up, not NotTriggerScaleUp).
+func scaleUpUnderWay(ctx context.Context, cs kubernetes.Interface, p corev1.Pod) (bool, error) {
+	evs, err := cs.CoreV1().Events(p.Namespace).List(ctx, metav1.ListOptions{FieldSelector: fields.AndSelectors(
+		fields.OneTermEqualSelector("involvedObject.kind", "Pod"),
+		fields.OneTermEqualSelector("involvedObject.name", p.Name)).String()})
+	if err != nil {
+		return false, err
+	}
+	var latest *corev1.Event
+	for i := range evs.Items {
+		ev := &evs.Items[i]
+		if ev.InvolvedObject.Kind != "Pod" || ev.InvolvedObject.Name != p.Name ||
+			(ev.InvolvedObject.UID != "" && p.UID != "" && ev.InvolvedObject.UID != p.UID) {
+			continue // another object, or an earlier pod of the same name
+		}
+		if !scaleUpReasons[ev.Reason] && ev.Reason != "NotTriggerScaleUp" {
+			continue
+		}
+		if latest == nil || eventTime(*ev).After(eventTime(*latest).Time) {
+			latest = ev
+		}
+	}
+	return latest != nil && scaleUpReasons[latest.Reason], nil
+}
+
+// stuckWatch remembers since when a blocking condition has held.
+type stuckWatch struct {
+	cs     kubernetes.Interface
+	ns     string
+	launch string
+	after  time.Duration
+	since  time.Time // zero while nothing blocks
+}
+
+// look judges the launch now; it returns the reason once a blocking
+// condition has held at every look for after.
+func (w *stuckWatch) look(ctx context.Context, now time.Time) (string, error) {
+	reason, err := blocked(ctx, w.cs, w.ns, w.launch)
+	switch {
+	case err != nil || reason == "":
+		w.since = time.Time{}
+		return "", err
+	case w.since.IsZero():
+		w.since = now
+	}
+	if now.Sub(w.since) >= w.after {
+		return reason, nil
+	}
+	return "", nil
+}
+
+// watchStuck looks every interval while an update runs and cancels ctx
+// with errStuck once the watch says so. The returned stop ends it.
+func watchStuck(ctx context.Context, cancel context.CancelCauseFunc, w *stuckWatch, interval time.Duration) (stop func()) {
 	done := make(chan struct{})
-	start := time.Now()
 	go func() {
-		var first time.Time
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
@@ -65,32 +180,27 @@ func watchStuck(ctx context.Context, cancel context.CancelCauseFunc, cs kubernet
 				return
 			case <-ctx.Done():
 				return
-			case <-t.C:
-			}
-			reason, err := stuckSince(ctx, cs, ns, owns, start)
-			switch {
-			case err != nil || reason == "":
-				first = time.Time{}
-			case first.IsZero():
-				first = time.Now()
-			case time.Since(first) >= after:
-				cancel(errStuck{reason: reason})
-				return
+			case now := <-t.C:
+				if reason, err := w.look(ctx, now); err == nil && reason != "" {
+					cancel(errStuck{reason: reason})
+					return
+				}
 			}
 		}
 	}()
 	return func() { close(done) }
 }
 
-// previewUpCtx watches a preview update for warnings that mean it cannot
+// previewUpCtx watches a preview update for a state that cannot
 // progress; without a cluster to ask it watches nothing.
-func (m *Manager) previewUpCtx(ctx context.Context, deployment string) (context.Context, func()) {
+func (m *Manager) previewUpCtx(ctx context.Context, launch string) (context.Context, func()) {
 	upCtx, cancel := context.WithCancelCause(ctx)
 	cs, ns, err := m.platformCluster(ctx, stacks.OutNamespace)
 	if err != nil {
 		return upCtx, func() { cancel(nil) }
 	}
-	stop := watchStuck(upCtx, cancel, cs, ns, isPreviewObject(deployment), m.opts.FailFastAfter, m.opts.FailFastAfter/5)
+	w := &stuckWatch{cs: cs, ns: ns, launch: launch, after: m.opts.FailFastAfter}
+	stop := watchStuck(upCtx, cancel, w, m.opts.FailFastAfter/5)
 	return upCtx, func() { stop(); cancel(nil) }
 }
 
