@@ -132,13 +132,25 @@ func TestCancelThenUpdateSucceeds(t *testing.T) {
 	t.Parallel()
 	m := newTestManager(t, nil)
 	ctx, cancel := context.WithCancel(t.Context())
+	// The program runs (and sleeps) once the engine reports its root
+	// stack resource starting.
+	running := make(chan struct{})
+	var once sync.Once
+	ctx = WithEvents(ctx, func(e Event) {
+		if e.Type == "resource-start" && e.Resource == "pulumi:pulumi:Stack" {
+			once.Do(func() { close(running) })
+		}
+	})
 	done := make(chan error, 1)
 	go func() {
 		_, err := m.PreviewUp(ctx, PreviewSpec{Launch: "cancel", Image: "registry.test/app:1", Env: map[string]string{"TEST_SLEEP_MS": "20000"}})
 		done <- err
 	}()
-	require.Eventually(t, func() bool { _, busy := m.Busy(stacks.PreviewProject, "preview-cancel"); return busy }, 10*time.Second, 20*time.Millisecond)
-	time.Sleep(3 * time.Second) // let the engine start the program
+	select {
+	case <-running:
+	case err := <-done:
+		t.Fatalf("the update ended before its program ran: %v", err)
+	}
 	start := time.Now()
 	cancel()
 	err := <-done

@@ -92,6 +92,19 @@ func accepted(t *testing.T, reqs []*request) []string {
 	return ids
 }
 
+// engineStarted reports whether the operation's recorded events show the
+// engine at work (its program's root resource started).
+func engineStarted(f *fleet, id string) bool {
+	var op queue.Operation
+	f.any().get("/v1/operations/"+id, &op)
+	for _, e := range op.Events {
+		if e.Type == "resource-start" {
+			return true
+		}
+	}
+	return false
+}
+
 // killMidUpdate waits until a replica runs an update, then kills its
 // process group; it returns the victim and the operations it was running.
 func killMidUpdate(t *testing.T, f *fleet) (*replica, []string, time.Time) {
@@ -105,8 +118,8 @@ func killMidUpdate(t *testing.T, f *fleet) (*replica, []string, time.Time) {
 			byReplica[op.Replica] = append(byReplica[op.Replica], op.ID)
 		}
 		for _, r := range f.live() {
-			if ids := byReplica[r.id]; len(ids) > 0 {
-				time.Sleep(300 * time.Millisecond) // into the update: the CLI holds the stack's lock
+			if ids := byReplica[r.id]; len(ids) > 0 && engineStarted(f, ids[0]) {
+				// Into the update: the engine has started, the CLI holds the stack's lock.
 				killedAt := time.Now()
 				r.kill()
 				t.Logf("killed %s (%s) with SIGKILL while it ran %v", r.name, r.id, ids)
@@ -184,7 +197,15 @@ func postgresRestart(t *testing.T, f *fleet, pg *pgtest.Server, launches []strin
 	t.Helper()
 	reqs := f.updateOdd(launches, "5")
 	ids := accepted(t, reqs)
-	time.Sleep(500 * time.Millisecond)
+	// Restart once the engines are at work on some of them.
+	require.Eventually(t, func() bool {
+		for _, id := range ids {
+			if engineStarted(f, id) {
+				return true
+			}
+		}
+		return false
+	}, 2*time.Minute, 50*time.Millisecond)
 	require.NoError(t, pg.Restart(2*time.Second), pg.Log())
 	ops := f.waitAll(t, ids, 5*time.Minute)
 	for _, op := range ops {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -135,7 +136,11 @@ func TestFailedOperationIsRecordedAndNotRetried(t *testing.T) {
 		assert.Equal(t, StatusFailed, done.Status)
 		assert.Equal(t, "Deployment never became available", done.Reason)
 		assert.Equal(t, string(automation.KindFailed), done.ErrorKind)
-		time.Sleep(1500 * time.Millisecond)
+		// Final in River too: its job completed, so nothing will run it again.
+		require.Eventually(t, func() bool {
+			state, err := q.eng.state(context.Background(), done.JobID)
+			return err == nil && state == rivertype.JobStateCompleted
+		}, 20*time.Second, 20*time.Millisecond)
 		assert.Equal(t, int32(1), runs.Load(), "a failure of the operation itself is final")
 		next, err := q.Enqueue(context.Background(), KindPreviewUp, "pr-3", "y")
 		require.NoError(t, err, "a finished operation no longer blocks its target")
@@ -225,7 +230,7 @@ func TestExpiryRunsOnTheLeaderOnly(t *testing.T) {
 		started(t, replica(t, db, echo, mod))
 		require.Eventually(t, func() bool { return calls.Load() >= 1 }, 30*time.Second, 100*time.Millisecond)
 		before := calls.Load()
-		time.Sleep(4 * time.Second)
+		time.Sleep(4 * time.Second) // a rate over four intervals: time is what is measured
 		n := calls.Load() - before
 		assert.GreaterOrEqual(t, n, int32(2), "runs every interval")
 		assert.LessOrEqual(t, n, int32(6), "two replicas, one leader: not once per replica per interval")
@@ -236,7 +241,9 @@ func TestStoppingEveryReplicaMidRunLosesNothing(t *testing.T) {
 	drivers(t, func(t *testing.T, db backendDB) {
 		ctx := context.Background()
 		// Like the Pulumi CLI on SIGINT: it takes a moment to stop.
+		running := make(chan string, 8)
 		slow := func(ctx context.Context, op *Operation, sink func(automation.Event)) (any, error) {
+			running <- op.ID
 			select {
 			case <-time.After(20 * time.Second):
 				return echo(ctx, op, sink)
@@ -257,7 +264,7 @@ func TestStoppingEveryReplicaMidRunLosesNothing(t *testing.T) {
 			require.NoError(t, err)
 			ids = append(ids, op.ID)
 		}
-		time.Sleep(time.Second)
+		<-running // some are running, the rest queued, when every replica stops
 		for _, q := range first {
 			require.NoError(t, q.Stop(500*time.Millisecond))
 			q.Close()

@@ -93,7 +93,14 @@ func TestKilledReplicasOperationIsTakenOver(t *testing.T) {
 			runs.Add(1)
 			return echo(ctx, op, sink)
 		}))
-		time.Sleep(500 * time.Millisecond)
+		// Two sweeps a takeover-interval apart find the operation's lease
+		// held by the live child: it is not taken.
+		suspects := map[string]time.Time{op.ID: time.Now().Add(-time.Hour)}
+		survivor.sweepOnce(ctx, suspects)
+		survivor.sweepOnce(ctx, suspects)
+		got, err = observer.Get(ctx, op.ID)
+		require.NoError(t, err)
+		assert.Equal(t, childReplica, got.Replica, "a live replica's operation is not taken")
 		assert.Zero(t, runs.Load(), "a live replica's operation is not taken")
 
 		killed := time.Now()
@@ -124,16 +131,18 @@ func TestPostgresRestartMidOperationLosesNothing(t *testing.T) {
 		ctx := context.Background()
 		var runs atomic.Int32
 		startedCh := make(chan struct{}, 1)
+		restarted := make(chan struct{})
 		q := started(t, replica(t, db, func(ctx context.Context, op *Operation, sink func(automation.Event)) (any, error) {
 			runs.Add(1)
 			startedCh <- struct{}{}
-			time.Sleep(3 * time.Second)
+			<-restarted // the operation is mid-run while the database restarts
 			return echo(ctx, op, sink)
 		}))
 		op, err := q.Enqueue(ctx, KindPreviewUp, "pg-restart", "x")
 		require.NoError(t, err)
 		<-startedCh
 		require.NoError(t, db.pg.Restart(time.Second), db.pg.Log())
+		close(restarted)
 		done := waitDone(t, q, op.ID, 60*time.Second)
 		assert.Equal(t, StatusSucceeded, done.Status)
 		assert.Equal(t, 1, done.Attempts)

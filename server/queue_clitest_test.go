@@ -22,11 +22,17 @@ func TestCancelRunningPreviewLeavesTheStackUsable(t *testing.T) {
 	code, op := e.do(t, "PUT", "/v1/previews/cancel-me", map[string]any{"image": "registry.test/app:1", "env": map[string]string{"TEST_SLEEP_MS": "20000"}}, token)
 	require.Equal(t, http.StatusAccepted, code, "%v", op)
 	id := op["id"].(string)
+	// The program runs (inside its sleep) once the engine's event for the
+	// root stack resource is recorded.
 	require.Eventually(t, func() bool {
-		o, _ := e.srv.Queue().Get(context.Background(), id)
-		return o != nil && o.Status == queue.StatusRunning
-	}, 20*time.Second, 50*time.Millisecond)
-	time.Sleep(2 * time.Second) // inside the program's sleep, the update under way
+		evs, _, _ := e.srv.Queue().Events(context.Background(), id, 0)
+		for _, ev := range evs {
+			if ev.Type == "resource-start" && ev.Resource == "pulumi:pulumi:Stack" {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 50*time.Millisecond)
 	code, body := e.do(t, "DELETE", "/v1/operations/"+id, nil, token)
 	require.Equal(t, http.StatusAccepted, code, "%v", body)
 	done := e.wait(t, id)
