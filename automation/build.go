@@ -3,6 +3,8 @@ package automation
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -45,6 +47,10 @@ type BuildResult struct {
 	LastUpdate *Update        `json:"lastUpdate,omitempty"`
 	Recovered  []string       `json:"recovered,omitempty"`
 	Stub       bool           `json:"stub,omitempty"`
+	// Unchanged: the build's Job already ran for exactly this spec, so
+	// nothing was built again; Note says what to do to build anew.
+	Unchanged bool   `json:"unchanged,omitempty"`
+	Note      string `json:"note,omitempty"`
 	// AlreadyGone is set by BuildDestroy when there was nothing to destroy.
 	AlreadyGone bool `json:"alreadyGone,omitempty"`
 }
@@ -159,8 +165,42 @@ func (m *Manager) BuildRun(ctx context.Context, spec BuildSpec) (*BuildResult, e
 	}
 	r := buildFromOutputs(spec.ID, res.Outputs, res.Secrets)
 	r.State, r.LastUpdate, r.Recovered = StateSucceeded, res.Update, res.Recovered
+	if nothingChanged(res.Update) {
+		r.Unchanged, r.Note = true, unchangedNote(spec)
+	}
 	m.pinDigest(ctx, r)
 	return r, nil
+}
+
+// nothingChanged reports an update that created, updated and replaced
+// nothing: the same spec again.
+func nothingChanged(u *Update) bool {
+	if u == nil || len(u.Changes) == 0 {
+		return false
+	}
+	for op, n := range u.Changes {
+		if op != "same" && n > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// commitSHA is a full git commit id: a ref that cannot move.
+var commitSHA = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
+
+// unchangedNote says why a re-run built nothing and how to build anew: a
+// branch or tag is not resolved again, so its new commits are not seen.
+func unchangedNote(spec BuildSpec) string {
+	if spec.GitURL != "" && !commitSHA.MatchString(spec.GitRef) {
+		ref := spec.GitRef
+		if ref == "" {
+			ref = "the default branch"
+		}
+		return fmt.Sprintf("build %s already ran with this spec, so nothing was built again; gitRef %s is not resolved again, "+
+			"so commits pushed since are not in the image: build with a new id, or with gitRef set to the commit", spec.ID, ref)
+	}
+	return fmt.Sprintf("build %s already ran with this spec, so nothing was built again; use a new id to build anew", spec.ID)
 }
 
 // pinDigest reads the digest the build pod wrote; without one (no kubectl,

@@ -170,3 +170,31 @@ func TestGCReportsWhatItCannotRead(t *testing.T) {
 	assert.False(t, results[0].Destroyed)
 	assert.NotEmpty(t, results[0].Error)
 }
+
+// A build run again with the same id and spec builds nothing, and says
+// so: a branch is not resolved again, so its new commits would be missed
+// silently otherwise.
+func TestABuildRunAgainSaysItBuiltNothing(t *testing.T) {
+	t.Parallel()
+	m := newTestManager(t, nil)
+	ctx := t.Context()
+	spec := BuildSpec{ID: "again", GitURL: "https://git.test/acme/web.git", GitRef: "main", ImageRepository: "apps/web", ImageTag: "1"}
+	first, err := m.BuildRun(ctx, spec)
+	require.NoError(t, err)
+	assert.False(t, first.Unchanged)
+	assert.Empty(t, first.Note)
+
+	again, err := m.BuildRun(ctx, spec)
+	require.NoError(t, err)
+	assert.True(t, again.Unchanged)
+	assert.Contains(t, again.Note, "gitRef main is not resolved again")
+	assert.Contains(t, again.Note, "build with a new id")
+
+	spec.GitRef = strings.Repeat("a", 40)
+	_, err = m.BuildRun(ctx, spec)
+	require.NoError(t, err)
+	pinned, err := m.BuildRun(ctx, spec)
+	require.NoError(t, err)
+	assert.True(t, pinned.Unchanged)
+	assert.NotContains(t, pinned.Note, "not resolved again", "a commit cannot move")
+}

@@ -94,7 +94,7 @@ func printBuild(w io.Writer, r *automation.BuildResult) {
 	if r.Stub {
 		fmt.Fprintln(w, "  (stub execution mode: nothing was built)")
 	}
-	for _, kv := range [][2]string{{"image", r.Image}, {"pushed", r.PushRef}, {"job", r.JobName}} {
+	for _, kv := range [][2]string{{"image", r.Image}, {"pushed", r.PushRef}, {"job", r.JobName}, {"note", r.Note}} {
 		if kv[1] != "" {
 			fmt.Fprintf(w, "  %-7s %s\n", kv[0], kv[1])
 		}
