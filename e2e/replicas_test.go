@@ -105,31 +105,39 @@ func engineStarted(f *fleet, id string) bool {
 	return false
 }
 
-// killMidUpdate waits until a replica runs an update, then kills its
-// process group; it returns the victim and the operations it was running.
+// killMidUpdate waits until a replica's engine is at work on an update,
+// then kills its process group; it returns the victim and the operations
+// it was running when it died (read after the kill: a dead replica changes
+// nothing, and a takeover comes only after --takeover-after).
 func killMidUpdate(t *testing.T, f *fleet) (*replica, []string, time.Time) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		var list struct{ Operations []queue.Operation }
-		f.any().get("/v1/operations?status=running&limit=100", &list)
-		byReplica := map[string][]string{}
-		for _, op := range list.Operations {
-			byReplica[op.Replica] = append(byReplica[op.Replica], op.ID)
-		}
+		byReplica := runningByReplica(f)
 		for _, r := range f.live() {
 			if ids := byReplica[r.id]; len(ids) > 0 && engineStarted(f, ids[0]) {
-				// Into the update: the engine has started, the CLI holds the stack's lock.
 				killedAt := time.Now()
 				r.kill()
+				ids = runningByReplica(f)[r.id]
 				t.Logf("killed %s (%s) with SIGKILL while it ran %v", r.name, r.id, ids)
 				return r, ids, killedAt
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // polling the service from outside
 	}
 	t.Fatal("no replica ever ran an operation")
 	return nil, nil, time.Time{}
+}
+
+// runningByReplica lists the running operations by the replica running them.
+func runningByReplica(f *fleet) map[string][]string {
+	var list struct{ Operations []queue.Operation }
+	f.any().get("/v1/operations?status=running&limit=200", &list)
+	out := map[string][]string{}
+	for _, op := range list.Operations {
+		out[op.Replica] = append(out[op.Replica], op.ID)
+	}
+	return out
 }
 
 func assertRun(t *testing.T, f *fleet, ops map[string]*queue.Operation, victim *replica, onVictim []string, killedAt time.Time) {
@@ -141,7 +149,11 @@ func assertRun(t *testing.T, f *fleet, ops map[string]*queue.Operation, victim *
 	}
 	for id, op := range ops {
 		assert.Equal(t, queue.StatusSucceeded, op.Status, "%s %s: %s", op.Kind, op.Target, op.Reason)
-		assert.NotEqual(t, victim.id, op.Replica, "finished by a live replica")
+		if op.Replica == victim.id {
+			// Only what the victim finished before it died.
+			require.NotNil(t, op.FinishedAt, "%s", id)
+			assert.False(t, op.FinishedAt.After(killedAt), "%s finished by the killed replica after its death", id)
+		}
 		if !taken[id] {
 			assert.Equal(t, 1, op.Attempts, "%s ran once", id)
 			continue
