@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -32,15 +33,25 @@ func BenchmarkPlatformProgram(b *testing.B) {
 	}
 }
 
+// benchPlatform is the platform as the Manager hands it to a stack: its
+// outputs as the platformOutputs config.
+func benchPlatform(b *testing.B) map[string]string {
+	raw, err := json.Marshal(devPlatformOutputs())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return map[string]string{"platformOutputs": string(raw)}
+}
+
 func BenchmarkPreviewProgram(b *testing.B) {
-	values := previewValues(map[string]string{"env": `{"LOG_LEVEL":"debug"}`, "replicas": "2", "expiresAt": "2026-11-23T12:00:00Z"})
+	values := previewValues(with(map[string]string{"env": `{"LOG_LEVEL":"debug"}`, "replicas": "2", "expiresAt": "2026-11-23T12:00:00Z"}, benchPlatform(b)))
 	cfg, _ := testmocks.ProjectConfig(PreviewProject, values, nil)
-	benchProgram(b, PreviewProject, "preview-pr-42", cfg, nil, devPlatformOutputs(), Preview)
+	benchProgram(b, PreviewProject, "preview-pr-42", cfg, nil, nil, Preview)
 }
 
 func BenchmarkBuildProgram(b *testing.B) {
-	cfg, _ := testmocks.ProjectConfig(BuildProject, buildValues(nil), nil)
-	benchProgram(b, BuildProject, "build-b-7", cfg, nil, devPlatformOutputs(), Build)
+	cfg, _ := testmocks.ProjectConfig(BuildProject, buildValues(benchPlatform(b)), nil)
+	benchProgram(b, BuildProject, "build-b-7", cfg, nil, nil, Build)
 }
 
 // benchProgram runs program once per iteration on fresh mocks and fails if
