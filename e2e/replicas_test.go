@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -56,7 +57,7 @@ func replicasOnPostgres(ctx context.Context, t *testing.T, e *env, m *automation
 
 	first := round(http.MethodPut, img("1"), nil)
 	round(http.MethodPut, img("2"), func(i int) bool { return i%2 == 0 }) // mostly 409: the first is under way
-	victim, onVictim, killedAt := killMidUpdate(t, f)
+	victim, onVictim, killedAt := killMidUpdate(t, f, acceptedIDs(first))
 	f.waitAll(t, accepted(t, first), 5*time.Minute)
 	round(http.MethodDelete, img(""), func(i int) bool { return i%2 == 0 })
 	round(http.MethodPut, img("3"), func(i int) bool { return i%2 == 1 })
@@ -92,41 +93,80 @@ func accepted(t *testing.T, reqs []*request) []string {
 	return ids
 }
 
-// engineStarted reports whether the operation's recorded events show the
-// engine at work (its program's root resource started).
-func engineStarted(f *fleet, id string) bool {
-	var op queue.Operation
-	f.any().get("/v1/operations/"+id, &op)
-	for _, e := range op.Events {
-		if e.Type == "resource-start" {
-			return true
-		}
+// engineStarts follows the event streams of ids (NDJSON, from any live
+// replica, open until each operation ends) and sends each id whose engine
+// has started its program's root resource, as that event arrives. Cancel
+// ctx to stop following.
+func engineStarts(ctx context.Context, f *fleet, ids []string) <-chan string {
+	out := make(chan string, len(ids))
+	for _, id := range ids {
+		go func() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.any().url+"/v1/operations/"+id+"/events", nil)
+			if err != nil {
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+apiToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			dec := json.NewDecoder(resp.Body)
+			for {
+				var e automation.Event
+				if dec.Decode(&e) != nil {
+					return
+				}
+				if e.Type == "resource-start" && e.Resource == "pulumi:pulumi:Stack" {
+					out <- id
+					return
+				}
+			}
+		}()
 	}
-	return false
+	return out
 }
 
-// killMidUpdate waits until a replica's engine is at work on an update,
-// then kills its process group; it returns the victim and the operations
-// it was running when it died (read after the kill: a dead replica changes
-// nothing, and a takeover comes only after --takeover-after).
-func killMidUpdate(t *testing.T, f *fleet) (*replica, []string, time.Time) {
+// acceptedIDs are the operations the service accepted (202).
+func acceptedIDs(reqs []*request) []string {
+	var ids []string
+	for _, rq := range reqs {
+		if rq.code == http.StatusAccepted {
+			ids = append(ids, rq.op.ID)
+		}
+	}
+	return ids
+}
+
+// killMidUpdate waits for the first of ids whose engine is at work on a
+// live replica, then kills that replica's process group; it returns the
+// victim and the operations it was running when it died (read after the
+// kill: a dead replica changes nothing, and a takeover comes only after
+// --takeover-after).
+func killMidUpdate(t *testing.T, f *fleet, ids []string) (*replica, []string, time.Time) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		byReplica := runningByReplica(f)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	starts := engineStarts(ctx, f, ids)
+	for {
+		var id string
+		select {
+		case id = <-starts:
+		case <-ctx.Done():
+			t.Fatal("no replica's engine ever started an operation")
+		}
+		var op queue.Operation
+		f.any().get("/v1/operations/"+id, &op)
 		for _, r := range f.live() {
-			if ids := byReplica[r.id]; len(ids) > 0 && engineStarted(f, ids[0]) {
+			if r.id == op.Replica && op.Status == queue.StatusRunning {
 				killedAt := time.Now()
 				r.kill()
-				ids = runningByReplica(f)[r.id]
-				t.Logf("killed %s (%s) with SIGKILL while it ran %v", r.name, r.id, ids)
-				return r, ids, killedAt
+				running := runningByReplica(f)[r.id]
+				t.Logf("killed %s (%s) with SIGKILL while it ran %v", r.name, r.id, running)
+				return r, running, killedAt
 			}
 		}
-		time.Sleep(50 * time.Millisecond) // polling the service from outside
 	}
-	t.Fatal("no replica ever ran an operation")
-	return nil, nil, time.Time{}
 }
 
 // runningByReplica lists the running operations by the replica running them.
@@ -209,15 +249,14 @@ func postgresRestart(t *testing.T, f *fleet, pg *pgtest.Server, launches []strin
 	t.Helper()
 	reqs := f.updateOdd(launches, "5")
 	ids := accepted(t, reqs)
-	// Restart once the engines are at work on some of them.
-	require.Eventually(t, func() bool {
-		for _, id := range ids {
-			if engineStarted(f, id) {
-				return true
-			}
-		}
-		return false
-	}, 2*time.Minute, 50*time.Millisecond)
+	// Restart once an engine is at work on one of them.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	select {
+	case <-engineStarts(ctx, f, ids):
+	case <-ctx.Done():
+		t.Fatal("no engine ever started one of the operations")
+	}
 	require.NoError(t, pg.Restart(2*time.Second), pg.Log())
 	ops := f.waitAll(t, ids, 5*time.Minute)
 	for _, op := range ops {
