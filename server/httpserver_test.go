@@ -2,10 +2,8 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -84,10 +82,7 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 // A request without the token is answered 401 at once, without the body
 // being read or waited for, and the connection is closed.
 func TestUnauthenticatedBodyIsNotRead(t *testing.T) {
-	srv, err := New(context.Background(), &recordingBackend{}, Options{Token: apiToken, StateDir: t.TempDir(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	defer srv.Queue().Close()
+	srv := idleServer(t, nil)
 	addr := serveShort(t, srv.Handler())
 	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
@@ -154,10 +149,7 @@ func TestTheEventStreamIsNotCutByTheWriteTimeout(t *testing.T) {
 
 // RFC 7235: the scheme's name is case-insensitive.
 func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
-	srv, err := New(context.Background(), &recordingBackend{}, Options{Token: apiToken, StateDir: t.TempDir(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	defer srv.Queue().Close()
+	srv := idleServer(t, nil)
 	h := srv.Handler()
 	for header, want := range map[string]int{
 		"Bearer " + apiToken:       http.StatusOK,
@@ -181,13 +173,7 @@ func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
 // the queue and cancelled jobs with Basic credentials, a foreign Origin and
 // a text/plain body), cannot be framed, and bounds bodies.
 func TestQueueUIRefusesCrossSiteWrites(t *testing.T) {
-	srv, err := New(context.Background(), &recordingBackend{}, Options{Token: apiToken, UIToken: "ui-secret", StateDir: t.TempDir(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	defer srv.Queue().Close()
-	require.NoError(t, srv.startUI(ctx))
+	srv, ctx := uiServer(t)
 	require.NoError(t, srv.Queue().Start(ctx))
 	defer func() { _ = srv.Queue().Stop(time.Second) }()
 	h := srv.Handler()

@@ -1,10 +1,7 @@
 package server
 
 import (
-	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,10 +22,7 @@ func TestReadinessFailsOnAFullDisk(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=2m"))
 	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
-	srv, err := New(context.Background(), &recordingBackend{}, Options{Token: apiToken, StateDir: dir,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	defer srv.Queue().Close()
+	srv := idleServer(t, func(o *Options) { o.StateDir = dir })
 	h := srv.Handler()
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()

@@ -105,6 +105,21 @@ func apiUnderTest(t *testing.T) (*Server, *recordingBackend, *queue.Queue) {
 	return srv, b, srv.Queue()
 }
 
+// idleServer is a server whose queue records and never works: enough for
+// the routes up to the 202. mod adjusts the options; the queue is closed
+// when the test ends.
+func idleServer(t *testing.T, mod func(*Options)) *Server {
+	t.Helper()
+	opts := Options{Token: apiToken, StateDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if mod != nil {
+		mod(&opts)
+	}
+	srv, err := New(context.Background(), &recordingBackend{}, opts)
+	require.NoError(t, err)
+	t.Cleanup(srv.Queue().Close)
+	return srv
+}
+
 func recorded(t *testing.T, q *queue.Queue) []*queue.Operation {
 	t.Helper()
 	ops, err := q.List(context.Background(), queue.Filter{})
@@ -269,10 +284,7 @@ func TestGoodRequestsReachTheBackend(t *testing.T) {
 // Lists are pages: newest first, a next link while there may be more,
 // each operation without its request unless asked for.
 func TestOperationListPages(t *testing.T) {
-	srv, err := New(context.Background(), &recordingBackend{}, Options{Token: apiToken, StateDir: t.TempDir(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	defer srv.Queue().Close()
+	srv := idleServer(t, nil)
 	h := srv.Handler()
 	var want []string
 	for i := range 5 {
@@ -308,10 +320,7 @@ func TestOperationListPages(t *testing.T) {
 // Beyond --max-in-flight a request is answered 429, with when to retry,
 // and nothing is recorded.
 func TestMaxInFlightAnswers429(t *testing.T) {
-	srv, err := New(context.Background(), &recordingBackend{}, Options{Token: apiToken, StateDir: t.TempDir(), MaxInFlight: 2,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	defer srv.Queue().Close()
+	srv := idleServer(t, func(o *Options) { o.MaxInFlight = 2 })
 	h := srv.Handler()
 	for i := range 2 {
 		code, body := call(t, h, "PUT", fmt.Sprintf("/v1/previews/full-%d", i), `{`+goodPreview+`}`)

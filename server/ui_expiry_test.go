@@ -20,13 +20,7 @@ import (
 )
 
 func TestQueueUIIsBehindItsToken(t *testing.T) {
-	srv, err := New(context.Background(), &recordingBackend{}, Options{Token: apiToken, UIToken: "ui-secret", StateDir: t.TempDir(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	defer srv.Queue().Close()
-	require.NoError(t, srv.startUI(ctx))
+	srv, _ := uiServer(t)
 	h := srv.Handler()
 	tests := []struct {
 		name, path, auth string
@@ -56,6 +50,17 @@ func TestQueueUIIsBehindItsToken(t *testing.T) {
 			}
 		})
 	}
+}
+
+// uiServer is an idle server with the queue UI mounted behind the token
+// "ui-secret"; ctx lives as long as the test.
+func uiServer(t *testing.T) (*Server, context.Context) {
+	t.Helper()
+	srv := idleServer(t, func(o *Options) { o.UIToken = "ui-secret" })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	require.NoError(t, srv.startUI(ctx))
+	return srv, ctx
 }
 
 func basic(user, pass string) string {
