@@ -1,8 +1,8 @@
 package stacks
 
 import (
+	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 
 	"github.com/apphub/apphub-infra/internal/previewurl"
@@ -70,12 +70,12 @@ func ParseDNSEgress(raw string) ([]string, error) {
 			out = append(out, e)
 			continue
 		}
-		pfx, err := netip.ParsePrefix(e)
-		if err != nil {
+		pfx, err := validate.MaskedPrefix(e)
+		switch {
+		case errors.Is(err, validate.ErrNotCIDR):
 			return nil, fmt.Errorf("entry %q must be %q or a CIDR such as 169.254.20.10/32 (NodeLocal DNSCache)", e, DNSEgressKubeDNS)
-		}
-		if pfx != pfx.Masked() {
-			return nil, fmt.Errorf("entry %q has host bits set; did you mean %s?", e, pfx.Masked())
+		case err != nil:
+			return nil, fmt.Errorf("entry %q %w", e, err)
 		}
 		out = append(out, pfx.String())
 	}

@@ -7,9 +7,12 @@
 package netguard
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/apphub/apphub-infra/internal/validate"
 )
 
 // Policy refuses every non-public address except those in Allow.
@@ -139,12 +142,13 @@ func ParseAllow(values []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, v := range values {
 		v = strings.TrimSpace(v)
-		if pfx, err := netip.ParsePrefix(v); err == nil {
-			if pfx != pfx.Masked() {
-				return nil, fmt.Errorf("%q has host bits set; did you mean %s?", v, pfx.Masked())
-			}
+		pfx, err := validate.MaskedPrefix(v)
+		if err == nil {
 			out = append(out, pfx)
 			continue
+		}
+		if !errors.Is(err, validate.ErrNotCIDR) {
+			return nil, fmt.Errorf("%q %w", v, err)
 		}
 		a, err := netip.ParseAddr(v)
 		if err != nil || a.Zone() != "" {

@@ -1,6 +1,9 @@
 package validate
 
 import (
+	"errors"
+	"fmt"
+	"net/netip"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -132,4 +135,21 @@ func (p *Problems) Token(field, value string) {
 	case strings.IndexFunc(value, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0:
 		p.Add(field, "must be visible ASCII characters only (no spaces or control characters)")
 	}
+}
+
+// ErrNotCIDR is MaskedPrefix's error for text that is no CIDR at all.
+var ErrNotCIDR = errors.New("not a CIDR")
+
+// MaskedPrefix parses a CIDR that names its range exactly: 10.20.0.1/16
+// is refused (has host bits set) rather than silently read as
+// 10.20.0.0/16, since the writer may have meant either.
+func MaskedPrefix(s string) (netip.Prefix, error) {
+	pfx, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, ErrNotCIDR
+	}
+	if pfx != pfx.Masked() {
+		return netip.Prefix{}, fmt.Errorf("has host bits set; did you mean %s?", pfx.Masked())
+	}
+	return pfx, nil
 }
