@@ -4,6 +4,7 @@ package automation
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,22 +71,37 @@ func TestBuildFailureCarriesReason(t *testing.T) {
 	assert.Equal(t, StateFailed, got.State, "the failed update is the stack's last word")
 }
 
+// testClock is a clock a test sets.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *testClock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
+
+// shortLivedPreview is a Manager on a test clock (2026-11-22 12:00 UTC)
+// holding preview "short", which expires a minute later.
+func shortLivedPreview(t *testing.T) (*Manager, *testClock) {
+	t.Helper()
+	clock := &testClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	m := newTestManager(t, func(o *Options) { o.Now = clock.Now })
+	_, err := m.PreviewUp(t.Context(), PreviewSpec{Launch: "short", Image: "registry.test/app:1", TTLSeconds: 60})
+	require.NoError(t, err)
+	return m, clock
+}
+
 func TestGCDestroysOnlyExpired(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	clock := &now
-	m := newTestManager(t, func(o *Options) { o.Now = func() time.Time { return *clock } })
+	m, clock := shortLivedPreview(t)
 	ctx := t.Context()
-	_, err := m.PreviewUp(ctx, PreviewSpec{Launch: "short", Image: "registry.test/app:1", TTLSeconds: 60})
-	require.NoError(t, err)
 	long, err := m.PreviewUp(ctx, PreviewSpec{Launch: "long", Image: "registry.test/app:1", TTLSeconds: 86400})
 	require.NoError(t, err)
 	assert.Equal(t, "2026-11-23T12:00:00Z", long.ExpiresAt)
 	_, err = m.PreviewUp(ctx, PreviewSpec{Launch: "forever", Image: "registry.test/app:1"})
 	require.NoError(t, err)
 
-	later := now.Add(2 * time.Hour)
-	clock = &later
+	clock.Add(2 * time.Hour)
 	results, err := m.GC(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []GCResult{{Launch: "short", ExpiresAt: "2026-11-22T12:01:00Z", Destroyed: true}}, results)
@@ -140,26 +156,21 @@ func TestStubModeCreatesNothing(t *testing.T) {
 // and the run fails saying so; the rest is collected.
 func TestGCReportsWhatItCannotRead(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	clock := &now
-	m := newTestManager(t, func(o *Options) { o.Now = func() time.Time { return *clock } })
+	m, clock := shortLivedPreview(t)
 	ctx := t.Context()
-	_, err := m.PreviewUp(ctx, PreviewSpec{Launch: "short", Image: "registry.test/app:1", TTLSeconds: 60})
-	require.NoError(t, err)
 	other := newTestManager(t, func(o *Options) {
 		o.StateDir, o.BackendURL, o.Passphrase = t.TempDir(), m.Options().BackendURL, "another-passphrase"
-		o.Now = func() time.Time { return *clock }
+		o.Now = clock.Now
 		// A secret output: reading it needs the other passphrase.
 		o.PreviewProgram = func(ctx *pulumi.Context) error {
 			ctx.Export("token", pulumi.ToSecret(pulumi.String("s3cret")))
 			return testprograms.Preview(ctx)
 		}
 	})
-	_, err = other.PreviewUp(ctx, PreviewSpec{Launch: "foreign", Image: "registry.test/app:1", TTLSeconds: 60})
+	_, err := other.PreviewUp(ctx, PreviewSpec{Launch: "foreign", Image: "registry.test/app:1", TTLSeconds: 60})
 	require.NoError(t, err)
 
-	later := now.Add(2 * time.Hour)
-	clock = &later
+	clock.Add(2 * time.Hour)
 	results, err := m.GC(ctx)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "1 preview(s) whose state could not be read")

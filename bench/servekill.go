@@ -42,12 +42,11 @@ type killReport struct {
 	Retried  int            `json:"retried"` // accepted operations that needed a second attempt
 	// Unanswered are operations the server recorded whose 202 died with
 	// it: the caller saw an error, and a retry finds them (409 or done).
-	Unanswered int           `json:"recordedWithoutAnswer"`
-	P50, P95   time.Duration `json:"-"`
-	P50ms      float64       `json:"p50Ms"`
-	P95ms      float64       `json:"p95Ms"`
-	KilledAt   int           `json:"killedAfterAnswers"`
-	RestartMs  float64       `json:"restartToReadyMs"`
+	Unanswered int     `json:"recordedWithoutAnswer"`
+	P50ms      float64 `json:"p50Ms"`
+	P95ms      float64 `json:"p95Ms"`
+	KilledAt   int     `json:"killedAfterAnswers"`
+	RestartMs  float64 `json:"restartToReadyMs"`
 }
 
 func runServeKillCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -209,8 +208,8 @@ func serveKill(ctx context.Context, bin, dir string, f killFlags) (*killReport, 
 	rep.Unanswered = recorded - rep.Accepted
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	if n := len(latencies); n > 0 {
-		rep.P50, rep.P95 = latencies[n/2], latencies[(n*95)/100]
-		rep.P50ms, rep.P95ms = float64(rep.P50.Microseconds())/1000, float64(rep.P95.Microseconds())/1000
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		rep.P50ms, rep.P95ms = ms(latencies[n/2]), ms(latencies[(n*95)/100])
 	}
 	return rep, nil
 }
