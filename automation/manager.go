@@ -68,6 +68,9 @@ func (m *Manager) Options() Options { return m.opts }
 // registry about a plugin that is already there costs seconds (and fails
 // offline).
 func (m *Manager) Start(ctx context.Context) error {
+	if err := m.openBackend(ctx); err != nil {
+		return err
+	}
 	if m.opts.SkipPluginInstall {
 		return nil
 	}
@@ -231,4 +234,26 @@ func (m *Manager) listWorkspace(ctx context.Context, project string, program pul
 		return nil, err
 	}
 	return auto.NewLocalWorkspace(ctx, append(m.wsOpts(project, dir), auto.Program(program))...)
+}
+
+// openBackend has the CLI open a file backend once, before operations run
+// at the same time: its first use writes the backend's metadata, and
+// concurrent first commands on a fresh backend race on it (one reads it
+// half written: `read ".pulumi/meta.yaml": EOF`).
+func (m *Manager) openBackend(ctx context.Context) error {
+	if dir, err := pulumilocks.FileBackendDir(m.opts.BackendURL); err != nil || dir == "" {
+		return err
+	}
+	dir := filepath.Join(m.opts.WorkDir, ".backend")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("automation: %w", err)
+	}
+	ws, err := auto.NewLocalWorkspace(ctx, m.wsOpts("apphub-backend", dir)...)
+	if err != nil {
+		return fmt.Errorf("automation: backend workspace: %w", err)
+	}
+	if _, err := ws.ListStacks(ctx); err != nil {
+		return fmt.Errorf("automation: opening the backend %s: %s", m.opts.BackendURL, reason(err, nil))
+	}
+	return nil
 }
