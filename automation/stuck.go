@@ -151,8 +151,12 @@ type stuckWatch struct {
 }
 
 // look judges the launch now; it returns the reason once a blocking
-// condition has held at every look for after.
+// condition has held at every look for after, or at once when the
+// Deployment itself gave up (its progress deadline passed).
 func (w *stuckWatch) look(ctx context.Context, now time.Time) (string, error) {
+	if reason, err := deadlineExceeded(ctx, w.cs, w.ns, w.launch); err != nil || reason != "" {
+		return reason, err
+	}
 	reason, err := blocked(ctx, w.cs, w.ns, w.launch)
 	switch {
 	case err != nil || reason == "":

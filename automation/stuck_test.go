@@ -69,6 +69,17 @@ func TestTheStuckWatchJudgesTheStateNow(t *testing.T) {
 		Name: "app", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
 	}}}}
 	now := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	progressing := func(status corev1.ConditionStatus, reason string) *appsv1.Deployment {
+		return &appsv1.Deployment{ObjectMeta: launchMeta("preview-pr-1", "pr-1"), Status: appsv1.DeploymentStatus{Conditions: []appsv1.DeploymentCondition{{
+			Type: appsv1.DeploymentProgressing, Status: status, Reason: reason, Message: `ReplicaSet "preview-pr-1-7d9f" has timed out progressing.`,
+		}}}}
+	}
+	unready := &corev1.Pod{ObjectMeta: launchMeta("preview-pr-1-a", "pr-1"), Status: corev1.PodStatus{
+		Conditions:        []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}},
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "app", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}},
+	}}
+	probeFailed := podEvent("e1", "preview-pr-1-a", "Unhealthy", now)
+	probeFailed.Type, probeFailed.Message = corev1.EventTypeWarning, "Readiness probe failed: HTTP probe failed with statuscode: 503"
 	tests := []struct {
 		name   string
 		states [][]runtime.Object
@@ -99,6 +110,10 @@ func TestTheStuckWatchJudgesTheStateNow(t *testing.T) {
 		{"no node, no autoscaler", [][]runtime.Object{{unschedulablePod("preview-pr-1-a", "pr-1")}, {unschedulablePod("preview-pr-1-a", "pr-1")}},
 			[]time.Duration{0, 31 * time.Second}, "Unschedulable"},
 		{"blocked, but not yet for long", [][]runtime.Object{{quota}, {quota}}, []time.Duration{0, 29 * time.Second}, ""},
+		{"not ready and still within the progress deadline", [][]runtime.Object{{progressing(corev1.ConditionTrue, "ReplicaSetUpdated"), unready, probeFailed}, {progressing(corev1.ConditionTrue, "ReplicaSetUpdated"), unready, probeFailed}},
+			[]time.Duration{0, 5 * time.Minute}, ""},
+		{"never ready: the progress deadline ends it at once", [][]runtime.Object{{progressing(corev1.ConditionFalse, "ProgressDeadlineExceeded"), unready, probeFailed}}, []time.Duration{0},
+			`Deployment preview-pr-1: ProgressDeadlineExceeded: ReplicaSet "preview-pr-1-7d9f" has timed out progressing.; pod preview-pr-1-a: not ready (Readiness probe failed: HTTP probe failed with statuscode: 503)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

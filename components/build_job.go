@@ -19,6 +19,14 @@ const (
 	BuildNamePrefix  = "build-"
 	buildkitHome     = "/home/user"
 	buildMetadataLog = "/dev/termination-log"
+	// BuildCAConfigMap and BuildCAKey hold the CA bundle builds trust
+	// besides the builder image's own (the platform's buildCaBundle).
+	BuildCAConfigMap = "apphub-build-ca"
+	BuildCAKey       = "ca.crt"
+	// buildCAPath is a file in the image's certificate directory: git
+	// (libcurl's CA path) and Go's TLS in buildkitd read every file there,
+	// while environment variables never reach the git BuildKit runs.
+	buildCAPath = "/etc/ssl/certs/apphub-build-ca.crt"
 )
 
 // BuildAwaitGrace is added to the Job's deadline for Pulumi's own timeout, so
@@ -46,6 +54,9 @@ type BuildJobArgs struct {
 	InsecureRegistry bool
 	// RegistrySecret is a dockerconfigjson Secret with push credentials.
 	RegistrySecret string
+	// CAConfigMap is a ConfigMap whose BuildCAKey holds extra PEM
+	// certificates to trust (git servers, registries); empty for none.
+	CAConfigMap    string
 	TimeoutSeconds int
 	TTLSeconds     int
 	BackoffLimit   int
@@ -217,6 +228,11 @@ func (a *BuildJobArgs) mounts() corev1.VolumeMountArray {
 			Name: pulumi.String("registry-auth"), MountPath: pulumi.String(buildkitHome + "/.docker"), ReadOnly: pulumi.Bool(true),
 		})
 	}
+	if a.CAConfigMap != "" {
+		mounts = append(mounts, &corev1.VolumeMountArgs{
+			Name: pulumi.String("ca"), MountPath: pulumi.String(buildCAPath), SubPath: pulumi.String(BuildCAKey), ReadOnly: pulumi.Bool(true),
+		})
+	}
 	return mounts
 }
 
@@ -231,6 +247,12 @@ func (a *BuildJobArgs) volumes() corev1.VolumeArray {
 					Key: pulumi.String(".dockerconfigjson"), Path: pulumi.String("config.json"),
 				}},
 			},
+		})
+	}
+	if a.CAConfigMap != "" {
+		volumes = append(volumes, &corev1.VolumeArgs{
+			Name:      pulumi.String("ca"),
+			ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(a.CAConfigMap)},
 		})
 	}
 	return volumes

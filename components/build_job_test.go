@@ -94,6 +94,22 @@ func TestBuildJobPushCredentials(t *testing.T) {
 	assert.Contains(t, job.Plain(pod+"containers.0.env"), map[string]any{"name": "BUILD_INSECURE", "value": ""})
 }
 
+func TestBuildJobCABundle(t *testing.T) {
+	m, err := run(t, func(ctx *pulumi.Context) error {
+		_, err := NewBuildJob(ctx, "build", buildArgs(func(a *BuildJobArgs) { a.CAConfigMap = BuildCAConfigMap }))
+		return err
+	})
+	require.NoError(t, err)
+	job := m.Find(t, tJob, "build")
+	pod := "spec.template.spec."
+	assert.Equal(t, map[string]any{"name": "ca", "configMap": map[string]any{"name": "apphub-build-ca"}}, job.Plain(pod+"volumes.1"))
+	// A file inside /etc/ssl/certs: the image's own bundle stays, and git
+	// (libcurl's CA path) and buildkitd (Go) read every file there.
+	assert.Contains(t, job.Plain(pod+"containers.0.volumeMounts"), map[string]any{
+		"name": "ca", "mountPath": "/etc/ssl/certs/apphub-build-ca.crt", "subPath": "ca.crt", "readOnly": true,
+	})
+}
+
 func TestBuildJobRejects(t *testing.T) {
 	for name, args := range map[string]*BuildJobArgs{
 		"nil":        nil,

@@ -31,6 +31,10 @@ type NamespaceArgs struct {
 	Warn string
 	// Labels are added to the namespace.
 	Labels map[string]string
+	// Annotations are added to the namespace: what the cluster reads there,
+	// such as PodNodeSelector's scheduler.alpha.kubernetes.io/node-selector
+	// that sends every pod of the namespace to a node pool.
+	Annotations map[string]string
 	// Quota caps what the namespace may request; nil creates none.
 	Quota *QuotaArgs
 	// Limits sets per-container defaults and maxima; nil creates none. With a
@@ -107,7 +111,7 @@ func NewNamespace(ctx *pulumi.Context, name string, args *NamespaceArgs, opts ..
 	labels["pod-security.kubernetes.io/audit-version"] = pulumi.String("latest")
 
 	ns, err := corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(a.Name), Labels: labels},
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(a.Name), Labels: labels, Annotations: annotations(a.Annotations)},
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("namespace %q: creating namespace: %w", name, err)
@@ -129,6 +133,14 @@ func NewNamespace(ctx *pulumi.Context, name string, args *NamespaceArgs, opts ..
 		return nil, err
 	}
 	return comp, nil
+}
+
+// annotations is nil for none, so a namespace without any has no empty map.
+func annotations(m map[string]string) pulumi.StringMapInput {
+	if len(m) == 0 {
+		return nil
+	}
+	return pulumi.ToStringMap(m)
 }
 
 // Ref lets other components create objects inside this namespace.

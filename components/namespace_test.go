@@ -12,9 +12,10 @@ func TestNamespaceRestrictedWithQuotaAndLimits(t *testing.T) {
 	var ref NamespaceRef
 	m, err := run(t, func(ctx *pulumi.Context) error {
 		ns, err := NewNamespace(ctx, "previews", &NamespaceArgs{
-			Name:    "apphub",
-			Enforce: PodSecurityRestricted,
-			Labels:  map[string]string{"apphub.io/role": "previews"},
+			Name:        "apphub",
+			Enforce:     PodSecurityRestricted,
+			Labels:      map[string]string{"apphub.io/role": "previews"},
+			Annotations: map[string]string{"scheduler.alpha.kubernetes.io/node-selector": "pool=previews"},
 			Quota: &QuotaArgs{
 				RequestsCPU: "4", RequestsMemory: "8Gi", LimitsCPU: "8", LimitsMemory: "16Gi",
 				Pods: 40, PersistentVolumeClaims: new(5),
@@ -50,6 +51,7 @@ func TestNamespaceRestrictedWithQuotaAndLimits(t *testing.T) {
 		"app.kubernetes.io/component":                "namespace",
 		"apphub.io/role":                             "previews",
 	}, ns.Plain("metadata.labels"))
+	assert.Equal(t, map[string]any{"scheduler.alpha.kubernetes.io/node-selector": "pool=previews"}, ns.Plain("metadata.annotations"))
 	assertParent(t, ns, NamespaceType, "previews")
 
 	quota := m.Find(t, tQuota, "previews-quota")

@@ -27,6 +27,8 @@ const (
 	PreviewNamePrefix      = "preview-"
 	previewServicePort     = 80
 	defaultPreviewUserID   = 10001
+	// previewDrainSeconds is the preStop pause of a preview's container.
+	previewDrainSeconds = 5
 )
 
 // EgressRule allows preview pods to reach one CIDR on one TCP port.
@@ -65,6 +67,9 @@ type PreviewAppArgs struct {
 	Egress    []EgressRule
 	// ExpiresAt (RFC 3339) becomes the apphub.io/expires-at annotation.
 	ExpiresAt string
+	// ReadyTimeout is the Deployment's progressDeadlineSeconds; 0 leaves
+	// Kubernetes' default (600).
+	ReadyTimeout int
 }
 
 // PreviewApp is a Deployment, Service, Ingress and NetworkPolicy for one launch.
@@ -130,8 +135,9 @@ func (a *PreviewAppArgs) newObjects(ctx *pulumi.Context, name string, parent pul
 	dep, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: a.meta(),
 		Spec: &appsv1.DeploymentSpecArgs{
-			Replicas: pulumi.Int(a.Replicas),
-			Selector: &metav1.LabelSelectorArgs{MatchLabels: a.selector()},
+			Replicas:                pulumi.Int(a.Replicas),
+			ProgressDeadlineSeconds: positive(a.ReadyTimeout),
+			Selector:                &metav1.LabelSelectorArgs{MatchLabels: a.selector()},
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: a.labels()},
 				Spec:     previewPodSpec(a),
@@ -155,6 +161,14 @@ func (a *PreviewAppArgs) newObjects(ctx *pulumi.Context, name string, parent pul
 		return nil, nil, fmt.Errorf("creating network policy: %w", err)
 	}
 	return dep, svc, nil
+}
+
+// positive is n as an input, or nil (the API's default) when not positive.
+func positive(n int) pulumi.IntPtrInput {
+	if n <= 0 {
+		return nil
+	}
+	return pulumi.IntPtr(n)
 }
 
 func (a *PreviewAppArgs) objName() string { return PreviewName(a.Launch) }
@@ -245,8 +259,15 @@ func previewPodSpec(a *PreviewAppArgs) *corev1.PodSpecArgs {
 			Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
 				Name: pulumi.String("http"), ContainerPort: pulumi.Int(a.Port), Protocol: pulumi.String("TCP"),
 			}},
-			Env:             a.env(),
-			ReadinessProbe:  probe,
+			Env:            a.env(),
+			ReadinessProbe: probe,
+			// A pod being replaced leaves the Service's endpoints at once,
+			// but the ingress controller learns of it a moment later; the
+			// pause keeps it serving until then, so a rollout drops no
+			// request (the sleep action needs no shell in the image).
+			Lifecycle: &corev1.LifecycleArgs{PreStop: &corev1.LifecycleHandlerArgs{
+				Sleep: &corev1.SleepActionArgs{Seconds: pulumi.Int(previewDrainSeconds)},
+			}},
 			Resources:       a.Resources.requirements(),
 			SecurityContext: restrictedContainer(false),
 		}},

@@ -23,7 +23,7 @@ func previewArgs(mod func(*PreviewAppArgs)) *PreviewAppArgs {
 		IngressClass: "traefik", URL: "https://pr-42.preview.local", Host: "pr-42.preview.local", Path: "/",
 		TLSSecret: "wildcard", IngressNamespace: "kube-system",
 		Egress:    []EgressRule{{CIDR: "10.0.0.0/8", Port: 5432}},
-		ExpiresAt: "2026-11-23T12:00:00Z",
+		ExpiresAt: "2026-11-23T12:00:00Z", ReadyTimeout: 120,
 	}
 	if mod != nil {
 		mod(a)
@@ -52,6 +52,7 @@ func TestPreviewAppDeployment(t *testing.T) {
 	assert.Equal(t, "pulumi", dep.Str("metadata.labels[app.kubernetes.io/managed-by]"))
 	assert.Equal(t, "2026-11-23T12:00:00Z", dep.Str("metadata.annotations[apphub.io/expires-at]"))
 	assert.Equal(t, float64(2), dep.Num("spec.replicas"))
+	assert.Equal(t, float64(120), dep.Num("spec.progressDeadlineSeconds"), "the platform's ready timeout")
 	assert.Equal(t, map[string]any{"app.kubernetes.io/instance": "preview-pr-42"}, dep.Plain("spec.selector.matchLabels"))
 
 	pod := "spec.template.spec."
@@ -74,6 +75,8 @@ func TestPreviewAppDeployment(t *testing.T) {
 	assert.Equal(t, "apphub-registry:5000/apps/web:abc123", dep.Str(c+"image"))
 	assert.Equal(t, float64(8080), dep.Num(c+"ports.0.containerPort"))
 	assert.Equal(t, "/healthz", dep.Str(c+"readinessProbe.httpGet.path"))
+	assert.Equal(t, map[string]any{"preStop": map[string]any{"sleep": map[string]any{"seconds": float64(5)}}}, dep.Plain(c+"lifecycle"),
+		"a replaced pod serves on until the ingress has dropped it")
 	assert.Equal(t, map[string]any{"cpu": "100m", "memory": "128Mi"}, dep.Plain(c+"resources.requests"))
 	var names []string
 	for _, e := range dep.Plain(c + "env").([]any) {
@@ -130,6 +133,7 @@ func TestPreviewAppPathStyleNoTLSNoTTL(t *testing.T) {
 		_, err := NewPreviewApp(ctx, "preview", previewArgs(func(a *PreviewAppArgs) {
 			a.URL, a.Host, a.Path = "http://preview.minikube.local/pr-42", "preview.minikube.local", "/pr-42"
 			a.TLSSecret, a.ExpiresAt, a.HealthPath, a.ImagePullSecret, a.Egress = "", "", "", "", nil
+			a.ReadyTimeout = 0
 		}))
 		return err
 	})
@@ -141,6 +145,7 @@ func TestPreviewAppPathStyleNoTLSNoTTL(t *testing.T) {
 	assert.False(t, dep.Has("metadata.annotations[apphub.io/expires-at]"))
 	assert.Equal(t, "http", dep.Str("spec.template.spec.containers.0.readinessProbe.tcpSocket.port"), "no health path: TCP check")
 	assert.False(t, dep.Has("spec.template.spec.imagePullSecrets"))
+	assert.False(t, dep.Has("spec.progressDeadlineSeconds"), "a platform without the setting: Kubernetes' default")
 	env := dep.Plain("spec.template.spec.containers.0.env").([]any)
 	assert.Contains(t, env, map[string]any{"name": "APPHUB_BASE_PATH", "value": "/pr-42"})
 	assert.Len(t, m.Find(t, tNetworkPolicy, "preview").Plain("spec.egress"), 1, "DNS only")

@@ -164,6 +164,7 @@ func NewBuild(ctx *pulumi.Context, cfg *BuildStackConfig) (pulumi.Map, error) {
 		ImageRef:         pv.RegistryPullAddress + suffix,
 		InsecureRegistry: pv.RegistryInsecure,
 		RegistrySecret:   pv.RegistrySecret,
+		CAConfigMap:      pv.BuildCAConfigMap,
 		TimeoutSeconds:   pv.BuildTimeoutSeconds,
 		TTLSeconds:       pv.BuildJobTTLSeconds,
 		BackoffLimit:     cfg.BackoffLimit,

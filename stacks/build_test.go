@@ -66,6 +66,7 @@ func TestBuildInClusterRegistryAndCredentials(t *testing.T) {
 	outputs[OutRegistryPushAddress] = "apphub-registry.apphub-system.svc.cluster.local:5000"
 	outputs[OutRegistryPullAddress] = "localhost:30500"
 	outputs[OutRegistrySecret] = "apphub-registry"
+	outputs[OutBuildCAConfigMap] = "apphub-build-ca"
 	outputs[OutBuildTimeoutSeconds] = 1200.0
 	outputs[OutBuildJobTTLSeconds] = 600.0
 	m, out, err := runBuild(t, buildValues(map[string]string{"gitUrl": "", "gitRef": "", "contextUrl": "https://example.com/src.tar.gz"}), outputs)
@@ -77,6 +78,7 @@ func TestBuildInClusterRegistryAndCredentials(t *testing.T) {
 	assert.Equal(t, "21m0s", job.CustomTimeoutCreate)
 	assert.Equal(t, float64(600), job.Num("spec.ttlSecondsAfterFinished"))
 	assert.Equal(t, "apphub-registry", job.Str("spec.template.spec.volumes.1.secret.secretName"))
+	assert.Equal(t, "apphub-build-ca", job.Str("spec.template.spec.volumes.2.configMap.name"), "the platform's CA bundle")
 	assert.Contains(t, job.Plain("spec.template.spec.containers.0.env"), map[string]any{"name": "BUILD_CONTEXT", "value": "https://example.com/src.tar.gz"})
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apphub/apphub-infra/internal/testing/testca"
 	"github.com/apphub/apphub-infra/internal/testing/testmocks"
 	"github.com/apphub/apphub-infra/internal/validate"
 )
@@ -46,6 +47,18 @@ func TestPlatformConfigRefusalsNameTheSourceAndRegisterNothing(t *testing.T) {
 			[]problem{{"kubeconfig", "applies to clusterKind existing only"}}},
 		{"kube context for a k3d cluster", with(dev, map[string]string{"kubeContext": "prod"}), nil, nil,
 			[]problem{{"kubeContext", "applies to clusterKind existing only"}}},
+		{"namespace annotations not JSON", existingLab(t, map[string]string{"previewNamespaceAnnotations": "pool=previews"}), nil, nil,
+			[]problem{{"previewNamespaceAnnotations", "must be a JSON object of strings"}}},
+		{"namespace annotation with a bad key", existingLab(t, map[string]string{"buildNamespaceAnnotations": `{"bad key": "x"}`}), nil, nil,
+			[]problem{{"buildNamespaceAnnotations", `annotation "bad key"`}}},
+		{"namespace annotation with a non-string value", existingLab(t, map[string]string{"systemNamespaceAnnotations": `{"a.io/b": 1}`}), nil, nil,
+			[]problem{{"systemNamespaceAnnotations", "must be a JSON object of strings"}}},
+		{"insecure flag for an in-cluster registry", existingLab(t, map[string]string{"registryInsecure": "true"}), nil, nil,
+			[]problem{{"registryInsecure", "applies to registryKind external only"}}},
+		{"CA bundle that is not PEM", existingLab(t, map[string]string{"buildCaBundle": "/etc/ssl/ca.pem"}), nil, nil,
+			[]problem{{"buildCaBundle", "must be PEM certificates"}}},
+		{"CA bundle with a private key", existingLab(t, map[string]string{"buildCaBundle": testca.New(t).CertPEM + testca.KeyPEM(t)}), nil, nil,
+			[]problem{{"buildCaBundle", "a key never belongs here"}}},
 		{"fractional k3d servers", with(dev, map[string]string{"k3dServers": "1.5"}), nil, nil,
 			[]problem{{"k3dServers", `must be an integer, got "1.5"`}}},
 		{"every problem at once", existingLab(t, map[string]string{"registryUsername": "bot", "namespace": "Bad", "buildTimeoutSeconds": "5", "ingressClass": "-"}), nil, nil,

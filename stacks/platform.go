@@ -60,7 +60,7 @@ func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformExports, er
 	}
 	b := &platformBuild{ctx: ctx, cfg: cfg}
 	for _, step := range []func() error{
-		b.cluster, b.namespaces, b.registry, b.registryCredentials, b.access, b.arc, b.redis, b.outputs, b.publish, b.service,
+		b.cluster, b.namespaces, b.registry, b.registryCredentials, b.access, b.buildCA, b.arc, b.redis, b.outputs, b.publish, b.service,
 	} {
 		if err := step(); err != nil {
 			return nil, err
@@ -84,6 +84,7 @@ type platformBuild struct {
 	host                      string
 	pushOut, pullOut, hostOut pulumi.StringOutput
 	registrySecret            string
+	buildCAMap                string // the builds' CA bundle ConfigMap, if any
 	arcScaleSet               string
 	redisURL                  pulumi.StringOutput
 	exports                   pulumi.Map
@@ -289,10 +290,17 @@ func newPlatformNamespaces(ctx *pulumi.Context, cfg *PlatformConfig, opts ...pul
 		DefaultCPU: cfg.Limits.DefaultCPU, DefaultMemory: cfg.Limits.DefaultMemory,
 		MaxCPU: cfg.Limits.MaxCPU, MaxMemory: cfg.Limits.MaxMemory,
 	}
+	var annotations [3]map[string]string
+	for i, raw := range []string{cfg.Namespaces.PreviewAnnotations, cfg.Namespaces.BuildAnnotations, cfg.Namespaces.SystemAnnotations} {
+		if annotations[i], err = ParseAnnotations(raw); err != nil {
+			return nil, nil, nil, fmt.Errorf("namespace annotations: %w", err)
+		}
+	}
 	previews, err = components.NewNamespace(ctx, "previews", &components.NamespaceArgs{
-		Name:    cfg.Namespaces.Previews,
-		Enforce: components.PodSecurityRestricted,
-		Labels:  map[string]string{"apphub.io/role": "previews"},
+		Name:        cfg.Namespaces.Previews,
+		Enforce:     components.PodSecurityRestricted,
+		Labels:      map[string]string{"apphub.io/role": "previews"},
+		Annotations: annotations[0],
 		Quota: &components.QuotaArgs{
 			RequestsCPU: cfg.PreviewQuota.RequestsCPU, RequestsMemory: cfg.PreviewQuota.RequestsMemory,
 			LimitsCPU: cfg.PreviewQuota.LimitsCPU, LimitsMemory: cfg.PreviewQuota.LimitsMemory,
@@ -310,10 +318,11 @@ func newPlatformNamespaces(ctx *pulumi.Context, cfg *PlatformConfig, opts ...pul
 	// "privileged" but warns and audits at "baseline", so anything beyond
 	// BuildKit's needs is visible, and no preview ever runs there.
 	builds, err = components.NewNamespace(ctx, "builds", &components.NamespaceArgs{
-		Name:    cfg.Namespaces.Builds,
-		Enforce: components.PodSecurityPrivileged,
-		Warn:    components.PodSecurityBaseline,
-		Labels:  map[string]string{"apphub.io/role": "builds"},
+		Name:        cfg.Namespaces.Builds,
+		Enforce:     components.PodSecurityPrivileged,
+		Warn:        components.PodSecurityBaseline,
+		Labels:      map[string]string{"apphub.io/role": "builds"},
+		Annotations: annotations[1],
 		Quota: &components.QuotaArgs{
 			RequestsCPU: cfg.BuildQuota.RequestsCPU, RequestsMemory: cfg.BuildQuota.RequestsMemory,
 			LimitsCPU: cfg.BuildQuota.LimitsCPU, LimitsMemory: cfg.BuildQuota.LimitsMemory,
@@ -327,10 +336,11 @@ func newPlatformNamespaces(ctx *pulumi.Context, cfg *PlatformConfig, opts ...pul
 	// Redis and the registry run as non-root but the bitnami chart's init
 	// containers and volume permissions are outside our control: baseline.
 	system, err = components.NewNamespace(ctx, "system", &components.NamespaceArgs{
-		Name:    cfg.Namespaces.System,
-		Enforce: components.PodSecurityBaseline,
-		Warn:    components.PodSecurityRestricted,
-		Labels:  map[string]string{"apphub.io/role": "system"},
+		Name:        cfg.Namespaces.System,
+		Enforce:     components.PodSecurityBaseline,
+		Warn:        components.PodSecurityRestricted,
+		Labels:      map[string]string{"apphub.io/role": "system"},
+		Annotations: annotations[2],
 	}, opts...)
 	if err != nil {
 		return nil, nil, nil, err

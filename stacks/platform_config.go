@@ -84,6 +84,12 @@ type NamespacesConfig struct {
 	// Ingress is where the ingress controller runs; previews admit traffic
 	// only from there.
 	Ingress string `key:"ingressNamespace" default:"kube-system"`
+	// Annotations of the namespaces above, each a JSON object (see
+	// ParseAnnotations): what the cluster reads on a namespace, such as
+	// PodNodeSelector's node pool for all its pods.
+	PreviewAnnotations string `key:"previewNamespaceAnnotations"`
+	BuildAnnotations   string `key:"buildNamespaceAnnotations"`
+	SystemAnnotations  string `key:"systemNamespaceAnnotations"`
 }
 
 // ServiceAccountsConfig names the workload identities.
@@ -128,6 +134,9 @@ type RegistryConfig struct {
 	Server   string `key:"registryServer"`
 	Username string `key:"registryUsername"`
 	Password Secret `key:"registryPassword"`
+	// Insecure: an external registry served over plain HTTP (a registry on
+	// a private network); builds push to it with registry.insecure.
+	Insecure bool `key:"registryInsecure" default:"false"`
 	// SecretName is the dockerconfigjson Secret (APPHUB_K8S_REGISTRY_SECRET).
 	SecretName  string `key:"registrySecretName" default:"apphub-registry" env:"APPHUB_K8S_REGISTRY_SECRET"`
 	HostPort    int    `key:"registryHostPort" default:"5050"`
@@ -164,6 +173,10 @@ type PreviewConfig struct {
 	// DNSCache's 169.254.20.10/32, whose host-network pods no pod selector
 	// matches (GKE, EKS).
 	DNSEgress string `key:"previewDnsEgress" default:"kube-dns,169.254.20.10/32"`
+	// ReadyTimeoutSeconds is how long a preview's rollout may go without
+	// progress (its Deployment's progressDeadlineSeconds): an app whose
+	// readiness probe never passes fails after this long, saying so.
+	ReadyTimeoutSeconds int `key:"previewReadyTimeoutSeconds" default:"300"`
 }
 
 // BuildConfig is how build Jobs run.
@@ -171,6 +184,9 @@ type BuildConfig struct {
 	BuilderImage   string `key:"builderImage" default:"moby/buildkit:v0.23.2-rootless" env:"APPHUB_K8S_BUILDER_IMAGE"`
 	TimeoutSeconds int    `key:"buildTimeoutSeconds" default:"900" env:"APPHUB_K8S_BUILD_TIMEOUT_SECONDS"`
 	JobTTLSeconds  int    `key:"buildJobTtlSeconds" default:"3600" env:"APPHUB_K8S_BUILD_JOB_TTL_SECONDS"`
+	// CABundle is PEM certificates builds trust besides the builder
+	// image's own: a git server or registry with an internal CA.
+	CABundle string `key:"buildCaBundle"`
 }
 
 // ARCConfig configures the GitHub Actions Runner Controller. It is off

@@ -212,7 +212,7 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 	}})
 	var errs validate.Errors
 	require.True(t, errors.As(err, &errs))
-	assert.Subset(t, errs.Fields(), []string{"kubeContext", "namespace", "buildTimeoutSeconds", "previewUrlTemplate", "registryServer", "registryUsername", "registryPassword"})
+	assert.Subset(t, errs.Fields(), []string{"kubeContext", "namespace", "buildTimeoutSeconds", "previewUrlTemplate", "registryServer"})
 }
 
 func TestSecretsMustBeEncrypted(t *testing.T) {

@@ -29,11 +29,12 @@ func (b *platformBuild) outputs() error {
 		OutContainerMaxMemory:     pulumi.String(c.Limits.MaxMemory),
 		OutIngressClass:           pulumi.String(c.Preview.IngressClass),
 		OutPreviewDNSEgress:       pulumi.String(c.Preview.DNSEgress),
+		OutPreviewReadyTimeout:    pulumi.Int(c.Preview.ReadyTimeoutSeconds),
 		OutRegistryPushAddress:    b.pushOut,
 		OutRegistryPullAddress:    b.pullOut,
-		// Only an external registry speaks TLS; the others are plain HTTP
-		// inside the cluster network.
-		OutRegistryInsecure: pulumi.Bool(c.Registry.Kind != RegistryExternal),
+		// An external registry speaks TLS unless registryInsecure says not;
+		// the others are plain HTTP inside the cluster network.
+		OutRegistryInsecure: pulumi.Bool(c.Registry.Kind != RegistryExternal || c.Registry.Insecure),
 		OutRedisURL:         b.redisURL,
 		OutKubeContext:      pulumi.String(kubeContext(c)),
 	}
@@ -48,6 +49,7 @@ func (b *platformBuild) outputs() error {
 		OutRegistryHostAddress: {b.host != "" || b.local != nil, b.hostOut},
 		OutRunnerScaleSet:      {b.arcScaleSet != "", pulumi.String(b.arcScaleSet)},
 		OutRegistrySecret:      {b.registrySecret != "", pulumi.String(b.registrySecret)},
+		OutBuildCAConfigMap:    {b.buildCAMap != "", pulumi.String(b.buildCAMap)},
 	}
 	for k, o := range optional {
 		if o.set {

@@ -32,6 +32,7 @@ const (
 	OutPreviewScheme          = "previewScheme"
 	OutPreviewTLSSecret       = "previewTlsSecret"
 	OutPreviewDNSEgress       = "previewDnsEgress"
+	OutPreviewReadyTimeout    = "previewReadyTimeoutSeconds"
 	OutIngressClass           = "ingressClass"
 	OutRegistryPushAddress    = "registryPushAddress"
 	OutRegistryPullAddress    = "registryPullAddress"
@@ -42,6 +43,8 @@ const (
 	OutKubeconfig             = "kubeconfig"
 	OutRunnerScaleSet         = "runnerScaleSet"
 	OutRegistryInsecure       = "registryInsecure"
+	// The ConfigMap (key components.BuildCAKey) of the builds' CA bundle.
+	OutBuildCAConfigMap = "buildCaConfigMap"
 	// The LimitRange maximum per container in both workload namespaces:
 	// requests beyond it are refused before a pod is ever forbidden.
 	OutContainerMaxCPU    = "containerMaxCpu"

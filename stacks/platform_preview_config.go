@@ -21,6 +21,7 @@ func (c *PreviewConfig) validate(p *validate.Problems) {
 	if _, err := ParseDNSEgress(c.DNSEgress); err != nil {
 		p.Add("previewDnsEgress", "%v", err)
 	}
+	p.Range("previewReadyTimeoutSeconds", c.ReadyTimeoutSeconds, 30, 3600)
 	if c.TLSSecret != "" {
 		p.DNSSubdomain("previewTlsSecret", c.TLSSecret)
 		if t, err := c.Template(); err == nil && !strings.HasPrefix(t.String(), "https://") {

@@ -25,15 +25,20 @@ type PlatformValues struct {
 	URLTemplate           previewurl.Template
 	TLSSecret             string
 	// DNSEgress is where previews send DNS queries (ParseDNSEgress).
-	DNSEgress           []string
-	RegistryPushAddress string
-	RegistryPullAddress string
-	RegistryInsecure    bool
-	RegistrySecret      string
-	BuilderImage        string
-	BuildTimeoutSeconds int
-	BuildJobTTLSeconds  int
-	KubeContext         string
+	DNSEgress []string
+	// PreviewReadyTimeoutSeconds is the previews' progress deadline; 0
+	// (a platform from before the setting) leaves Kubernetes' default.
+	PreviewReadyTimeoutSeconds int
+	RegistryPushAddress        string
+	RegistryPullAddress        string
+	RegistryInsecure           bool
+	RegistrySecret             string
+	BuilderImage               string
+	BuildTimeoutSeconds        int
+	BuildJobTTLSeconds         int
+	// BuildCAConfigMap holds the CA bundle builds trust; empty for none.
+	BuildCAConfigMap string
+	KubeContext      string
 	// kubeconfig stays a secret; only the provider sees it.
 	kubeconfig *pulumi.StringOutput
 }
@@ -167,7 +172,11 @@ func platformValues(stack string, get platformOutputs) (*PlatformValues, error) 
 		BuilderImage:          str(OutBuilderImage, true),
 		BuildTimeoutSeconds:   num(OutBuildTimeoutSeconds),
 		BuildJobTTLSeconds:    num(OutBuildJobTTLSeconds),
+		BuildCAConfigMap:      str(OutBuildCAConfigMap, false),
 		KubeContext:           str(OutKubeContext, false),
+	}
+	if v, _, _ := get(OutPreviewReadyTimeout); v != nil {
+		pv.PreviewReadyTimeoutSeconds = num(OutPreviewReadyTimeout)
 	}
 	if v, _, _ := get(OutRegistryInsecure); v == true {
 		pv.RegistryInsecure = true

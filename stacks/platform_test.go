@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/apphub/apphub-infra/components"
+	"github.com/apphub/apphub-infra/internal/testing/testca"
 	"github.com/apphub/apphub-infra/internal/testing/testmocks"
 )
 
@@ -120,6 +121,7 @@ func TestPlatformDev(t *testing.T) {
 		OutContainerMaxMemory:     "4Gi",
 		OutPreviewURLTemplate:     "http://{launch}.apphub.localhost",
 		OutPreviewDNSEgress:       "kube-dns,169.254.20.10/32",
+		OutPreviewReadyTimeout:    300,
 		OutIngressClass:           "traefik",
 		OutRegistryPushAddress:    "apphub-registry:5000",
 		OutRegistryPullAddress:    "apphub-registry:5000",
@@ -281,6 +283,55 @@ func TestPlatformInClusterRegistry(t *testing.T) {
 	prov := m.Find(t, tProvider, "k8s")
 	assert.Equal(t, "lab", prov.Str("context"))
 	assert.True(t, prov.Secret("kubeconfig"), "a kubeconfig may hold credentials: keep it secret")
+}
+
+// A plain-HTTP registry on a private network that needs no login, and
+// namespaces steered to node pools by their annotations (the real-node
+// tier's platform).
+func TestPlatformInsecureRegistryAndNamespaceAnnotations(t *testing.T) {
+	values := with(devValues(t), map[string]string{
+		"clusterKind": "existing", "kubeContext": "lab", "registryKind": "external",
+		"registryServer": "10.88.0.1:5000", "registryInsecure": "true",
+		"previewNamespaceAnnotations": `{"scheduler.alpha.kubernetes.io/node-selector": "pool=previews"}`,
+		"buildNamespaceAnnotations":   `{"scheduler.alpha.kubernetes.io/node-selector": "pool=builds,arch=amd64"}`,
+	})
+	run, err := runPlatform(t, "lab", values, nil)
+	require.NoError(t, err)
+	m := run.mocks
+	assert.Equal(t, true, run.out(OutRegistryInsecure))
+	assert.Equal(t, "10.88.0.1:5000", run.out(OutRegistryPushAddress))
+	_, hasSecret := run.outputs[OutRegistrySecret]
+	assert.False(t, hasSecret, "no credentials, no pull secret")
+	for _, s := range m.ByType(tSecret) {
+		assert.NotEqual(t, "kubernetes.io/dockerconfigjson", s.Str("type"), s.Name)
+	}
+	tests := []struct {
+		ns   string
+		want any
+	}{
+		{"previews", map[string]any{"scheduler.alpha.kubernetes.io/node-selector": "pool=previews"}},
+		{"builds", map[string]any{"scheduler.alpha.kubernetes.io/node-selector": "pool=builds,arch=amd64"}},
+		{"system", nil},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, m.Find(t, tNamespace, tt.ns).Plain("metadata.annotations"), tt.ns)
+	}
+}
+
+func TestPlatformBuildCABundle(t *testing.T) {
+	ca := testca.New(t)
+	run, err := runPlatform(t, "dev", with(devValues(t), map[string]string{"buildCaBundle": ca.CertPEM}), nil)
+	require.NoError(t, err)
+	cm := run.mocks.Find(t, tConfigMap, "build-ca")
+	assert.Equal(t, "apphub-builds", cm.Str("metadata.namespace"))
+	assert.Equal(t, components.BuildCAConfigMap, cm.Str("metadata.name"))
+	assert.Equal(t, strings.TrimSpace(ca.CertPEM), cm.Str("data[ca.crt]"))
+	assert.Equal(t, components.BuildCAConfigMap, run.out(OutBuildCAConfigMap))
+
+	run, err = runPlatform(t, "dev", devValues(t), nil)
+	require.NoError(t, err)
+	_, has := run.outputs[OutBuildCAConfigMap]
+	assert.False(t, has, "no bundle, no ConfigMap to mount")
 }
 
 func TestPlatformSettingsReachResourcesAndTheShellDoesNot(t *testing.T) {

@@ -168,6 +168,15 @@ func (c *PlatformConfig) validateNamespaces(p *validate.Problems) {
 		}
 		seen[kv[1]] = kv[0]
 	}
+	for key, raw := range map[string]string{
+		"previewNamespaceAnnotations": n.PreviewAnnotations,
+		"buildNamespaceAnnotations":   n.BuildAnnotations,
+		"systemNamespaceAnnotations":  n.SystemAnnotations,
+	} {
+		if _, err := ParseAnnotations(raw); err != nil {
+			p.Add(key, "%v", err)
+		}
+	}
 	for _, reserved := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
 		for _, kv := range [][2]string{{"namespace", n.Previews}, {"buildNamespace", n.Builds}, {"systemNamespace", n.System}} {
 			if kv[1] == reserved {
@@ -276,10 +285,9 @@ func (c *PlatformConfig) validateRegistry(p *validate.Problems) {
 				p.Add("registryServer", "must be host[:port][/namespace] without a scheme, got %q", r.Server)
 			}
 		}
-		p.Required("registryUsername", r.Username)
-		if !r.Password.IsSet() {
-			p.Add("registryPassword", "is required for an external registry: pulumi config set --secret registryPassword <token>")
-		}
+	}
+	if r.Insecure && r.Kind != RegistryExternal {
+		p.Add("registryInsecure", "applies to registryKind external only; registryKind %q is reached over plain HTTP already", r.Kind)
 	}
 	if (r.Username != "") != r.Password.IsSet() {
 		p.Add("registryUsername", "registryUsername and registryPassword go together")
@@ -317,6 +325,9 @@ func (b *BuildConfig) validate(p *validate.Problems) {
 	// The Job must outlive its completion long enough for the update to
 	// observe it and for someone to read its logs.
 	p.Range("buildJobTtlSeconds", b.JobTTLSeconds, 60, 7*24*3600)
+	if _, err := ParseCABundle(b.CABundle); err != nil {
+		p.Add("buildCaBundle", "%v", err)
+	}
 }
 
 // chartProblems records a chart reference's problems under the config keys

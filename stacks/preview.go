@@ -205,5 +205,6 @@ func previewAppArgs(cfg *PreviewStackConfig, pv *PlatformValues, rendered previe
 		DNSEgress:        pv.DNSEgress,
 		Egress:           egress,
 		ExpiresAt:        cfg.ExpiresAt,
+		ReadyTimeout:     pv.PreviewReadyTimeoutSeconds,
 	}
 }

@@ -28,8 +28,9 @@ func devPlatformOutputs() map[string]any {
 		OutPreviewURLTemplate: "http://{launch}.apphub.localhost", OutIngressClass: "traefik",
 		OutRegistryPushAddress: "apphub-registry:5000", OutRegistryPullAddress: "apphub-registry:5000",
 		OutRegistryHostAddress: "apphub-registry.localhost:5050", OutRegistryInsecure: true,
-		OutRedisURL:    "redis://apphub-redis-master.apphub-system.svc.cluster.local:6379/0",
-		OutKubeContext: "k3d-apphub", OutKubeconfig: "apiVersion: v1\nkind: Config\n",
+		OutPreviewReadyTimeout: 300.0,
+		OutRedisURL:            "redis://apphub-redis-master.apphub-system.svc.cluster.local:6379/0",
+		OutKubeContext:         "k3d-apphub", OutKubeconfig: "apiVersion: v1\nkind: Config\n",
 	}
 }
 
@@ -82,6 +83,7 @@ func TestPreviewOnDevPlatform(t *testing.T) {
 	assert.Equal(t, "apphub-preview", dep.Str("spec.template.spec.serviceAccountName"))
 	assert.Equal(t, "2026-11-23T12:00:00Z", dep.Str("metadata.annotations[apphub.io/expires-at]"))
 	assert.Equal(t, float64(2), dep.Num("spec.replicas"))
+	assert.Equal(t, float64(300), dep.Num("spec.progressDeadlineSeconds"), "previewReadyTimeoutSeconds from the platform")
 	assert.Contains(t, dep.Plain("spec.template.spec.containers.0.env"), map[string]any{"name": "LOG_LEVEL", "value": "debug"})
 	assert.Contains(t, dep.Plain("spec.template.spec.containers.0.env"), map[string]any{"name": "APPHUB_PUBLIC_URL", "value": "http://pr-42.apphub.localhost"})
 	assert.False(t, dep.Has("spec.template.spec.imagePullSecrets"), "dev has no registry credentials")
