@@ -121,7 +121,9 @@ test-cli: $(PULUMI)
 # The cluster tier runs against $$KUBECONFIG when APPHUB_CLUSTER_TESTS=1
 # (.ci/run starts ../shared/kube/up.sh and sets both). The end-to-end tier
 # runs with it: the real providers and the Go language host from `make
-# plugins`; it fails, never skips, when they are missing.
+# plugins`; it fails, never skips, when they are missing. With
+# APPHUB_REAL_NODE=1 (.ci/run starts ../shared/kube/node/up.sh) the
+# real-node tier follows: previews and builds that really run.
 .PHONY: test-cluster
 test-cluster: $(PULUMI)
 	@if [ "$${APPHUB_CLUSTER_TESTS:-}" = 1 ]; then \
@@ -129,6 +131,11 @@ test-cluster: $(PULUMI)
 	  $(MAKE) --no-print-directory plugins; \
 	  go test -count=1 -tags cluster -timeout 20m -v ./internal/testing/kubetier/...; \
 	  $(E2E_ENV) go test -count=1 -tags e2e -timeout 40m -v ./e2e/...; \
+	  if [ "$${APPHUB_REAL_NODE:-}" = 1 ]; then \
+	    $(E2E_ENV) go test -count=1 -tags e2e,realnode -run '^TestRealNode' -timeout 40m -v ./e2e/; \
+	  else \
+	    echo "real-node tier off: run ../shared/kube/node/up.sh (KUBE_NODE_BUILDKIT=1), export APPHUB_REAL_NODE=1"; \
+	  fi; \
 	else \
 	  echo "cluster tier off: run ../shared/kube/up.sh, export KUBECONFIG=... APPHUB_CLUSTER_TESTS=1"; \
 	fi

@@ -19,6 +19,9 @@ const (
 	LabelLaunch         = "apphub.io/launch"
 	AnnotationExpiresAt = "apphub.io/expires-at"
 	AnnotationSkipAwait = "pulumi.com/skipAwait"
+	// AnnotationDeletionPropagation is how the provider deletes an object
+	// with dependents (pulumi-kubernetes v4.12+).
+	AnnotationDeletionPropagation = "pulumi.com/deletionPropagationPolicy"
 	// AnnotationFieldManager names the server-side apply field manager the
 	// provider applies an object as. Without it each create draws a random
 	// one, so a retried create of an object an interrupted attempt already
@@ -132,8 +135,14 @@ func (a *PreviewAppArgs) validate() error {
 
 // newObjects creates the Deployment, Service, Ingress and NetworkPolicy.
 func (a *PreviewAppArgs) newObjects(ctx *pulumi.Context, name string, parent pulumi.ResourceOption) (*appsv1.Deployment, *corev1.Service, error) {
+	// Foreground deletion: a destroy returns once the pods are gone too,
+	// not while they still serve out their preStop pause.
+	annotations := a.annotations()
+	annotations[AnnotationDeletionPropagation] = pulumi.String("foreground")
+	depMeta := a.meta()
+	depMeta.Annotations = annotations
 	dep, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
-		Metadata: a.meta(),
+		Metadata: depMeta,
 		Spec: &appsv1.DeploymentSpecArgs{
 			Replicas:                pulumi.Int(a.Replicas),
 			ProgressDeadlineSeconds: positive(a.ReadyTimeout),

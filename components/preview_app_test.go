@@ -51,6 +51,7 @@ func TestPreviewAppDeployment(t *testing.T) {
 	assert.Equal(t, "preview-pr-42", dep.Str("metadata.labels[app.kubernetes.io/instance]"))
 	assert.Equal(t, "pulumi", dep.Str("metadata.labels[app.kubernetes.io/managed-by]"))
 	assert.Equal(t, "2026-11-23T12:00:00Z", dep.Str("metadata.annotations[apphub.io/expires-at]"))
+	assert.Equal(t, "foreground", dep.Str("metadata.annotations[pulumi.com/deletionPropagationPolicy]"), "a destroy waits for the pods")
 	assert.Equal(t, float64(2), dep.Num("spec.replicas"))
 	assert.Equal(t, float64(120), dep.Num("spec.progressDeadlineSeconds"), "the platform's ready timeout")
 	assert.Equal(t, map[string]any{"app.kubernetes.io/instance": "preview-pr-42"}, dep.Plain("spec.selector.matchLabels"))

@@ -7,8 +7,8 @@ import (
 
 // Limits of a connection: a client that sends its headers or body too
 // slowly, or keeps an idle connection, is cut off instead of holding a
-// file descriptor and a goroutine for ever. The event stream lifts the
-// write deadline for itself (liftWriteDeadline).
+// file descriptor and a goroutine for ever. The event stream and a build
+// log follow lift the write deadline for themselves (liftWriteDeadline).
 const (
 	readHeaderTimeout = 10 * time.Second
 	// readTimeout covers the whole request: bodies are at most maxBody.

@@ -2,8 +2,10 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -145,6 +147,38 @@ func TestTheEventStreamIsNotCutByTheWriteTimeout(t *testing.T) {
 	line, err := stream.ReadString('\n')
 	require.NoError(t, err)
 	assert.Equal(t, "second\n", line, "the stream still writes after the deadline a plain response hit")
+}
+
+// A build's log follow lasts as long as the build, past the write timeout
+// that bounds a plain response.
+func TestABuildLogFollowIsNotCutByTheWriteTimeout(t *testing.T) {
+	backend := &recordingBackend{logsGate: make(chan struct{})}
+	srv, err := New(context.Background(), backend, Options{Token: apiToken, StateDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	t.Cleanup(srv.Queue().Close)
+	addr := serveShort(t, srv.Handler())
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.Write([]byte("GET /v1/builds/b-1/logs?follow=true HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer " + apiToken + "\r\n\r\n"))
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	body := bufio.NewReader(resp.Body)
+	line, err := body.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "logs of b-1 (follow=true)\n", line)
+	// As in the event stream's test: once a silent connection opened
+	// after the request is closed, the write deadline has passed.
+	silent, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer silent.Close()
+	closedWithin(t, silent, 10*time.Second)
+	close(backend.logsGate)
+	line, err = body.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "more of b-1\n", line, "the follow still writes after the write deadline")
 }
 
 // RFC 7235: the scheme's name is case-insensitive.

@@ -26,6 +26,9 @@ import (
 type recordingBackend struct {
 	mu    sync.Mutex
 	calls []string
+	// logsGate, when set, holds a log follow open after its first line
+	// until closed (a build still running).
+	logsGate chan struct{}
 }
 
 func (b *recordingBackend) record(call string) {
@@ -88,6 +91,10 @@ func (b *recordingBackend) BuildLogs(_ context.Context, id string, follow bool, 
 		return &automation.Error{Kind: automation.KindNotFound, Op: "build logs", Stack: automation.BuildStack(id), Reason: "no pods"}
 	}
 	_, err := fmt.Fprintf(w, "logs of %s (follow=%t)\n", id, follow)
+	if err == nil && follow && b.logsGate != nil {
+		<-b.logsGate // a build still running
+		_, err = fmt.Fprintf(w, "more of %s\n", id)
+	}
 	return err
 }
 

@@ -238,6 +238,11 @@ func (s *Server) buildLogs(w http.ResponseWriter, r *http.Request) {
 		writeBackendError(w, err)
 		return
 	}
+	if follow {
+		// A follow lasts as long as the build, which outlives any write
+		// timeout a plain response has.
+		liftWriteDeadline(w)
+	}
 	fw := &flushWriter{w: w}
 	err := s.b.BuildLogs(r.Context(), id, follow, fw)
 	switch {

@@ -1,0 +1,3 @@
+module previewapp
+
+go 1.26
