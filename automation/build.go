@@ -256,6 +256,10 @@ func (m *Manager) BuildGet(ctx context.Context, id string) (*BuildResult, error)
 	default:
 		r.State = StateUnknown
 	}
+	if r.State == StateSucceeded {
+		// Pinned while the Job's pods keep the digest (its TTL).
+		m.pinDigest(ctx, r)
+	}
 	return r, nil
 }
 

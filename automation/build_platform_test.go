@@ -49,7 +49,11 @@ func TestPlatformUpEnvAndBuildDigest(t *testing.T) {
 	got2, err := m.BuildGet(ctx, "b-1")
 	require.NoError(t, err)
 	assert.Equal(t, StateSucceeded, got2.State)
-	assert.Equal(t, "registry.test:5000/apps/web:abc", got2.Image)
+	assert.Equal(t, res.Image, got2.Image, "build get pins the image as the run did")
+	digest.gone = true // the Job's TTL removed its pods
+	got2, err = m.BuildGet(ctx, "b-1")
+	require.NoError(t, err)
+	assert.Equal(t, "registry.test:5000/apps/web:abc", got2.Image, "no digest left to read: the tag, never a made-up digest")
 
 	destroyed, err := m.PlatformDestroy(ctx)
 	require.NoError(t, err)

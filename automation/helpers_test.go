@@ -39,10 +39,17 @@ func requireCLI(t *testing.T) string {
 	return root
 }
 
-type fakeDigest struct{ calls []string }
+// fakeDigest reports a build pod's digest; gone: the pods are gone.
+type fakeDigest struct {
+	calls []string
+	gone  bool
+}
 
 func (f *fakeDigest) Digest(_ context.Context, kubeconfig, kubeContext, ns, job string) (string, error) {
 	f.calls = append(f.calls, fmt.Sprintf("%s %s/%s kubeconfig=%t", kubeContext, ns, job, kubeconfig != ""))
+	if f.gone {
+		return "", nil
+	}
 	return "sha256:" + fmt.Sprintf("%064d", 7), nil
 }
 

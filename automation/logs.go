@@ -10,10 +10,13 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/apphub/apphub-infra/components"
 	"github.com/apphub/apphub-infra/internal/kubeclient"
+	"github.com/apphub/apphub-infra/stacks"
 )
 
 // builderContainer is the build pod's container (components.NewBuildJob).
@@ -35,14 +38,27 @@ func (m *Manager) BuildLogs(ctx context.Context, id string, follow bool, w io.Wr
 	if err != nil {
 		return err
 	}
-	if r.JobName == "" || r.Namespace == "" {
+	ns, job := r.Namespace, r.JobName
+	if job == "" && r.State == StateBuilding {
+		// A running update has no outputs yet; its Job is the one the
+		// build names, in the platform's build namespace.
+		if _, bns, err := m.platformCluster(ctx, stacks.OutBuildNamespace); err == nil {
+			ns, job = bns, components.BuildName(id)
+		}
+	}
+	if job == "" || ns == "" {
 		return &Error{Kind: KindNotFound, Op: op, Stack: r.Stack, Reason: "the build stack has no Job yet"}
 	}
 	cs, err := m.kube(m.opts.Kubeconfig, m.opts.KubeContext)
 	if err != nil {
 		return classify(ctx, op, r.Stack, err, nil)
 	}
-	if err := streamJobLogs(ctx, cs, r.Namespace, r.JobName, follow, w); err != nil {
+	if follow && r.JobName == "" {
+		if err := m.awaitBuildJob(ctx, cs, ns, job, id); err != nil {
+			return err
+		}
+	}
+	if err := streamJobLogs(ctx, cs, ns, job, follow, w); err != nil {
 		var e *Error
 		if errors.As(err, &e) {
 			e.Op, e.Stack = op, r.Stack
@@ -51,6 +67,27 @@ func (m *Manager) BuildLogs(ctx context.Context, id string, follow bool, w io.Wr
 		return classify(ctx, op, r.Stack, err, nil)
 	}
 	return nil
+}
+
+// awaitBuildJob waits, for a follow, until a running build has created
+// its Job; it gives up with NotFound once the build is no longer running.
+func (m *Manager) awaitBuildJob(ctx context.Context, cs kubernetes.Interface, ns, job, id string) error {
+	for {
+		_, err := cs.BatchV1().Jobs(ns).Get(ctx, job, metav1.GetOptions{})
+		if !apierrors.IsNotFound(err) {
+			return err
+		}
+		if err := sleepCtx(ctx, logPoll); err != nil {
+			return err
+		}
+		r, err := m.BuildGet(ctx, id)
+		if err != nil {
+			return err
+		}
+		if r.State != StateBuilding && r.JobName == "" {
+			return &Error{Kind: KindNotFound, Op: "build logs", Stack: r.Stack, Reason: "the build ended without creating its Job"}
+		}
+	}
 }
 
 // kubeClient is the default Options.KubeClient.

@@ -100,6 +100,11 @@ func podBlocked(ctx context.Context, cs kubernetes.Interface, p corev1.Pod) (str
 			}
 			return r, nil
 		}
+		// Between two back-offs a crashing container shows as terminated
+		// for a moment; that is the same crash loop, not a recovery.
+		if t := st.State.Terminated; t != nil && t.ExitCode != 0 && st.RestartCount > 0 {
+			return fmt.Sprintf("pod %s container %s: crash loop: exit code %d (%s) after %d restarts", p.Name, st.Name, t.ExitCode, t.Reason, st.RestartCount), nil
+		}
 	}
 	for _, c := range p.Status.Conditions {
 		if c.Type != corev1.PodScheduled || c.Status != corev1.ConditionFalse || c.Reason != corev1.PodReasonUnschedulable {

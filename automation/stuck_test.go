@@ -65,6 +65,10 @@ func TestTheStuckWatchJudgesTheStateNow(t *testing.T) {
 	}}}}
 	crashing := waitingPod("preview-pr-1-a", "pr-1", "CrashLoopBackOff")
 	crashing.Status.ContainerStatuses[0].LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 3, Reason: "Error"}
+	// The same crash loop between two back-offs: the container just exited.
+	exited := &corev1.Pod{ObjectMeta: launchMeta("preview-pr-1-a", "pr-1"), Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{
+		Name: "app", RestartCount: 2, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 3, Reason: "Error"}},
+	}}}}
 	running := &corev1.Pod{ObjectMeta: launchMeta("preview-pr-1-a", "pr-1"), Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{
 		Name: "app", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
 	}}}}
@@ -91,6 +95,8 @@ func TestTheStuckWatchJudgesTheStateNow(t *testing.T) {
 		{"an image that cannot be pulled", [][]runtime.Object{{waitingPod("preview-pr-1-a", "pr-1", "ImagePullBackOff")}, {waitingPod("preview-pr-1-a", "pr-1", "ImagePullBackOff")}},
 			[]time.Duration{0, 31 * time.Second}, "pod preview-pr-1-a container app: ImagePullBackOff"},
 		{"a crash loop, with its exit code", [][]runtime.Object{{crashing}, {crashing}}, []time.Duration{0, 40 * time.Second}, "CrashLoopBackOff: detail of CrashLoopBackOff (last exit code 3, Error)"},
+		{"a crash loop seen between two back-offs", [][]runtime.Object{{crashing}, {exited}, {crashing}, {exited}}, []time.Duration{0, 10 * time.Second, 20 * time.Second, 31 * time.Second},
+			"crash loop: exit code 3 (Error) after 2 restarts"},
 		{"a back-off that cleared during warm-up", [][]runtime.Object{{waitingPod("preview-pr-1-a", "pr-1", "ImagePullBackOff")}, {running}, {waitingPod("preview-pr-1-a", "pr-1", "ImagePullBackOff")}},
 			[]time.Duration{0, 20 * time.Second, 40 * time.Second}, ""},
 		{"a foreign preview whose name extends this one", [][]runtime.Object{{waitingPod("preview-pr-1-2-b", "pr-1-2", "ImagePullBackOff")}, {waitingPod("preview-pr-1-2-b", "pr-1-2", "ImagePullBackOff")}},

@@ -143,7 +143,7 @@ func kubeletVerdicts(t *testing.T, a *api, v1 string) {
 	missing := realNodeRegistry + "/apphub-e2e/previewapp:does-not-exist"
 	cases := []verdict{
 		{launch: "rn-missing", image: missing, reason: []string{"ImagePull", "does-not-exist"}},
-		{launch: "rn-crash", image: v1, env: map[string]string{"EXIT_CODE": "3"}, reason: []string{"CrashLoopBackOff", "last exit code 3"}},
+		{launch: "rn-crash", image: v1, env: map[string]string{"EXIT_CODE": "3"}, reason: []string{"exit code 3"}},
 		{launch: "rn-never", image: v1, env: map[string]string{"NEVER_READY": "1"},
 			reason: []string{"ProgressDeadlineExceeded", "Readiness probe failed: HTTP probe failed with statuscode: 503"}},
 		{launch: "rn-slow", image: v1, env: map[string]string{"READY_AFTER_SECONDS": "40"}, ok: true},
