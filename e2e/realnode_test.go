@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apphub/apphub-infra/automation"
 	"github.com/apphub/apphub-infra/internal/testing/testca"
 	"github.com/apphub/apphub-infra/queue"
 )
@@ -45,7 +46,7 @@ func TestRealNode(t *testing.T) {
 		name string
 		run  func(t *testing.T)
 	}{
-		{"platform up with previews and builds on the real node", func(t *testing.T) { realNodePlatformUp(ctx, t, e) }},
+		{"platform up with previews and builds on the real node", func(t *testing.T) { realNodePlatformUp(ctx, t, e, m) }},
 		{"a preview answers, rolls out without a failed request, and goes", func(t *testing.T) { previewAnswers(t, a, v1, v2) }},
 		{"what a real kubelet reports ends the update, a slow app is waited for", func(t *testing.T) { kubeletVerdicts(t, a, v1) }},
 		{"a build from HTTPS git with a private CA, then its preview", func(t *testing.T) { buildToPreview(t, a, node, e, ca) }},
@@ -62,7 +63,7 @@ func TestRealNode(t *testing.T) {
 	}
 }
 
-func realNodePlatformUp(ctx context.Context, t *testing.T, e *env) {
+func realNodePlatformUp(ctx context.Context, t *testing.T, e *env, m *automation.Manager) {
 	_, err := e.cli(ctx, t, "up", "--yes", "--skip-preview")
 	require.NoError(t, err)
 	for _, ns := range []string{"apphub", "apphub-builds"} {
@@ -70,6 +71,17 @@ func realNodePlatformUp(ctx context.Context, t *testing.T, e *env) {
 		assert.Equal(t, "real", kubectl(t, "get", "ns", ns, "-o", `jsonpath={.metadata.labels.apphub\.test/node}`), ns)
 	}
 	assert.Equal(t, "apphub-build-ca", kubectl(t, "get", "configmap", "-n", "apphub-builds", "apphub-build-ca", "-o", "name")[len("configmap/"):])
+	// What a platform engineer checks first: everything up, the node's
+	// registry answering, room for previews.
+	s, err := m.PlatformStatus(ctx)
+	require.NoError(t, err, "%+v", s)
+	names := map[string]string{}
+	for _, c := range s.Checks {
+		names[c.Name] = c.Detail
+	}
+	assert.Equal(t, "http://"+realNodeRegistry+"/v2/ answered 200 OK", names["registry"])
+	assert.Contains(t, names["cluster"], "Kubernetes v1.34.1")
+	assert.Positive(t, s.PreviewsThatFit)
 }
 
 // previewAnswers: create, update and destroy through the HTTP API, with a

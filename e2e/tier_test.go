@@ -43,6 +43,7 @@ func TestPlatformPreviewsAndBuilds(t *testing.T) {
 		{"platform up through the CLI", func(t *testing.T) { platformUp(ctx, t, e) }},
 		{"no changes, refresh, no changes", func(t *testing.T) { platformIdempotent(ctx, t, e, m) }},
 		{"catalog env", func(t *testing.T) { catalogEnv(ctx, t, m) }},
+		{"platform status names what kwok cannot run", func(t *testing.T) { statusOnKwok(ctx, t, m) }},
 		{"previews through the Manager", func(t *testing.T) { previewLifecycle(ctx, t, m, "e2e-m") }},
 		{"a retried create applies as the same field manager", func(t *testing.T) { retriedCreate(ctx, t, e, m) }},
 		{"previews through the HTTP API", func(t *testing.T) { previewOverHTTP(ctx, t, e, m) }},
@@ -105,6 +106,23 @@ func platformIdempotent(ctx context.Context, t *testing.T, e *env, m *automation
 	for op, n := range res.LastUpdate.Changes {
 		assert.Equal(t, "same", op, "inline platform up after the CLI's changes nothing (%d %s)", n, op)
 	}
+}
+
+// statusOnKwok: on kwok no ARC controller reconciles, so no listener and
+// no runner ever appear; everything else is up.
+func statusOnKwok(ctx context.Context, t *testing.T, m *automation.Manager) {
+	s, err := m.PlatformStatus(ctx)
+	require.Error(t, err)
+	assert.True(t, automation.IsFailed(err), "%v", err)
+	assert.Equal(t, []string{"arc listener", "arc runners"}, s.Down, "%+v", s.Checks)
+	names := map[string]string{}
+	for _, c := range s.Checks {
+		names[c.Name] = c.Detail
+	}
+	assert.Equal(t, "0 running, bounds 1-5", names["arc runners"])
+	assert.Equal(t, "Deployment apphub-api 2/2 ready", names["api service"])
+	assert.Contains(t, names["registry"], "Deployment apphub-registry 1/1 ready")
+	assert.Positive(t, s.PreviewsThatFit)
 }
 
 func catalogEnv(ctx context.Context, t *testing.T, m *automation.Manager) {

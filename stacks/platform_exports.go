@@ -36,6 +36,7 @@ func (b *platformBuild) outputs() error {
 		// the others are plain HTTP inside the cluster network.
 		OutRegistryInsecure: pulumi.Bool(c.Registry.Kind != RegistryExternal || c.Registry.Insecure),
 		OutRedisURL:         b.redisURL,
+		OutRegistryKind:     pulumi.String(c.Registry.Kind),
 		OutKubeContext:      pulumi.String(kubeContext(c)),
 	}
 	optional := map[string]struct {
@@ -55,6 +56,15 @@ func (b *platformBuild) outputs() error {
 		if o.set {
 			b.exports[k] = o.value
 		}
+	}
+	if b.arcScaleSet != "" {
+		b.exports[OutARCControllerNamespace] = pulumi.String(c.ARC.ControllerNamespace)
+		b.exports[OutARCRunnersNamespace] = pulumi.String(c.ARC.RunnersNamespace)
+		b.exports[OutARCMinRunners] = pulumi.Int(c.ARC.MinRunners)
+		b.exports[OutARCMaxRunners] = pulumi.Int(c.ARC.MaxRunners)
+	}
+	if c.Service.Enabled {
+		b.exports[OutServiceReplicas] = pulumi.Int(c.Service.Replicas)
 	}
 	if b.kubeconfig != nil {
 		b.exports[OutKubeconfig] = *b.kubeconfig

@@ -45,6 +45,13 @@ const (
 	OutRegistryInsecure       = "registryInsecure"
 	// The ConfigMap (key components.BuildCAKey) of the builds' CA bundle.
 	OutBuildCAConfigMap = "buildCaConfigMap"
+	// What `apphubctl platform status` checks against.
+	OutRegistryKind           = "registryKind"
+	OutARCControllerNamespace = "arcControllerNamespace"
+	OutARCRunnersNamespace    = "arcRunnersNamespace"
+	OutARCMinRunners          = "arcMinRunners"
+	OutARCMaxRunners          = "arcMaxRunners"
+	OutServiceReplicas        = "serviceReplicas"
 	// The LimitRange maximum per container in both workload namespaces:
 	// requests beyond it are refused before a pod is ever forbidden.
 	OutContainerMaxCPU    = "containerMaxCpu"

@@ -208,6 +208,7 @@ func TestPlatformServiceRender(t *testing.T) {
 			assertServiceNetwork(t, run.mocks)
 			assertServiceDatabase(t, run.mocks, tt)
 			assert.Equal(t, "http://apphub-api.apphub-system.svc.cluster.local", run.out(OutServiceURL))
+			assert.Equal(t, tt.replicas, run.out(OutServiceReplicas), "what platform status checks")
 			for _, r := range run.mocks.Resources() {
 				if strings.HasPrefix(r.Type, "kubernetes:") {
 					assert.Contains(t, r.Provider, "pulumi:providers:kubernetes::k8s", "%s %s must use the explicit provider", r.Type, r.Name)

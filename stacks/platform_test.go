@@ -127,6 +127,7 @@ func TestPlatformDev(t *testing.T) {
 		OutRegistryPullAddress:    "apphub-registry:5000",
 		OutRegistryHostAddress:    "apphub-registry.localhost:5050",
 		OutRegistryInsecure:       true,
+		OutRegistryKind:           "k3d",
 		OutRedisURL:               "redis://apphub-redis-master.apphub-system.svc.cluster.local:6379/0",
 		OutKubeContext:            "k3d-apphub",
 		OutKubeconfig:             testmocks.MockKubeconfig("cluster"),
@@ -458,6 +459,10 @@ func TestPlatformWithARC(t *testing.T) {
 	assert.True(t, sec.Secret("stringData.github_app_private_key"))
 	assert.Equal(t, "123456", sec.Str("stringData.github_app_id"))
 	assert.Equal(t, "apphub-runners", run.out(OutRunnerScaleSet))
+	assert.Equal(t, "arc-systems", run.out(OutARCControllerNamespace), "what platform status checks")
+	assert.Equal(t, "arc-runners", run.out(OutARCRunnersNamespace))
+	assert.Equal(t, 1, run.out(OutARCMinRunners))
+	assert.Equal(t, 3, run.out(OutARCMaxRunners))
 }
 
 func TestPlatformRejectsPartialARC(t *testing.T) {

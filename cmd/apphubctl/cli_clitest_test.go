@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,6 +61,13 @@ func TestInvalidInputJSONAndNotFound(t *testing.T) {
 	assert.Contains(t, out, `"alreadyGone": true`)
 	code, _, _ = run(cliArgs(t, state, "platform", "env")...)
 	assert.Equal(t, exitNotFound, code, "no platform stack deployed")
+	// No cluster at all: every check printed (here, the one that failed),
+	// then exit 1 naming it.
+	code, out, _ = run(cliArgs(t, state, "platform", "status", "-o", "json")...)
+	assert.Equal(t, exitFailed, code, out)
+	var status struct{ Down []string }
+	require.NoError(t, json.NewDecoder(strings.NewReader(out)).Decode(&status))
+	assert.Equal(t, []string{"cluster"}, status.Down)
 }
 
 func TestLookupsOfUnknownIDsWriteNothing(t *testing.T) {

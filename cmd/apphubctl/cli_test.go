@@ -24,7 +24,7 @@ func TestHelpListsEveryCommand(t *testing.T) {
 		assert.Contains(t, out, c)
 	}
 	tests := map[string][]string{
-		"platform": {"up", "destroy", "env"},
+		"platform": {"up", "destroy", "env", "status"},
 		"preview":  {"up", "destroy", "get", "list", "gc"},
 		"build":    {"run", "get"},
 	}

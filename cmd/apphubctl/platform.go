@@ -44,6 +44,18 @@ func newPlatformCmd(g *globals) *cobra.Command {
 				check: checkPlatform("platform destroy", false), do: noRequest((*automation.Manager).PlatformDestroy), text: printPlatform})
 		},
 	}, &cobra.Command{
+		Use:   "status",
+		Short: "Check the cluster, namespaces, Redis, registry, runners, API service and preview quota",
+		Long: `Check each part of the platform against the cluster as it is now. Exits 1
+naming what is down (3 when there is no platform), after printing every check.`,
+		Example: `  apphubctl platform status
+  apphubctl platform status -o json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onManager(g, cmd, args, managerCall[struct{}, *automation.PlatformStatus]{lookup: true, partial: true,
+				check: checkPlatform("platform status", false), do: noRequest((*automation.Manager).PlatformStatus), text: printStatus})
+		},
+	}, &cobra.Command{
 		Use:   "env",
 		Short: "Print the catalog's APPHUB_* and REDIS_URL settings from the platform outputs",
 		Example: `  eval "$(apphubctl platform env)"
@@ -67,6 +79,16 @@ func checkPlatform(op string, config bool) func(*globals, *cobra.Command, []stri
 			platformConfigProblems(p, g.projectDir, g.platformStack)
 		}
 		return struct{}{}, invalidInput(op, g.platformStack, p, nil, nil)
+	}
+}
+
+func printStatus(w io.Writer, s *automation.PlatformStatus) {
+	for _, c := range s.Checks {
+		state := "ok"
+		if !c.OK {
+			state = "DOWN"
+		}
+		fmt.Fprintf(w, "%-4s  %-24s  %s\n", state, c.Name, c.Detail)
 	}
 }
 
