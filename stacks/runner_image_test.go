@@ -26,8 +26,19 @@ func TestRunnerDockerfileMatchesDefaults(t *testing.T) {
 		"arcRunnerImage default %q and the Dockerfile's base runner version agree", keys["arcRunnerImage"])
 	assert.Contains(t, keys["arcBuildkitImage"], arg("BUILDKIT_VERSION"), "the sidecar daemon and the runner's buildctl are one BuildKit version")
 	assert.Contains(t, dockerfile, "FROM ghcr.io/actions/actions-runner:${RUNNER_VERSION}")
-	for _, check := range []string{"just --version", "go version", "kubectl version --client", "helm version", "buildctl --version"} {
-		assert.Contains(t, dockerfile, check, "the build fails if a tool is missing")
+	// Each tool AppHub's workflows use: pinned by a version ARG, and run in
+	// the image's last check, so the build fails when one is missing.
+	tools := []struct{ arg, check string }{
+		{"GO_VERSION", "go version"}, {"KUBECTL_VERSION", "kubectl version --client"}, {"HELM_VERSION", "helm version"},
+		{"BUILDKIT_VERSION", "buildctl --version"}, {"JUST_VERSION", "just --version"},
+		{"SKAFFOLD_VERSION", "skaffold version"}, {"BUILDAH_VERSION", "buildah --version"},
+		{"ESBUILD_VERSION", "esbuild --version"}, {"GOLANGCI_LINT_VERSION", "golangci-lint --version"},
+	}
+	checks := regexp.MustCompile(`(?s)RUN [^\n]*just/releases.*?\n\n`).FindString(dockerfile + "\n")
+	for _, tool := range tools {
+		assert.Regexp(t, `^v?\d+\.\d+\.\d+`, arg(tool.arg), "%s pins an exact version", tool.arg)
+		assert.Contains(t, dockerfile, "${"+tool.arg+"}", "%s is used", tool.arg)
+		assert.Contains(t, checks, tool.check, "the build fails if %s is missing", tool.check)
 	}
 	assert.Regexp(t, `(?m)^USER runner$`, dockerfile, "the runner does not run as root")
 }
