@@ -14,7 +14,7 @@ import (
 const tCommand = "command:local:Command"
 
 func k3dArgs() *LocalClusterArgs {
-	return &LocalClusterArgs{Kind: LocalClusterK3d, Name: "apphub", Servers: 1, Agents: 2, HTTPPort: 8080, HTTPSPort: 8443, RegistryHostPort: 5050}
+	return &LocalClusterArgs{Kind: LocalClusterK3d, Name: "apphub", Owner: ourStack, K3sImage: "rancher/k3s:v1.34.1-k3s1", Servers: 1, Agents: 2, HTTPPort: 8080, HTTPSPort: 8443, RegistryHostPort: 5050}
 }
 
 func TestLocalClusterK3d(t *testing.T) {
@@ -25,7 +25,7 @@ func TestLocalClusterK3d(t *testing.T) {
 		}
 		kc := await(t, ctx, lc.Kubeconfig)
 		assert.True(t, kc.Secret, "the kubeconfig holds cluster-admin credentials")
-		assert.Equal(t, testmocks.MockKubeconfig("cluster"), kc.Value)
+		assert.Equal(t, testmocks.MockKubeconfig("run"), kc.Value, "read afresh on every run, not the create command's output")
 		assert.Equal(t, "k3d-apphub", await(t, ctx, lc.Context).Value)
 		assert.Equal(t, "apphub-registry:5000", await(t, ctx, lc.RegistryPushAddress).Value)
 		assert.Equal(t, "apphub-registry:5000", await(t, ctx, lc.RegistryPullAddress).Value)
@@ -39,8 +39,9 @@ func TestLocalClusterK3d(t *testing.T) {
 	create := cmd.Str("create")
 	for _, want := range []string{
 		"command -v k3d", "command -v docker", "docker info",
-		"if k3d cluster get apphub >/dev/null 2>&1; then", "reusing it",
-		"k3d cluster create apphub --servers 1 --agents 2",
+		"if k3d cluster get apphub >/dev/null 2>&1; then", "(created by this stack) exists: reusing it",
+		"k3d cluster create apphub --image 'rancher/k3s:v1.34.1-k3s1' --servers 1 --agents 2",
+		"--runtime-label 'apphub.io/owner=organization/apphub/dev@server:0'",
 		"--port 8080:80@loadbalancer --port 8443:443@loadbalancer",
 		"--registry-create apphub-registry:0.0.0.0:5050",
 		"--kubeconfig-switch-context=false",
@@ -56,6 +57,9 @@ func TestLocalClusterK3d(t *testing.T) {
 	assert.True(t, cmd.DeleteBeforeReplace, "a fixed-name cluster must be deleted before it is re-created")
 	assert.Contains(t, cmd.AdditionalSecrets, "stdout")
 	assert.Equal(t, "stderr", cmd.Str("logging"), "stdout (the kubeconfig) never reaches the log")
+	runs := m.Runs()
+	require.Len(t, runs, 1, "the kubeconfig is read on every run")
+	assert.Contains(t, runs[0], "k3d kubeconfig get apphub")
 }
 
 func TestLocalClusterK3dScriptsOrderToolCheckFirst(t *testing.T) {
@@ -68,7 +72,7 @@ func TestLocalClusterK3dScriptsOrderToolCheckFirst(t *testing.T) {
 
 func TestLocalClusterMinikube(t *testing.T) {
 	m, err := run(t, func(ctx *pulumi.Context) error {
-		lc, err := NewLocalCluster(ctx, "cluster", &LocalClusterArgs{Kind: LocalClusterMinikube, Name: "apphub", CPUs: 4, Memory: "8g"})
+		lc, err := NewLocalCluster(ctx, "cluster", &LocalClusterArgs{Kind: LocalClusterMinikube, Name: "apphub", Owner: ourStack, KubernetesVersion: "v1.34.1", CPUs: 4, Memory: "8g"})
 		if err != nil {
 			return err
 		}
@@ -80,7 +84,7 @@ func TestLocalClusterMinikube(t *testing.T) {
 	require.NoError(t, err)
 	cmd := m.Find(t, tCommand, "cluster")
 	assert.Contains(t, cmd.Str("create"), "command -v minikube")
-	assert.Contains(t, cmd.Str("create"), "minikube start --profile apphub --cpus 4 --memory 8g --addons ingress --addons registry")
+	assert.Contains(t, cmd.Str("create"), "minikube start --profile apphub --kubernetes-version 'v1.34.1' --cpus 4 --memory 8g --addons ingress --addons registry")
 	assert.Contains(t, cmd.Str("create"), "kubectl config view --raw --minify --flatten --context apphub")
 	assert.Contains(t, cmd.Str("delete"), "minikube delete --profile apphub")
 	assert.Equal(t, []any{"minikube", "apphub", float64(4), "8g"}, cmd.Plain("triggers"))
@@ -90,7 +94,8 @@ func TestLocalClusterMinikube(t *testing.T) {
 func TestLocalClusterRejects(t *testing.T) {
 	tests := map[string]*LocalClusterArgs{
 		"nil":        nil,
-		"no name":    {Kind: LocalClusterK3d, Servers: 1},
+		"no name":    {Kind: LocalClusterK3d, Owner: ourStack, Servers: 1},
+		"no owner":   {Kind: LocalClusterK3d, Name: "x", Servers: 1},
 		"kind":       {Kind: "kind", Name: "x"},
 		"no servers": {Kind: LocalClusterK3d, Name: "x", Servers: 0},
 	}

@@ -96,6 +96,8 @@ func (b *platformBuild) cluster() error {
 		var err error
 		b.local, err = components.NewLocalCluster(b.ctx, "cluster", &components.LocalClusterArgs{
 			Kind: c.Cluster.Kind, Name: c.Cluster.Name,
+			Owner:    b.ctx.Organization() + "/" + b.ctx.Project() + "/" + b.ctx.Stack(),
+			K3sImage: c.Cluster.K3sImage, KubernetesVersion: c.Cluster.MinikubeKubernetesVersion,
 			Servers: c.Cluster.K3dServers, Agents: c.Cluster.K3dAgents,
 			HTTPPort: c.Cluster.K3dHTTPPort, HTTPSPort: c.Cluster.K3dHTTPSPort,
 			RegistryHostPort: c.Registry.HostPort,

@@ -70,7 +70,17 @@ type ClusterConfig struct {
 	K3dHTTPSPort   int    `key:"k3dHttpsPort" default:"443"`
 	MinikubeCPUs   int    `key:"minikubeCpus" default:"4"`
 	MinikubeMemory string `key:"minikubeMemory" default:"8g"`
+	// K3sImage and MinikubeKubernetesVersion pin a local cluster's
+	// Kubernetes (at least MinKubernetesMinor); they apply when it is
+	// created.
+	K3sImage                  string `key:"k3sImage" default:"rancher/k3s:v1.34.1-k3s1"`
+	MinikubeKubernetesVersion string `key:"minikubeKubernetesVersion" default:"v1.34.1"`
 }
+
+// MinKubernetesMinor is the oldest Kubernetes 1.x the manifests need:
+// appArmorProfile in security contexts, the preStop sleep action and
+// native sidecars are all 1.30.
+const MinKubernetesMinor = 30
 
 // NamespacesConfig names the platform's namespaces.
 type NamespacesConfig struct {

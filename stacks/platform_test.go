@@ -65,10 +65,11 @@ func TestPlatformDev(t *testing.T) {
 	// The provider is configured from the local cluster's kubeconfig, so
 	// every Kubernetes object waits for the cluster to exist.
 	cluster := m.Find(t, tCommand, "cluster")
-	assert.Contains(t, cluster.Str("create"), "k3d cluster create apphub --servers 1 --agents 2")
+	assert.Contains(t, cluster.Str("create"), "k3d cluster create apphub --image 'rancher/k3s:v1.34.1-k3s1' --servers 1 --agents 2")
+	assert.Contains(t, cluster.Str("create"), "--runtime-label 'apphub.io/owner=organization/apphub/dev@server:0'", "the cluster records the stack that created it")
 	prov := m.Find(t, tProvider, "k8s")
 	assert.Equal(t, "k3d-apphub", prov.Str("context"))
-	assert.Equal(t, testmocks.MockKubeconfig("cluster"), prov.Str("kubeconfig"))
+	assert.Equal(t, testmocks.MockKubeconfig("run"), prov.Str("kubeconfig"))
 	assert.True(t, prov.Secret("kubeconfig"))
 	assert.Contains(t, prov.Dependencies, cluster.URN)
 	for _, r := range m.Resources() {
@@ -130,7 +131,7 @@ func TestPlatformDev(t *testing.T) {
 		OutRegistryKind:           "k3d",
 		OutRedisURL:               "redis://apphub-redis-master.apphub-system.svc.cluster.local:6379/0",
 		OutKubeContext:            "k3d-apphub",
-		OutKubeconfig:             testmocks.MockKubeconfig("cluster"),
+		OutKubeconfig:             testmocks.MockKubeconfig("run"),
 	}, plainOutputs(run))
 	assert.False(t, run.outputs[OutRedisURL].Secret)
 	assert.True(t, run.outputs[OutKubeconfig].Secret, "the kubeconfig output stays secret")
@@ -428,7 +429,7 @@ func TestPlatformMinikube(t *testing.T) {
 	run, err := runPlatform(t, "dev", values, nil)
 	require.NoError(t, err)
 	cmd := run.mocks.Find(t, tCommand, "cluster")
-	assert.Contains(t, cmd.Str("create"), "minikube start --profile apphub --cpus 4 --memory 8g --addons ingress --addons registry")
+	assert.Contains(t, cmd.Str("create"), "minikube start --profile apphub --kubernetes-version 'v1.34.1' --cpus 4 --memory 8g --addons ingress --addons registry")
 	assert.Equal(t, "apphub", run.mocks.Find(t, tProvider, "k8s").Str("context"))
 	assert.Equal(t, "localhost:5000", run.out(OutRegistryPullAddress))
 	assert.Equal(t, "registry.kube-system.svc.cluster.local:80", run.out(OutRegistryPushAddress))

@@ -3,6 +3,7 @@ package stacks
 import (
 	"errors"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -93,6 +94,20 @@ func (c *PlatformConfig) validateARC(p *validate.Problems) {
 	}
 }
 
+var kubernetesVersion = regexp.MustCompile(`^v1\.(\d+)\.\d+$`)
+
+// kubernetesVersionProblems checks a pinned v1.x.y against the minimum.
+func kubernetesVersionProblems(p *validate.Problems, key, v string) {
+	m := kubernetesVersion.FindStringSubmatch(v)
+	if m == nil {
+		p.Add(key, "must pin a Kubernetes version such as v1.34.1, got %q", v)
+		return
+	}
+	if minor, _ := strconv.Atoi(m[1]); minor < MinKubernetesMinor {
+		p.Add(key, "is Kubernetes %s; the platform needs 1.%d or later", v, MinKubernetesMinor)
+	}
+}
+
 func (c *ClusterConfig) validate(p *validate.Problems) {
 	if !p.OneOf("clusterKind", c.Kind, ClusterK3d, ClusterMinikube, ClusterExisting) {
 		return
@@ -113,6 +128,13 @@ func (c *ClusterConfig) validate(p *validate.Problems) {
 	case ClusterK3d:
 		// k3d prefixes node container names and the context with the name.
 		p.DNSLabelBudget("clusterName", c.Name, len("k3d--server-0")+len("-registry"))
+		if ref, err := reference.ParseNormalizedNamed(c.K3sImage); err != nil {
+			p.Add("k3sImage", "must be an image reference such as rancher/k3s:v1.34.1-k3s1: %v", err)
+		} else if tagged, ok := ref.(reference.Tagged); !ok {
+			p.Add("k3sImage", "must name a tag (rancher/k3s:v1.34.1-k3s1), so the cluster's Kubernetes is pinned")
+		} else {
+			kubernetesVersionProblems(p, "k3sImage", strings.SplitN(tagged.Tag(), "-", 2)[0])
+		}
 		p.Range("k3dServers", c.K3dServers, 1, 7)
 		p.Range("k3dAgents", c.K3dAgents, 0, 10)
 		p.Port("k3dHttpPort", c.K3dHTTPPort)
@@ -122,6 +144,7 @@ func (c *ClusterConfig) validate(p *validate.Problems) {
 		}
 	case ClusterMinikube:
 		p.DNSLabel("clusterName", c.Name)
+		kubernetesVersionProblems(p, "minikubeKubernetesVersion", c.MinikubeKubernetesVersion)
 		p.Range("minikubeCpus", c.MinikubeCPUs, 2, 64)
 		if mib, ok := minikubeMemoryMiB(c.MinikubeMemory); !ok {
 			p.Add("minikubeMemory", "must be a size such as 8g or 8192m, got %q", c.MinikubeMemory)

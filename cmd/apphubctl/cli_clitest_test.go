@@ -63,7 +63,15 @@ func TestInvalidInputJSONAndNotFound(t *testing.T) {
 	assert.Equal(t, exitNotFound, code, "no platform stack deployed")
 	// No cluster at all: every check printed (here, the one that failed),
 	// then exit 1 naming it.
-	code, out, _ = run(cliArgs(t, state, "platform", "status", "-o", "json")...)
+	gone := filepath.Join(t.TempDir(), "kubeconfig")
+	require.NoError(t, os.WriteFile(gone, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: gone, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: gone, context: {cluster: gone, user: u}}]
+current-context: gone
+`), 0o600))
+	code, out, _ = run(cliArgs(t, state, "--kubeconfig", gone, "platform", "status", "-o", "json")...)
 	assert.Equal(t, exitFailed, code, out)
 	var status struct{ Down []string }
 	require.NoError(t, json.NewDecoder(strings.NewReader(out)).Decode(&status))

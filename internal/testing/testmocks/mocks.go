@@ -46,6 +46,15 @@ type Mocks struct {
 	StackOutputs map[string]map[string]any
 	// SecretStackOutputs lists outputs that the referenced stack holds as secrets.
 	SecretStackOutputs map[string][]string
+	// runs are the commands command:local:run invokes ran, in order.
+	runs []string
+}
+
+// Runs returns the scripts the program ran through command:local:run.
+func (m *Mocks) Runs() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.runs...)
 }
 
 // New returns empty mocks.
@@ -127,6 +136,13 @@ func (m *Mocks) urn(parent, typ, name string) string {
 
 // Call answers provider functions; the programs here call none.
 func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	if args.Token == "command:local:run" {
+		// A local command read at every run (a local cluster's kubeconfig).
+		m.mu.Lock()
+		m.runs = append(m.runs, args.Args["command"].StringValue())
+		m.mu.Unlock()
+		return resource.PropertyMap{"stdout": resource.NewProperty(MockKubeconfig("run")), "stderr": resource.NewProperty("")}, nil
+	}
 	return nil, fmt.Errorf("unexpected call to %s", args.Token)
 }
 
