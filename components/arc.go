@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -128,8 +129,8 @@ func (a *ARCArgs) newNamespaces(ctx *pulumi.Context, name string, parent pulumi.
 	return controller, runners, nil
 }
 
-func (a *ARCArgs) newController(ctx *pulumi.Context, name string, ns *Namespace, parent pulumi.ResourceOption) (*HelmRelease, error) {
-	releaseArgs := &HelmReleaseArgs{
+func (a *ARCArgs) newController(ctx *pulumi.Context, name string, ns *Namespace, parent pulumi.ResourceOption) (*helmv3.Release, error) {
+	releaseArgs := &helmv3.ReleaseArgs{
 		Name:          pulumi.String(a.ControllerRelease),
 		Namespace:     ns.Name,
 		Atomic:        pulumi.Bool(true),
@@ -145,7 +146,7 @@ func (a *ARCArgs) newController(ctx *pulumi.Context, name string, ns *Namespace,
 		},
 	}
 	a.ControllerChart.applyTo(releaseArgs)
-	return newHelmRelease(ctx, name+"-controller", releaseArgs, parent)
+	return helmv3.NewRelease(ctx, name+"-controller", releaseArgs, parent)
 }
 
 // secretName is the GitHub App secret the scale set authenticates with.
@@ -172,7 +173,7 @@ func (a *ARCArgs) newScaleSet(ctx *pulumi.Context, name string, ns *Namespace, o
 	// Helm's wait proves nothing for this chart (no workload of its own:
 	// the controller starts listeners and runners), and an uninstall that
 	// waits would hang on the finalizers before the guard could run.
-	releaseArgs := &HelmReleaseArgs{
+	releaseArgs := &helmv3.ReleaseArgs{
 		Name:          pulumi.String(a.ScaleSetName),
 		Namespace:     ns.Name,
 		CleanupOnFail: pulumi.Bool(true),
@@ -181,7 +182,7 @@ func (a *ARCArgs) newScaleSet(ctx *pulumi.Context, name string, ns *Namespace, o
 		Values:        scaleSetValues(a, a.secretName()),
 	}
 	a.ScaleSetChart.applyTo(releaseArgs)
-	_, err := newHelmRelease(ctx, name+"-runners", releaseArgs, opts...)
+	_, err := helmv3.NewRelease(ctx, name+"-runners", releaseArgs, opts...)
 	return err
 }
 

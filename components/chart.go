@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"net/url"
 	"strings"
 
@@ -91,12 +92,12 @@ func (c ChartRef) Err() error {
 
 // applyTo sets the chart, version and repository of a release. A local
 // chart carries its own version, so none is passed.
-func (c ChartRef) applyTo(a *HelmReleaseArgs) {
+func (c ChartRef) applyTo(a *helmv3.ReleaseArgs) {
 	a.Chart = pulumi.String(c.Chart)
 	if !IsLocalChart(c.Chart) {
 		a.Version = pulumi.String(c.Version)
 	}
 	if c.Repository != "" {
-		a.RepositoryOpts = pulumi.StringMap{"repo": pulumi.String(c.Repository)}
+		a.RepositoryOpts = &helmv3.RepositoryOptsArgs{Repo: pulumi.String(c.Repository)}
 	}
 }

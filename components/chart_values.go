@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -62,8 +63,8 @@ func newGeneratedSecret(ctx *pulumi.Context, name string, args generatedSecretAr
 
 // bitnamiRelease is the release of a standalone bitnami chart: atomic, so a
 // failed upgrade rolls back, with a short history.
-func bitnamiRelease(ns NamespaceRef, release string, chart ChartRef, values pulumi.Map, timeoutSeconds int) *HelmReleaseArgs {
-	args := &HelmReleaseArgs{
+func bitnamiRelease(ns NamespaceRef, release string, chart ChartRef, values pulumi.Map, timeoutSeconds int) *helmv3.ReleaseArgs {
+	args := &helmv3.ReleaseArgs{
 		Name:          pulumi.String(release),
 		Namespace:     ns.Name,
 		Values:        values,

@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"net/url"
 	"strings"
 
@@ -77,7 +78,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 		return nil, fmt.Errorf("postgres %q: %w", name, err)
 	}
 	releaseArgs := bitnamiRelease(args.Namespace, args.ReleaseName, args.Chart, args.values(secretName), args.TimeoutSeconds)
-	if _, err := newHelmRelease(ctx, name, releaseArgs, parent, pulumi.DependsOn([]pulumi.Resource{sec})); err != nil {
+	if _, err := helmv3.NewRelease(ctx, name, releaseArgs, parent, pulumi.DependsOn([]pulumi.Resource{sec})); err != nil {
 		return nil, fmt.Errorf("postgres %q: creating helm release: %w", name, err)
 	}
 

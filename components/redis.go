@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"net/url"
 	"strings"
 
@@ -74,7 +75,7 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 	}
 	comp.Password = password
 	releaseArgs := bitnamiRelease(args.Namespace, args.ReleaseName, args.Chart, args.values(), args.TimeoutSeconds)
-	if _, err := newHelmRelease(ctx, name, releaseArgs, parent, pulumi.DependsOn(deps)); err != nil {
+	if _, err := helmv3.NewRelease(ctx, name, releaseArgs, parent, pulumi.DependsOn(deps)); err != nil {
 		return nil, fmt.Errorf("redis %q: creating helm release: %w", name, err)
 	}
 
