@@ -22,6 +22,7 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 
 .PHONY: help
 help:
+	@echo "make stack [STACK=...]     create (or select) the stack, to set config before the first up"
 	@echo "make up [STACK=dev|prod]   create or update the platform stack"
 	@echo "make preview [STACK=...]   show what 'up' would change"
 	@echo "make down [STACK=...]      destroy the platform stack"

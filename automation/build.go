@@ -169,6 +169,7 @@ func (m *Manager) BuildRun(ctx context.Context, spec BuildSpec) (*BuildResult, e
 		r.Unchanged, r.Note = true, unchangedNote(spec)
 	}
 	m.pinDigest(ctx, r)
+	m.recordDigest(ctx, op, r)
 	return r, nil
 }
 
@@ -214,10 +215,7 @@ func (m *Manager) pinDigest(ctx context.Context, r *BuildResult) {
 		m.opts.Logger.Warn("build digest unavailable", "build", r.ID, "err", err)
 		return
 	}
-	r.Digest = d
-	if !strings.Contains(r.Image, "@") {
-		r.Image += "@" + d
-	}
+	r.pin(d)
 }
 
 func buildFromOutputs(id string, vals map[string]any, secrets map[string]bool) *BuildResult {
@@ -240,7 +238,7 @@ func (m *Manager) BuildGet(ctx context.Context, id string) (*BuildResult, error)
 	if m.opts.BuildMode == ModeStub {
 		return m.stubBuildGet(id)
 	}
-	info, err := m.get(ctx, op, stacks.BuildProject, stack, m.opts.BuildProgram)
+	info, err := m.get(ctx, op, stacks.BuildProject, stack, m.opts.BuildProgram, true)
 	if err != nil {
 		return nil, err
 	}
@@ -257,10 +255,42 @@ func (m *Manager) BuildGet(ctx context.Context, id string) (*BuildResult, error)
 		r.State = StateUnknown
 	}
 	if r.State == StateSucceeded {
-		// Pinned while the Job's pods keep the digest (its TTL).
-		m.pinDigest(ctx, r)
+		if d := info.Tags[digestTag]; d != "" {
+			r.pin(d)
+		} else {
+			// A build recorded before the tag: the pods, while their TTL
+			// keeps them.
+			m.pinDigest(ctx, r)
+		}
 	}
 	return r, nil
+}
+
+// digestTag is the stack tag holding the digest a build pushed: the Job's
+// pods that reported it go with the Job's TTL, the tag stays with the
+// build's stack.
+const digestTag = "apphub:digest"
+
+// recordDigest tags the build's stack with the digest its run reported.
+func (m *Manager) recordDigest(ctx context.Context, op string, r *BuildResult) {
+	if r.Digest == "" {
+		return
+	}
+	st, err := m.selectStack(ctx, op, stacks.BuildProject, r.Stack, m.opts.BuildProgram)
+	if err == nil {
+		err = st.Workspace().SetTag(ctx, r.Stack, digestTag, r.Digest)
+	}
+	if err != nil {
+		m.opts.Logger.Warn("recording the build digest", "build", r.ID, "err", err)
+	}
+}
+
+// pin pins the image by digest d.
+func (r *BuildResult) pin(d string) {
+	r.Digest = d
+	if !strings.Contains(r.Image, "@") {
+		r.Image += "@" + d
+	}
 }
 
 func jsonString(v any) string {

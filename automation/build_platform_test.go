@@ -53,7 +53,8 @@ func TestPlatformUpEnvAndBuildDigest(t *testing.T) {
 	digest.gone = true // the Job's TTL removed its pods
 	got2, err = m.BuildGet(ctx, "b-1")
 	require.NoError(t, err)
-	assert.Equal(t, "registry.test:5000/apps/web:abc", got2.Image, "no digest left to read: the tag, never a made-up digest")
+	assert.Equal(t, res.Image, got2.Image, "the digest the run reported stays with the build's stack")
+	assert.Equal(t, res.Digest, got2.Digest)
 
 	destroyed, err := m.PlatformDestroy(ctx)
 	require.NoError(t, err)

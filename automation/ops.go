@@ -237,12 +237,18 @@ type StackInfo struct {
 	LastUpdate *Update
 	// Running names the operation this process is running on the stack.
 	Running string
+	// Tags are the stack's tags, when the caller asked for them.
+	Tags map[string]string
 }
+
+// withTags makes get read the stack's tags too (one more CLI call, which
+// opens no secrets manager).
+type withTags bool
 
 // get reads outputs and the last update of an existing stack. A lookup
 // writes nothing: a stack without a work directory here is read through a
 // temporary workspace outside the state directory.
-func (m *Manager) get(ctx context.Context, op, project, stack string, program pulumi.RunFunc) (*StackInfo, error) {
+func (m *Manager) get(ctx context.Context, op, project, stack string, program pulumi.RunFunc, tags withTags) (*StackInfo, error) {
 	info := &StackInfo{}
 	if running, ok := m.Busy(project, stack); ok {
 		info.Running = running
@@ -263,6 +269,11 @@ func (m *Manager) get(ctx context.Context, op, project, stack string, program pu
 	}
 	if len(hist) > 0 {
 		info.LastUpdate = toUpdate(hist[0])
+	}
+	if tags {
+		if info.Tags, err = st.Workspace().ListTags(ctx, st.Name()); err != nil {
+			return nil, classify(ctx, op, stack, fmt.Errorf("reading tags: %w", err), nil)
+		}
 	}
 	return info, nil
 }

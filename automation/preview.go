@@ -265,7 +265,7 @@ func (m *Manager) PreviewGet(ctx context.Context, launch string) (*PreviewResult
 	if m.opts.LaunchMode == ModeStub {
 		return m.stubPreviewGet(launch)
 	}
-	info, err := m.get(ctx, op, stacks.PreviewProject, stack, m.opts.PreviewProgram)
+	info, err := m.get(ctx, op, stacks.PreviewProject, stack, m.opts.PreviewProgram, false)
 	if err != nil {
 		return nil, err
 	}

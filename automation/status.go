@@ -3,6 +3,7 @@ package automation
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -160,6 +161,11 @@ func (m *Manager) statusRegistry(ctx context.Context, cs kubernetes.Interface, s
 		host, _ = outs[stacks.OutRegistryPushAddress].(string)
 	}
 	host, _, _ = strings.Cut(host, "/")
+	// RFC 6761: *.localhost is this machine (k3d's registry name), which
+	// Go's resolver does not assume.
+	if h, port, err := net.SplitHostPort(host); err == nil && strings.HasSuffix(h, ".localhost") {
+		host = net.JoinHostPort("127.0.0.1", port)
+	}
 	scheme := "https"
 	if insecure, _ := outs[stacks.OutRegistryInsecure].(bool); insecure {
 		scheme = "http"

@@ -165,3 +165,29 @@ func TestPlatformStatusWithoutACluster(t *testing.T) {
 	assert.Contains(t, s.Checks[0].Detail, "unreachable")
 	assert.Contains(t, s.Checks[0].Detail, "no route to host")
 }
+
+// k3d's registry is reached as <name>.localhost:<port> from the host; the
+// probe goes to loopback itself (RFC 6761) instead of trusting the resolver.
+func TestPlatformStatusProbesALocalhostRegistryOnLoopback(t *testing.T) {
+	registry := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	defer registry.Close()
+	_, port, _ := strings.Cut(strings.TrimPrefix(registry.URL, "http://"), ":")
+	cs := statusPlatform(t, "unused", nil)
+	cm, err := cs.CoreV1().ConfigMaps("apphub-system").Get(context.Background(), stacks.PlatformConfigMap, metav1.GetOptions{})
+	require.NoError(t, err)
+	var outs map[string]any
+	require.NoError(t, json.Unmarshal([]byte(cm.Data[stacks.PlatformOutputsKey]), &outs))
+	outs[stacks.OutRegistryKind], outs[stacks.OutRegistryHostAddress] = stacks.RegistryK3d, "apphub-registry.localhost:"+port
+	b, err := json.Marshal(outs)
+	require.NoError(t, err)
+	cm.Data[stacks.PlatformOutputsKey] = string(b)
+	_, err = cs.CoreV1().ConfigMaps("apphub-system").Update(context.Background(), cm, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	s, err := clusterManager(t, cs, "", "").PlatformStatus(context.Background())
+	require.NoError(t, err, "%+v", s)
+	for _, c := range s.Checks {
+		if c.Name == "registry" {
+			assert.Equal(t, "http://127.0.0.1:"+port+"/v2/ answered 200 OK", c.Detail)
+		}
+	}
+}

@@ -44,7 +44,8 @@ type deliveryArgs struct {
 
 func (deliveryArgs) Kind() string { return "apphub_callback" }
 
-// deliveryAttempts bounds retries: with the backoff below, about 30 minutes.
+// deliveryAttempts bounds retries: with the backoff below, the last attempt
+// comes about 4 minutes after the first (2+4+…+128 s).
 const deliveryAttempts = 8
 
 // deliveryWorker has its own retry schedule: 2, 4, 8 … s, at most 10 min.

@@ -5,7 +5,7 @@ import "github.com/apphub/apphub-infra/components"
 // The three identities and exactly what each may do. ClusterRole "edit",
 // which the AppHub seed bound, reads every Secret in the namespace and can
 // start pods as any service account there (so it inherits their rights);
-// these Roles list only what each identity uses. See README "Least privilege".
+// these Roles list only what each identity uses. See docs/platform.md, "Least privilege".
 
 var (
 	readOnly = []string{"get", "list", "watch"}

@@ -28,7 +28,7 @@ func newPlatformCmd(g *globals) *cobra.Command {
 		Use:   "up",
 		Short: "Create or update the platform stack (config from Pulumi.<stack>.yaml)",
 		Example: `  apphubctl platform up --platform-stack dev
-  APPHUB_K8S_NAMESPACE=launches apphubctl platform up --platform-stack prod`,
+  apphubctl platform up --platform-stack prod`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return onManager(g, cmd, args, managerCall[struct{}, *automation.PlatformResult]{
