@@ -49,6 +49,16 @@ func previewNeed(cfg *stacks.PreviewStackConfig, exists bool) (podNeed, error) {
 	return need, nil
 }
 
+// byResource is the need under each quota resource name it counts against.
+func (need podNeed) byResource() map[corev1.ResourceName]*resource.Quantity {
+	return map[corev1.ResourceName]*resource.Quantity{
+		corev1.ResourcePods:        resource.NewQuantity(int64(need.pods), resource.DecimalSI),
+		corev1.ResourceRequestsCPU: need.requestsCPU, corev1.ResourceCPU: need.requestsCPU,
+		corev1.ResourceRequestsMemory: need.requestsMemory, corev1.ResourceMemory: need.requestsMemory,
+		corev1.ResourceLimitsCPU: need.limitsCPU, corev1.ResourceLimitsMemory: need.limitsMemory,
+	}
+}
+
 // quotaShortfall names, for every ResourceQuota of ns, each resource the
 // need would push past hard: "apphub-quota: limits.cpu requested 500m,
 // used 8, hard 8". Empty when everything fits.
@@ -57,12 +67,7 @@ func quotaShortfall(ctx context.Context, cs kubernetes.Interface, ns string, nee
 	if err != nil {
 		return nil, fmt.Errorf("reading the quota of namespace %s: %w", ns, err)
 	}
-	pods := resource.NewQuantity(int64(need.pods), resource.DecimalSI)
-	wants := map[corev1.ResourceName]*resource.Quantity{
-		corev1.ResourcePods: pods, corev1.ResourceRequestsCPU: need.requestsCPU, corev1.ResourceCPU: need.requestsCPU,
-		corev1.ResourceRequestsMemory: need.requestsMemory, corev1.ResourceMemory: need.requestsMemory,
-		corev1.ResourceLimitsCPU: need.limitsCPU, corev1.ResourceLimitsMemory: need.limitsMemory,
-	}
+	wants := need.byResource()
 	var short []string
 	for _, rq := range quotas.Items {
 		for name, hard := range rq.Status.Hard {

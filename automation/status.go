@@ -10,7 +10,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -261,13 +260,13 @@ func previewsThatFit(ctx context.Context, cs kubernetes.Interface, ns string, ne
 	}
 	fit, bound := -1, map[string]int{}
 	for _, rq := range quotas.Items {
-		for name, want := range needByResource(need) {
+		for name, want := range need.byResource() {
 			hard, ok := rq.Status.Hard[name]
-			if !ok || want <= 0 {
+			if !ok || want == nil || want.MilliValue() <= 0 {
 				continue
 			}
 			used := rq.Status.Used[name]
-			n := int((hard.MilliValue() - used.MilliValue()) / want)
+			n := int((hard.MilliValue() - used.MilliValue()) / want.MilliValue())
 			if n < 0 {
 				n = 0
 			}
@@ -285,24 +284,4 @@ func previewsThatFit(ctx context.Context, cs kubernetes.Interface, ns string, ne
 	}
 	sort.Strings(limits)
 	return fit, limits, nil
-}
-
-// needByResource is what one preview needs of each quota resource, in
-// thousandths.
-func needByResource(need podNeed) map[corev1.ResourceName]int64 {
-	out := map[corev1.ResourceName]int64{corev1.ResourcePods: int64(need.pods) * 1000}
-	for _, r := range []struct {
-		names []corev1.ResourceName
-		q     *resource.Quantity
-	}{
-		{[]corev1.ResourceName{corev1.ResourceRequestsCPU, corev1.ResourceCPU}, need.requestsCPU},
-		{[]corev1.ResourceName{corev1.ResourceRequestsMemory, corev1.ResourceMemory}, need.requestsMemory},
-		{[]corev1.ResourceName{corev1.ResourceLimitsCPU}, need.limitsCPU},
-		{[]corev1.ResourceName{corev1.ResourceLimitsMemory}, need.limitsMemory},
-	} {
-		for _, n := range r.names {
-			out[n] = r.q.MilliValue()
-		}
-	}
-	return out
 }

@@ -123,11 +123,20 @@ func podBlocked(ctx context.Context, cs kubernetes.Interface, p corev1.Pod) (str
 // is that it is adding capacity (its latest event about the pod from
 // Cluster Autoscaler or Karpenter is a scale-up, not NotTriggerScaleUp).
 func scaleUpUnderWay(ctx context.Context, cs kubernetes.Interface, p corev1.Pod) (bool, error) {
+	latest, err := latestPodEvent(ctx, cs, p, func(reason string) bool {
+		return scaleUpReasons[reason] || reason == "NotTriggerScaleUp"
+	})
+	return latest != nil && scaleUpReasons[latest.Reason], err
+}
+
+// latestPodEvent is the newest event about this pod (not an earlier pod
+// of the same name) whose reason matches, or nil.
+func latestPodEvent(ctx context.Context, cs kubernetes.Interface, p corev1.Pod, matches func(reason string) bool) (*corev1.Event, error) {
 	evs, err := cs.CoreV1().Events(p.Namespace).List(ctx, metav1.ListOptions{FieldSelector: fields.AndSelectors(
 		fields.OneTermEqualSelector("involvedObject.kind", "Pod"),
 		fields.OneTermEqualSelector("involvedObject.name", p.Name)).String()})
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	var latest *corev1.Event
 	for i := range evs.Items {
@@ -136,14 +145,11 @@ func scaleUpUnderWay(ctx context.Context, cs kubernetes.Interface, p corev1.Pod)
 			(ev.InvolvedObject.UID != "" && p.UID != "" && ev.InvolvedObject.UID != p.UID) {
 			continue // another object, or an earlier pod of the same name
 		}
-		if !scaleUpReasons[ev.Reason] && ev.Reason != "NotTriggerScaleUp" {
-			continue
-		}
-		if latest == nil || eventTime(*ev).After(eventTime(*latest).Time) {
+		if matches(ev.Reason) && (latest == nil || eventTime(*ev).After(eventTime(*latest).Time)) {
 			latest = ev
 		}
 	}
-	return latest != nil && scaleUpReasons[latest.Reason], nil
+	return latest, nil
 }
 
 // stuckWatch remembers since when a blocking condition has held.

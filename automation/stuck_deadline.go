@@ -9,7 +9,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/apphub/apphub-infra/components"
@@ -86,26 +85,9 @@ func podReady(p corev1.Pod) bool {
 // lastProbeFailure is the message of the pod's latest Unhealthy event
 // ("Readiness probe failed: HTTP probe failed with statuscode: 503").
 func lastProbeFailure(ctx context.Context, cs kubernetes.Interface, p corev1.Pod) (string, error) {
-	evs, err := cs.CoreV1().Events(p.Namespace).List(ctx, metav1.ListOptions{FieldSelector: fields.AndSelectors(
-		fields.OneTermEqualSelector("involvedObject.kind", "Pod"),
-		fields.OneTermEqualSelector("involvedObject.name", p.Name),
-		fields.OneTermEqualSelector("reason", "Unhealthy")).String()})
-	if err != nil {
+	latest, err := latestPodEvent(ctx, cs, p, func(reason string) bool { return reason == "Unhealthy" })
+	if err != nil || latest == nil {
 		return "", err
-	}
-	var latest *corev1.Event
-	for i := range evs.Items {
-		ev := &evs.Items[i]
-		if ev.Reason != "Unhealthy" || ev.InvolvedObject.Name != p.Name ||
-			(ev.InvolvedObject.UID != "" && p.UID != "" && ev.InvolvedObject.UID != p.UID) {
-			continue
-		}
-		if latest == nil || eventTime(*ev).After(eventTime(*latest).Time) {
-			latest = ev
-		}
-	}
-	if latest == nil {
-		return "", nil
 	}
 	return strings.TrimSpace(latest.Message), nil
 }
