@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1.7
-#
 # The image of `apphubctl serve`, the catalog's HTTP API that the platform
 # deploys in Kubernetes (components/api_service*.go): apphubctl, the pinned
 # Pulumi CLI and the provider plugins baked into /opt/pulumi-home, so the
@@ -17,10 +15,27 @@
 # requires and each provider plugin the version go.mod requires of its SDK
 # (`apphubctl plugins` lists them), so go.mod files are the one place a
 # version is written.
+#
+# No `# syntax=` line: BuildKit's built-in Dockerfile frontend (BuildKit
+# 0.10+, Docker 23+) has every feature used here (cache mounts), and a
+# syntax image would be one more download an air-gapped builder cannot make.
+#
+# Offline (an air-gapped builder, or a cluster's own BuildKit): every input
+# from the network is a build argument.
+#   GO_IMAGE, RUNTIME_IMAGE   base images from a mirror (the runtime stage
+#                             needs only /bin/sh and ln; it installs nothing)
+#   GOPROXY, GOSUMDB          a module proxy (go.sum still checks every hash)
+#   PULUMI_PLUGIN_SERVER      where `pulumi plugin install --server` fetches
+#                             pulumi-resource-<name>-v<version>-linux-amd64.tar.gz
+
+ARG GO_IMAGE=golang:1.26-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 # --- The Pulumi CLI ------------------------------------------------------------
-FROM golang:1.26-bookworm AS pulumi
+FROM ${GO_IMAGE} AS pulumi
 
+ARG GOPROXY
+ARG GOSUMDB
 WORKDIR /src
 # Only the tools module's pins: a change elsewhere in the repository does not
 # rebuild the CLI. The version ldflag lets the Automation API read the CLI's
@@ -35,8 +50,10 @@ RUN --mount=type=cache,target=/go/pkg/mod \
       github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 
 # --- apphubctl ---------------------------------------------------------------
-FROM golang:1.26-bookworm AS apphubctl
+FROM ${GO_IMAGE} AS apphubctl
 
+ARG GOPROXY
+ARG GOSUMDB
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod \
@@ -52,13 +69,15 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 # directory with an executable provider), so a half-finished download fails
 # the build instead of the first operation.
 FROM pulumi AS plugins
+ARG PULUMI_PLUGIN_SERVER
 COPY --from=apphubctl /out/apphubctl /out/apphubctl
 ENV PULUMI_HOME=/opt/pulumi-home PULUMI_SKIP_UPDATE_CHECK=true
 RUN set -eu; \
     /out/apphubctl plugins > /tmp/plugins; \
     test -s /tmp/plugins; \
     while read -r name version; do \
-      /out/pulumi plugin install resource "$name" "$version"; \
+      /out/pulumi plugin install resource "$name" "$version" \
+        ${PULUMI_PLUGIN_SERVER:+--server "$PULUMI_PLUGIN_SERVER"}; \
       dir="${PULUMI_HOME}/plugins/resource-${name}-${version}"; \
       test -x "${dir}/pulumi-resource-${name}"; \
       test ! -e "${dir}.partial"; \
@@ -67,8 +86,9 @@ RUN set -eu; \
     /out/pulumi plugin ls
 
 # --- Runtime -----------------------------------------------------------------
-FROM debian:bookworm-slim
+FROM ${RUNTIME_IMAGE}
 
+ARG RUNTIME_IMAGE
 ARG VERSION=dev
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="apphubctl" \
@@ -77,25 +97,26 @@ LABEL org.opencontainers.image.title="apphubctl" \
       org.opencontainers.image.url="https://github.com/apphub/apphub-infra" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
+      org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
 
-# ca-certificates for the Kubernetes API, S3 backends, PostgreSQL over TLS
-# and webhooks. Nothing else: programs run inline in apphubctl (no language
-# host, no git), and coreutils' ln (the init container's
-# `ln -sfn /opt/pulumi-home/plugins /var/lib/pulumi-home/plugins`) is
-# already in the base image.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+# The CA bundle (Kubernetes API, S3 backends, PostgreSQL over TLS, webhooks)
+# comes from the Go stage's Debian, so this stage installs nothing and needs
+# no package mirror. Programs run inline in apphubctl (no language host, no
+# git); the init container's `ln -sfn /opt/pulumi-home/plugins
+# /var/lib/pulumi-home/plugins` needs only the base image's ln.
+COPY --from=apphubctl /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 
-# The uid/gid the Deployment runs as (components.apiUID). /var/lib/apphub is
-# the state directory and HOME; /var/lib/pulumi-home is where the Deployment
-# mounts a writable PULUMI_HOME (both are volumes in the cluster, but exist
-# so that `docker run` works too).
-RUN groupadd --gid 65532 apphub \
- && useradd --uid 65532 --gid 65532 --home-dir /var/lib/apphub --no-create-home \
-      --shell /usr/sbin/nologin apphub \
- && install -d -o 65532 -g 65532 -m 0750 /var/lib/apphub /var/lib/pulumi-home
+# The uid/gid the Deployment runs as (components.apiUID), written directly so
+# that any base works (no useradd in busybox). /var/lib/apphub is the state
+# directory and HOME; /var/lib/pulumi-home is where the Deployment mounts a
+# writable PULUMI_HOME (both are volumes in the cluster, but exist so that
+# `docker run` works too).
+RUN set -eu; \
+    echo 'apphub:x:65532:65532:apphub:/var/lib/apphub:/usr/sbin/nologin' >> /etc/passwd; \
+    echo 'apphub:x:65532:' >> /etc/group; \
+    mkdir -p /var/lib/apphub /var/lib/pulumi-home; \
+    chown 65532:65532 /var/lib/apphub /var/lib/pulumi-home; \
+    chmod 0750 /var/lib/apphub /var/lib/pulumi-home
 
 COPY --from=pulumi /out/pulumi /usr/local/bin/pulumi
 COPY --from=plugins --chown=65532:65532 /opt/pulumi-home /opt/pulumi-home

@@ -134,7 +134,7 @@ test-cluster: $(PULUMI)
 	  go test -count=1 -tags cluster -timeout 20m -v ./internal/testing/kubetier/...; \
 	  $(E2E_ENV) go test -count=1 -tags e2e -timeout 40m -v ./e2e/...; \
 	  if [ "$${APPHUB_REAL_NODE:-}" = 1 ]; then \
-	    $(E2E_ENV) go test -count=1 -tags e2e,realnode -run '^TestRealNode' -timeout 40m -v ./e2e/; \
+	    $(E2E_ENV) go test -count=1 -tags e2e,realnode -run '^TestRealNode' -timeout 70m -v ./e2e/; \
 	  else \
 	    echo "real-node tier off: run ../shared/kube/node/up.sh (KUBE_NODE_BUILDKIT=1), export APPHUB_REAL_NODE=1"; \
 	  fi; \

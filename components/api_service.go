@@ -41,6 +41,39 @@ type APIServiceArgs struct {
 	StateSize, StorageClass string
 	// ImagePullSecret, if set, pulls the image.
 	ImagePullSecret string
+	// NodeSelector and Tolerations place the pods, e.g. on a node pool
+	// kept for the platform's own workloads.
+	NodeSelector map[string]string
+	Tolerations  []Toleration
+}
+
+// Toleration is a pod's toleration, as Kubernetes writes it in JSON.
+type Toleration struct {
+	Key               string `json:"key,omitempty"`
+	Operator          string `json:"operator,omitempty"`
+	Value             string `json:"value,omitempty"`
+	Effect            string `json:"effect,omitempty"`
+	TolerationSeconds *int   `json:"tolerationSeconds,omitempty"`
+}
+
+func tolerationArgs(ts []Toleration) corev1.TolerationArray {
+	out := make(corev1.TolerationArray, 0, len(ts))
+	for _, t := range ts {
+		args := &corev1.TolerationArgs{}
+		for _, f := range []struct {
+			v   string
+			dst *pulumi.StringPtrInput
+		}{{t.Key, &args.Key}, {t.Operator, &args.Operator}, {t.Value, &args.Value}, {t.Effect, &args.Effect}} {
+			if f.v != "" {
+				*f.dst = pulumi.StringPtr(f.v)
+			}
+		}
+		if t.TolerationSeconds != nil {
+			args.TolerationSeconds = pulumi.IntPtr(*t.TolerationSeconds)
+		}
+		out = append(out, args)
+	}
+	return out
 }
 
 // ContainerResources are a container's requests and limits (Kubernetes

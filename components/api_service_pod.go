@@ -88,6 +88,12 @@ func (a *APIServiceArgs) podSpec() *corev1.PodSpecArgs {
 		Containers: corev1.ContainerArray{a.container()},
 		Volumes:    a.volumes(),
 	}
+	if len(a.NodeSelector) > 0 {
+		spec.NodeSelector = pulumi.ToStringMap(a.NodeSelector)
+	}
+	if len(a.Tolerations) > 0 {
+		spec.Tolerations = tolerationArgs(a.Tolerations)
+	}
 	if a.ImagePullSecret != "" {
 		spec.ImagePullSecrets = corev1.LocalObjectReferenceArray{&corev1.LocalObjectReferenceArgs{Name: pulumi.String(a.ImagePullSecret)}}
 	}

@@ -23,15 +23,24 @@ import (
 // commit on main. It returns the folder and the commit.
 func gitRepo(t testing.TB, e *env) (root, commit string) {
 	t.Helper()
+	return bareRepo(t, "app.git", map[string]string{
+		"Dockerfile": filepath.Join(e.root, "e2e/testdata/buildrepo/Dockerfile"),
+		"go.mod":     filepath.Join(e.root, "e2e/testdata/buildrepo/go.mod"),
+		"main.go":    filepath.Join(e.root, "e2e/testdata/previewapp/main.go"),
+	})
+}
+
+// bareRepo makes a bare repository name under a new folder holding files
+// (path in the repository -> file here) in one commit on main. It returns
+// the folder and the commit.
+func bareRepo(t testing.TB, name string, files map[string]string) (root, commit string) {
+	t.Helper()
 	work, root := t.TempDir(), t.TempDir()
-	for src, dest := range map[string]string{
-		"e2e/testdata/buildrepo/Dockerfile": "Dockerfile",
-		"e2e/testdata/buildrepo/go.mod":     "go.mod",
-		"e2e/testdata/previewapp/main.go":   "main.go",
-	} {
-		b, err := os.ReadFile(filepath.Join(e.root, src))
+	for dest, src := range files {
+		info, err := os.Stat(src)
 		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(work, dest), b, 0o644))
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(work, dest)), 0o755))
+		require.NoError(t, copyFile(src, filepath.Join(work, dest), info.Mode().Perm()))
 	}
 	git := func(dir string, args ...string) string {
 		cmd := exec.Command("git", args...)
@@ -44,9 +53,9 @@ func gitRepo(t testing.TB, e *env) (root, commit string) {
 	}
 	git(work, "init", "-q", "-b", "main")
 	git(work, "add", ".")
-	git(work, "commit", "-q", "-m", "previewapp")
+	git(work, "commit", "-q", "-m", "snapshot")
 	commit = git(work, "rev-parse", "HEAD")
-	git(root, "clone", "-q", "--bare", work, "app.git")
+	git(root, "clone", "-q", "--bare", work, name)
 	return root, commit
 }
 
@@ -68,10 +77,9 @@ func serveGit(t testing.TB, ca *testca.CA, root string) string {
 		}
 		backend.ServeHTTP(w, r)
 	})
-	host, _, _ := strings.Cut(realNodeRegistry, ":")
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	ln, err := net.Listen("tcp", net.JoinHostPort(realNodeHost, "0"))
 	require.NoError(t, err)
-	srv := &http.Server{Handler: readOnly, TLSConfig: &tls.Config{Certificates: []tls.Certificate{ca.Server(t, host)}}}
+	srv := &http.Server{Handler: readOnly, TLSConfig: &tls.Config{Certificates: []tls.Certificate{ca.Server(t, realNodeHost)}}}
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return "https://" + ln.Addr().String()

@@ -24,7 +24,8 @@ import (
 // PodNodeSelector annotation onto the node.
 const (
 	realNodeName     = "real-node-0"
-	realNodeRegistry = "10.88.0.1:5000"
+	realNodeHost     = "10.88.0.1"
+	realNodeRegistry = realNodeHost + ":5000"
 	realNodeIngress  = "http://127.0.0.1:18080"
 	realNodeSelector = `{"scheduler.alpha.kubernetes.io/node-selector": "apphub.test/node=real"}`
 )

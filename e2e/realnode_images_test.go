@@ -16,15 +16,18 @@ import (
 )
 
 // The harness provides no Go image, and nothing can be pulled from the
-// internet, so the tier makes golang:1.26 from this machine's Go: its
-// toolchain without tests, docs and tools a build does not use, and the
-// harness host's static busybox for /bin/sh (Dockerfile RUN lines).
+// internet, so the tier makes golang:<major.minor> from this machine's Go,
+// laid out as the official image is (GOROOT /usr/local/go, GOPATH /go,
+// Debian's CA bundle): its toolchain without tests, docs and tools a build
+// does not use, and the host's static busybox for /bin/sh and the
+// utilities Dockerfile RUN lines call.
 
 // goToolsKept are the pkg/tool programs `go build` runs.
 var goToolsKept = map[string]bool{"compile": true, "link": true, "asm": true, "buildid": true, "cgo": true}
 
 // pushGolang pushes library/golang:<major.minor> to the node's registry,
-// which BuildKit on the node resolves docker.io's golang:<tag> to.
+// which BuildKit on the node resolves docker.io's golang:<tag> to. It
+// returns the tag.
 func (n *realNode) pushGolang(t testing.TB) string {
 	t.Helper()
 	goroot := runtime.GOROOT()
@@ -35,15 +38,26 @@ func (n *realNode) pushGolang(t testing.TB) string {
 
 	root := t.TempDir()
 	require.NoError(t, copyGoroot(goroot, filepath.Join(root, "usr", "local", "go")))
-	require.NoError(t, os.MkdirAll(filepath.Join(root, "bin"), 0o755))
+	for _, dir := range []string{"bin", "go", "root", "etc/ssl/certs"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, dir), 0o755))
+	}
 	require.NoError(t, copyFile("/bin/busybox", filepath.Join(root, "bin", "busybox"), 0o755))
-	require.NoError(t, os.Symlink("busybox", filepath.Join(root, "bin", "sh")))
+	applets, err := exec.Command("/bin/busybox", "--list").Output()
+	require.NoError(t, err)
+	for _, a := range strings.Fields(string(applets)) {
+		if a == "busybox" {
+			continue
+		}
+		require.NoError(t, os.Symlink("busybox", filepath.Join(root, "bin", a)))
+	}
+	require.NoError(t, copyFile("/etc/ssl/certs/ca-certificates.crt", filepath.Join(root, "etc/ssl/certs/ca-certificates.crt"), 0o644))
 	require.NoError(t, os.Mkdir(filepath.Join(root, "tmp"), 0o755))
 	require.NoError(t, os.Chmod(filepath.Join(root, "tmp"), 0o1777))
-	return n.push(t, "--rootfs", root,
-		"--env", "PATH=/usr/local/go/bin:/bin", "--env", "GOTOOLCHAIN=local", "--env", "HOME=/tmp",
-		"--env", "GOCACHE=/tmp/go-build", "--env", "GOPATH=/tmp/go", "--env", "GOPROXY=off",
-		"--workdir", "/src", "library/golang:"+tag)
+	n.push(t, "--rootfs", root,
+		"--env", "PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"--env", "GOPATH=/go", "--env", "GOTOOLCHAIN=local", "--env", "HOME=/root",
+		"--workdir", "/go", "library/golang:"+tag)
+	return "golang:" + tag
 }
 
 // copyGoroot copies what compiling and linking need: the commands, the

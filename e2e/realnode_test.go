@@ -42,25 +42,35 @@ func TestRealNode(t *testing.T) {
 	v1, v2 := node.pushApp(t, e, "v1"), node.pushApp(t, e, "v2")
 	a := startAPI(t, e, m)
 
-	steps := []struct {
-		name string
-		run  func(t *testing.T)
-	}{
+	runSteps(t, []step{
 		{"platform up with previews and builds on the real node", func(t *testing.T) { realNodePlatformUp(ctx, t, e, m) }},
 		{"a preview answers, rolls out without a failed request, and goes", func(t *testing.T) { previewAnswers(t, a, v1, v2) }},
 		{"what a real kubelet reports ends the update, a slow app is waited for", func(t *testing.T) { kubeletVerdicts(t, a, v1) }},
 		{"a build from HTTPS git with a private CA, then its preview", func(t *testing.T) { buildToPreview(t, a, node, e, ca) }},
-		{"platform destroy leaves nothing", func(t *testing.T) {
-			_, err := e.cli(ctx, t, "destroy", "--yes", "--skip-preview")
-			require.NoError(t, err)
-			assertNothingLeft(t)
-		}},
-	}
+		platformDestroyStep(ctx, e),
+	})
+}
+
+// step is one stage of a tier's test; a failed one ends the test.
+type step struct {
+	name string
+	run  func(t *testing.T)
+}
+
+func runSteps(t *testing.T, steps []step) {
 	for _, s := range steps {
 		if !t.Run(s.name, s.run) {
 			t.FailNow()
 		}
 	}
+}
+
+func platformDestroyStep(ctx context.Context, e *env) step {
+	return step{"platform destroy leaves nothing", func(t *testing.T) {
+		_, err := e.cli(ctx, t, "destroy", "--yes", "--skip-preview")
+		require.NoError(t, err)
+		assertNothingLeft(t)
+	}}
 }
 
 func realNodePlatformUp(ctx context.Context, t *testing.T, e *env, m *automation.Manager) {

@@ -52,6 +52,7 @@ func newPlatformService(ctx *pulumi.Context, cfg *PlatformConfig, system *compon
 			CPURequest: s.CPURequest, MemoryRequest: s.MemoryRequest, CPULimit: s.CPULimit, MemoryLimit: s.MemoryLimit,
 		},
 		StateSize: s.StateSize, StorageClass: cfg.Registry.StorageClass, ImagePullSecret: registrySecret,
+		NodeSelector: s.nodeSelector, Tolerations: s.tolerations,
 	}
 	if s.WebhookSecret.IsSet() {
 		args.WebhookSecret = s.WebhookSecret.Output()

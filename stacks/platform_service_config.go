@@ -37,6 +37,13 @@ type ServiceConfig struct {
 	// StateSize is the volume of a single replica without a database (its
 	// SQLite queue and file:// stack state).
 	StateSize string `key:"serviceStateSize" default:"5Gi"`
+	// NodeSelector (a JSON object) and Tolerations (a JSON array) place
+	// the service's pods.
+	NodeSelector string `key:"serviceNodeSelector"`
+	Tolerations  string `key:"serviceTolerations"`
+
+	nodeSelector map[string]string
+	tolerations  []components.Toleration
 }
 
 // PostgresConfig is the optional in-cluster database of the service.
@@ -69,7 +76,8 @@ func (c *PlatformConfig) validateService(p *validate.Problems) {
 		for _, k := range []struct {
 			key string
 			set bool
-		}{{"servicePostgres", c.Postgres.Enabled}, {"serviceDatabaseUrl", s.DatabaseURL.IsSet()}} {
+		}{{"servicePostgres", c.Postgres.Enabled}, {"serviceDatabaseUrl", s.DatabaseURL.IsSet()},
+			{"serviceNodeSelector", s.NodeSelector != ""}, {"serviceTolerations", s.Tolerations != ""}} {
 			if k.set {
 				p.Add(k.key, "applies only with serviceEnabled: true")
 			}
@@ -105,6 +113,13 @@ func (c *PlatformConfig) validateService(p *validate.Problems) {
 	if s.Token.IsSet() {
 		// apphubctl serve refuses what this would let through.
 		p.Token("serviceToken", strings.TrimSpace(s.Token.value))
+	}
+	var err error
+	if c.Service.nodeSelector, err = ParseNodeSelector(s.NodeSelector); err != nil {
+		p.Add("serviceNodeSelector", "%v", err)
+	}
+	if c.Service.tolerations, err = ParseTolerations(s.Tolerations); err != nil {
+		p.Add("serviceTolerations", "%v", err)
 	}
 	c.validateServiceDatabase(p)
 	c.validateServiceWebhook(p)

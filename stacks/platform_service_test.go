@@ -102,6 +102,28 @@ func TestServiceConfigRefusals(t *testing.T) {
 			[]problem{{"postgresChartVersion", "is required"}}},
 		{"postgres tag without repository", map[string]string{"servicePostgres": "true", "postgresImageRepository": "", "postgresImageTag": "16"}, nil,
 			[]problem{{"postgresImageTag", "needs postgresImageRepository"}}},
+		{"node selector while disabled", map[string]string{"serviceEnabled": "false", "serviceNodeSelector": `{"pool": "platform"}`}, nil,
+			[]problem{{"serviceNodeSelector", "applies only with serviceEnabled: true"}}},
+		{"node selector not an object", map[string]string{"serviceNodeSelector": `pool=platform`}, nil,
+			[]problem{{"serviceNodeSelector", "must be a JSON object of node labels"}}},
+		{"node selector bad label", map[string]string{"serviceNodeSelector": `{"Pool Name": "platform"}`}, nil,
+			[]problem{{"serviceNodeSelector", `label "Pool Name"`}}},
+		{"node selector bad value", map[string]string{"serviceNodeSelector": `{"pool": "a b"}`}, nil,
+			[]problem{{"serviceNodeSelector", `value "a b"`}}},
+		{"tolerations not an array", map[string]string{"serviceTolerations": `{"key": "pool"}`}, nil,
+			[]problem{{"serviceTolerations", "must be a JSON array of tolerations"}}},
+		{"toleration unknown field", map[string]string{"serviceTolerations": `[{"key": "pool", "efect": "NoSchedule"}]`}, nil,
+			[]problem{{"serviceTolerations", `unknown field "efect"`}}},
+		{"toleration bad operator", map[string]string{"serviceTolerations": `[{"key": "pool", "operator": "In"}]`}, nil,
+			[]problem{{"serviceTolerations", `toleration 0: operator must be "Equal" or "Exists", got "In"`}}},
+		{"toleration Equal without key", map[string]string{"serviceTolerations": `[{"operator": "Equal", "value": "x"}]`}, nil,
+			[]problem{{"serviceTolerations", `needs a key`}}},
+		{"toleration Exists with value", map[string]string{"serviceTolerations": `[{"key": "pool", "operator": "Exists", "value": "x"}]`}, nil,
+			[]problem{{"serviceTolerations", `takes no value`}}},
+		{"toleration bad effect", map[string]string{"serviceTolerations": `[{"key": "pool", "value": "x", "effect": "NoRun"}]`}, nil,
+			[]problem{{"serviceTolerations", `effect must be`}}},
+		{"toleration seconds without NoExecute", map[string]string{"serviceTolerations": `[{"key": "pool", "value": "x", "effect": "NoSchedule", "tolerationSeconds": 30}]`}, nil,
+			[]problem{{"serviceTolerations", `tolerationSeconds applies only to effect "NoExecute"`}}},
 		{"plaintext token", nil, []string{"serviceToken"}, []problem{{"serviceToken", "must be set as a secret"}}},
 		{"plaintext passphrase", nil, []string{"servicePassphrase"}, []problem{{"servicePassphrase", "must be set as a secret"}}},
 		{"plaintext database url", map[string]string{"serviceDatabaseUrl": svcExternalDB}, []string{"serviceDatabaseUrl"},
@@ -179,6 +201,35 @@ func TestServiceConfigAccepted(t *testing.T) {
 	cfg, err := ParsePlatformConfig(MapSource{Values: devValues(t)})
 	require.NoError(t, err)
 	assert.False(t, cfg.Service.Enabled)
+}
+
+// The service's pods go where serviceNodeSelector and serviceTolerations
+// say, and nowhere in particular without them.
+func TestServicePlacementRender(t *testing.T) {
+	tests := []struct {
+		name             string
+		overrides        map[string]string
+		selector, tolers any
+	}{
+		{"no placement", nil, nil, nil},
+		{"a tainted pool", map[string]string{
+			"serviceNodeSelector": `{"apphub.io/pool": "platform"}`,
+			"serviceTolerations":  `[{"key": "apphub.io/pool", "operator": "Equal", "value": "platform", "effect": "NoSchedule"}, {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60}]`,
+		}, map[string]any{"apphub.io/pool": "platform"}, []any{
+			map[string]any{"key": "apphub.io/pool", "operator": "Equal", "value": "platform", "effect": "NoSchedule"},
+			map[string]any{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": float64(60)},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			values, secrets := serviceValues(t, tt.overrides)
+			run, err := runPlatform(t, "dev", values, secrets)
+			require.NoError(t, err)
+			dep := run.mocks.Find(t, tDeployment, "api")
+			assert.Equal(t, tt.selector, dep.Plain("spec.template.spec.nodeSelector"))
+			assert.Equal(t, tt.tolers, dep.Plain("spec.template.spec.tolerations"))
+		})
+	}
 }
 
 func fmtConfig(cfg *PlatformConfig) string { return fmt.Sprintf("%+v %#v", *cfg, *cfg) }

@@ -30,6 +30,18 @@ type Server struct {
 	bin  string
 	cred *syscall.Credential
 	uid  int
+	// also is an address listened on besides 127.0.0.1; trusted, the
+	// network whose clients may connect through it.
+	also, trusted string
+}
+
+// Option changes how Start runs a cluster.
+type Option func(*Server)
+
+// ListenAlso listens on addr too and trusts clients of the network cidr,
+// for pods that reach the server on a node's address.
+func ListenAlso(addr, cidr string) Option {
+	return func(s *Server) { s.also, s.trusted = addr, cidr }
 }
 
 // binDir finds initdb and pg_ctl on PATH or in Debian's versioned dirs.
@@ -75,7 +87,7 @@ func freePort() (int, error) {
 }
 
 // Start creates and starts a cluster.
-func Start() (*Server, error) {
+func Start(opts ...Option) (*Server, error) {
 	bin, err := binDir()
 	if err != nil {
 		return nil, err
@@ -89,6 +101,9 @@ func Start() (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Dir: dir, bin: bin, cred: cred, uid: uid}
+	for _, o := range opts {
+		o(s)
+	}
 	if cred != nil {
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return nil, err
@@ -97,6 +112,10 @@ func Start() (*Server, error) {
 	if out, err := s.run("initdb", "-D", s.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %v: %s", err, out)
+	}
+	if err := s.trust(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
 	}
 	if s.Port, err = freePort(); err != nil {
 		return nil, err
@@ -121,8 +140,29 @@ func (s *Server) run(name string, args ...string) (string, error) {
 	return string(out), err
 }
 
+// trust lets the ListenAlso network in without a password, as initdb's
+// --auth=trust does for loopback.
+func (s *Server) trust() error {
+	if s.trusted == "" {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(s.data(), "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(f, "host all all %s trust\n", s.trusted); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func (s *Server) start() error {
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", s.Port, s.Dir)
+	listen := "127.0.0.1"
+	if s.also != "" {
+		listen += "," + s.also
+	}
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=%s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", s.Port, s.Dir, listen)
 	if out, err := s.run("pg_ctl", "-D", s.data(), "-o", opts, "-l", filepath.Join(s.Dir, "server.log"), "-w", "-t", "60", "start"); err != nil {
 		return fmt.Errorf("pg_ctl start: %v: %s", err, out)
 	}
@@ -179,9 +219,9 @@ func (s *Server) Log() string {
 // Require starts a cluster for one test and stops it when the test ends.
 // Without PostgreSQL binaries the test is skipped, saying why — unless
 // APPHUB_REQUIRE_POSTGRES=1 (CI sets it), where that is a failure.
-func Require(t testing.TB) *Server {
+func Require(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s, err := Start()
+	s, err := Start(opts...)
 	if err != nil {
 		if os.Getenv("APPHUB_REQUIRE_POSTGRES") == "1" {
 			t.Fatalf("PostgreSQL is required (APPHUB_REQUIRE_POSTGRES=1) but cannot be started: %v", err)
