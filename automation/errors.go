@@ -152,7 +152,7 @@ func classify(ctx context.Context, op, stack string, err error, diags []string) 
 		e.Kind = KindCanceled
 	case inChain(err, auto.IsSelectStack404Error):
 		e.Kind = KindNotFound
-	case inChain(err, auto.IsConcurrentUpdateError), inChain(err, auto.IsCreateStack409Error):
+	case isConcurrentUpdate(err), inChain(err, auto.IsCreateStack409Error):
 		e.Kind = KindConflict
 	case strings.Contains(err.Error(), "incorrect passphrase"):
 		// The stack's secrets were encrypted with another passphrase: say

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -145,15 +143,15 @@ func (m *Manager) up(ctx context.Context, op, project, stack string, program pul
 	if err := setConfig(ctx, st, project, cfg); err != nil {
 		return nil, classify(ctx, op, stack, err, nil)
 	}
-	var res auto.UpResult
+	var vals map[string]any
+	var secrets map[string]bool
+	var update *Update
 	var diags []string
 	var pending bool
 	recovered, err := m.locked(ctx, st, func() error {
 		c := m.collect(ctx, op, stack)
 		var err error
-		// The summary's config is not used: read it masked, without the
-		// passphrase's key derivation.
-		res, err = st.Up(ctx, optup.ProgressStreams(m.progress(stack)), optup.EventStreams(c.ch), optup.ShowSecrets(false))
+		vals, secrets, update, err = m.inlineUp(ctx, st, program, c)
 		diags, pending = c.wait(), c.sawPending()
 		return err
 	})
@@ -169,9 +167,8 @@ func (m *Manager) up(ctx context.Context, op, project, stack string, program pul
 		m.opts.Logger.Error("operation failed", "op", op, "stack", stack, "kind", e.Kind, "reason", e.Reason, "seconds", m.opts.Now().Sub(start).Seconds())
 		return &opResult{Recovered: recovered}, e
 	}
-	vals, secrets := plainOutputs(res.Outputs)
 	m.opts.Logger.Info("operation succeeded", "op", op, "stack", stack, "seconds", m.opts.Now().Sub(start).Seconds())
-	return &opResult{Outputs: vals, Secrets: secrets, Update: toUpdate(res.Summary), Recovered: recovered}, nil
+	return &opResult{Outputs: vals, Secrets: secrets, Update: update, Recovered: recovered}, nil
 }
 
 // destroy destroys and removes a stack; a stack that does not exist is
@@ -190,13 +187,13 @@ func (m *Manager) destroy(ctx context.Context, op, project, stack string, progra
 	if err != nil {
 		return nil, false, err
 	}
-	var dres auto.DestroyResult
+	var update *Update
 	var diags []string
 	var pending bool
 	recovered, err := m.locked(ctx, st, func() error {
 		c := m.collect(ctx, op, stack)
 		var err error
-		dres, err = st.Destroy(ctx, optdestroy.ProgressStreams(m.progress(stack)), optdestroy.EventStreams(c.ch), optdestroy.ShowSecrets(false))
+		update, err = m.inlineDestroy(ctx, st, program, c)
 		diags, pending = c.wait(), c.sawPending()
 		return err
 	})
@@ -219,7 +216,7 @@ func (m *Manager) destroy(ctx context.Context, op, project, stack string, progra
 	if err := os.RemoveAll(m.stackDir(project, stack)); err != nil {
 		m.opts.Logger.Warn("removing work dir", "stack", stack, "err", err)
 	}
-	return &opResult{Update: toUpdate(dres.Summary), Recovered: recovered}, false, nil
+	return &opResult{Update: update, Recovered: recovered}, false, nil
 }
 
 // removeStack removes a stack its destroy emptied (`pulumi stack rm`).

@@ -61,7 +61,7 @@ func (m *Manager) deadHolder(ctx context.Context, h lockHolder) bool {
 // orphaned CLI exits once its program host is gone). Anything else stays a
 // Conflict naming the holders.
 func (m *Manager) breakDeadLock(ctx context.Context, st auto.Stack, err error) ([]string, bool) {
-	if !inChain(err, auto.IsConcurrentUpdateError) {
+	if !isConcurrentUpdate(err) {
 		return nil, false
 	}
 	holders := lockHolders(err)
@@ -89,7 +89,7 @@ func (m *Manager) breakDeadLock(ctx context.Context, st auto.Stack, err error) (
 // stack in a takeover a bounded time to exit (an orphaned CLI exits once
 // its program host is gone); true when the caller should try again.
 func (m *Manager) waitOrphanCLI(ctx context.Context, err error, waited *time.Duration) bool {
-	if _, ok := takeoverFrom(ctx); !ok || !inChain(err, auto.IsConcurrentUpdateError) || *waited >= orphanCLIWait {
+	if _, ok := takeoverFrom(ctx); !ok || !isConcurrentUpdate(err) || *waited >= orphanCLIWait {
 		return false
 	}
 	for _, h := range lockHolders(err) {
