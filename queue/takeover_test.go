@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -210,5 +211,59 @@ func TestJobsEndedOutsideTheServiceAreReconciled(t *testing.T) {
 		n, err := q.InFlight(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, 2, n, "only the two new operations are in flight")
+	})
+}
+
+// losableLease is the real lease that the test can declare lost, as the
+// lease's own check does when it cannot lock the stack again.
+type losableLease struct {
+	leaser
+	mu    sync.Mutex
+	helds []*held
+}
+
+func (l *losableLease) tryLease(ctx context.Context, target string) (*held, error) {
+	h, err := l.leaser.tryLease(ctx, target)
+	if h != nil {
+		l.mu.Lock()
+		l.helds = append(l.helds, h)
+		l.mu.Unlock()
+	}
+	return h, err
+}
+
+// lose declares every lease handed out so far lost.
+func (l *losableLease) lose() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, h := range l.helds {
+		close(h.lost)
+	}
+	l.helds = nil
+}
+
+// An operation whose lease is lost mid-run is not left unfinished under a
+// completed job: its job is retried and runs it again.
+func TestLeaseLostMidOperationIsRunAgain(t *testing.T) {
+	drivers(t, func(t *testing.T, db backendDB) {
+		var runs atomic.Int32
+		var lease *losableLease
+		q := replica(t, db, func(ctx context.Context, op *Operation, sink func(automation.Event)) (any, error) {
+			if runs.Add(1) == 1 {
+				lease.lose()
+				<-ctx.Done() // the operation stops when its lease goes
+				return nil, ctx.Err()
+			}
+			return echo(ctx, op, sink)
+		})
+		lease = &losableLease{leaser: q.lease}
+		q.lease = lease
+		started(t, q)
+		op, err := q.Enqueue(context.Background(), KindPreviewUp, "lease-lost", "x")
+		require.NoError(t, err)
+		done := waitDone(t, q, op.ID, 60*time.Second)
+		assert.Equal(t, StatusSucceeded, done.Status, done.Reason)
+		assert.Equal(t, int32(2), runs.Load(), "run again after the lease was lost")
+		assert.Equal(t, 2, done.Attempts)
 	})
 }

@@ -75,8 +75,13 @@ func (q *Queue) run(ctx context.Context, op, previous *Operation, h *held) error
 	cause := context.Cause(opCtx)
 	switch {
 	case errors.Is(cause, errLeaseLost):
-		q.cfg.Logger.Warn("operation abandoned: another replica took the stack", "id", op.ID)
-		return nil
+		// The job stays retryable: completing it would leave the operation
+		// unfinished under a completed job when the lease was only missed
+		// for a moment (a database restart, another replica's brief check).
+		// A retry runs it again under the lease, or finds that a takeover
+		// gave it another job and ends.
+		q.cfg.Logger.Warn("operation abandoned: the stack's lease was lost", "id", op.ID)
+		return fmt.Errorf("operation %s: %w", op.ID, errLeaseLost)
 	case err != nil && (errors.Is(cause, errCanceled) || errors.Is(cause, rivertype.ErrJobCancelledRemotely) || q.st.cancelRequested(context.WithoutCancel(ctx), op.ID)):
 		return q.finishCanceled(context.WithoutCancel(ctx), op.ID)
 	case err != nil && ctx.Err() != nil:
