@@ -60,18 +60,17 @@ var cliVerb = map[string]struct{ cmd, fails string }{
 }
 
 func (m *Manager) inlineRun(ctx context.Context, st auto.Stack, program pulumi.RunFunc, c *collector, kind string) (map[string]any, map[string]bool, *Update, error) {
-	rt, err := startInlineRuntime(program)
-	if err != nil {
-		close(c.ch)
-		return nil, nil, nil, err
-	}
-	defer rt.Close()
 	sink, err := startEventSink(c.ch)
 	if err != nil {
-		close(c.ch)
+		close(c.ch) // the collector's stream, which the sink ends otherwise
 		return nil, nil, nil, err
 	}
 	defer sink.Close()
+	rt, err := startInlineRuntime(program)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer rt.Close()
 
 	ws := st.Workspace()
 	env := []string{"PULUMI_DEBUG_COMMANDS=true"}

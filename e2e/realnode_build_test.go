@@ -45,13 +45,7 @@ func buildToPreview(t *testing.T, a *api, node *realNode, e *env, ca *testca.CA)
 	assert.True(t, logs.contains("RUN CGO_ENABLED=0 go build"), "the Dockerfile's RUN step is in the logs")
 	t.Logf("build: %d log lines, the first %.1fs after the request, the last %.1fs", len(lines), lines[0].at.Sub(start).Seconds(), lines[len(lines)-1].at.Sub(start).Seconds())
 
-	code, got := a.do(t, http.MethodGet, "/v1/builds/"+id, nil)
-	require.Equal(t, http.StatusOK, code, "%v", got)
-	build, _ := got["build"].(map[string]any)
-	image, _ := build["image"].(string)
-	ref := realNodeRegistry + "/apphub-e2e/built:" + tag
-	digest := registryDigest(t, "apphub-e2e/built", tag)
-	assert.Equal(t, ref+"@"+digest, image, "the image is pinned by the digest the registry reports")
+	image := pinnedImage(t, a, id, "apphub-e2e/built", tag)
 
 	host := "rn-built.preview.realnode.test"
 	p := startProber(host, "/")
@@ -127,6 +121,20 @@ func (f *logFollow) contains(s string) bool {
 		}
 	}
 	return false
+}
+
+// pinnedImage is a finished build's image as `build get` reports it,
+// checked to be repo:tag on the node's registry pinned by the digest the
+// registry reports for it.
+func pinnedImage(t *testing.T, a *api, id, repo, tag string) string {
+	t.Helper()
+	code, got := a.do(t, http.MethodGet, "/v1/builds/"+id, nil)
+	require.Equal(t, http.StatusOK, code, "%v", got)
+	build, _ := got["build"].(map[string]any)
+	image, _ := build["image"].(string)
+	ref := realNodeRegistry + "/" + repo + ":" + tag
+	assert.Equal(t, ref+"@"+registryDigest(t, repo, tag), image, "the image is pinned by the digest the registry reports")
+	return image
 }
 
 // registryDigest is the digest the node's registry reports for a tag.

@@ -86,12 +86,7 @@ func buildServiceImage(t *testing.T, a *api, e *env, ca *testca.CA, golang strin
 	require.Equal(t, queue.StatusSucceeded, op["status"], "%v", op["reason"])
 	t.Logf("service image built from ./Dockerfile in %.0fs", time.Since(start).Seconds())
 
-	code, got := a.do(t, http.MethodGet, "/v1/builds/"+id, nil)
-	require.Equal(t, http.StatusOK, code, "%v", got)
-	build, _ := got["build"].(map[string]any)
-	image, _ := build["image"].(string)
-	assert.Equal(t, realNodeRegistry+"/apphub-e2e/apphubctl:"+commit[:12]+"@"+registryDigest(t, "apphub-e2e/apphubctl", commit[:12]), image)
-	return image
+	return pinnedImage(t, a, id, "apphub-e2e/apphubctl", commit[:12])
 }
 
 // serviceUp turns the service on: two replicas on the real node, the
