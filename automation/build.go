@@ -47,6 +47,11 @@ type BuildResult struct {
 	LastUpdate *Update        `json:"lastUpdate,omitempty"`
 	Recovered  []string       `json:"recovered,omitempty"`
 	Stub       bool           `json:"stub,omitempty"`
+	// Commit is the commit built: gitRef as resolved when the build ran.
+	Commit string `json:"commit,omitempty"`
+	// Reused: an earlier build with the same inputs pushed Image (by
+	// digest), which the registry still holds, so no Job ran.
+	Reused bool `json:"reused,omitempty"`
 	// Unchanged: the build's Job already ran for exactly this spec, so
 	// nothing was built again; Note says what to do to build anew.
 	Unchanged bool   `json:"unchanged,omitempty"`
@@ -155,6 +160,13 @@ func (m *Manager) BuildRun(ctx context.Context, spec BuildSpec) (*BuildResult, e
 	if err := m.withPlatformOutputs(ctx, cfg); err != nil {
 		return nil, err
 	}
+	if err := m.pinBuild(ctx, spec, cfg); err != nil {
+		var p validate.Problems
+		if p.Merge(err, buildFields) {
+			return nil, invalid(op, stack, p.Err())
+		}
+		return nil, invalid(op, stack, err)
+	}
 	res, err := m.up(ctx, op, stacks.BuildProject, stack, m.opts.BuildProgram, cfg)
 	if err != nil {
 		r := &BuildResult{ID: spec.ID, Stack: stack, State: StateFailed}
@@ -165,10 +177,15 @@ func (m *Manager) BuildRun(ctx context.Context, spec BuildSpec) (*BuildResult, e
 	}
 	r := buildFromOutputs(spec.ID, res.Outputs, res.Secrets)
 	r.State, r.LastUpdate, r.Recovered = StateSucceeded, res.Update, res.Recovered
-	if nothingChanged(res.Update) {
-		r.Unchanged, r.Note = true, unchangedNote(spec)
+	switch {
+	case r.Reused:
+		r.Note = fmt.Sprintf("an earlier build with the same inputs (commit %s) pushed this image, still in the registry: nothing was built", shortCommit(r.Commit))
+	case nothingChanged(res.Update):
+		r.Unchanged, r.Note = true, unchangedNote(spec, r.Commit)
 	}
-	m.pinDigest(ctx, r)
+	if !r.Reused {
+		m.pinDigest(ctx, r)
+	}
 	m.recordDigest(ctx, op, r)
 	return r, nil
 }
@@ -191,8 +208,12 @@ func nothingChanged(u *Update) bool {
 var commitSHA = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
 
 // unchangedNote says why a re-run built nothing and how to build anew: a
-// branch or tag is not resolved again, so its new commits are not seen.
-func unchangedNote(spec BuildSpec) string {
+// branch or tag the Manager could not resolve is not resolved again, so
+// its new commits are not seen.
+func unchangedNote(spec BuildSpec, commit string) string {
+	if commit != "" {
+		return fmt.Sprintf("build %s already ran for commit %s with this spec, so nothing was built again", spec.ID, shortCommit(commit))
+	}
 	if spec.GitURL != "" && !commitSHA.MatchString(spec.GitRef) {
 		ref := spec.GitRef
 		if ref == "" {
@@ -220,12 +241,25 @@ func (m *Manager) pinDigest(ctx context.Context, r *BuildResult) {
 
 func buildFromOutputs(id string, vals map[string]any, secrets map[string]bool) *BuildResult {
 	str := func(k string) string { s, _ := vals[k].(string); return s }
-	return &BuildResult{
+	r := &BuildResult{
 		ID: id, Stack: BuildStack(id),
 		Image: str(stacks.OutImage), PushRef: str(stacks.OutPushRef),
 		JobName: str(stacks.OutJobName), Namespace: str(stacks.OutNamespace),
+		Commit:  str(stacks.OutCommit),
 		Outputs: masked(vals, secrets),
 	}
+	if d := str(stacks.OutReusedDigest); d != "" {
+		r.Reused = true
+		r.pin(d)
+	}
+	return r
+}
+
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
 }
 
 // BuildGet returns a build's last result.

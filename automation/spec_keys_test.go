@@ -39,6 +39,9 @@ var stackOnly = map[string]string{
 	"platformStack":   "the Manager's --platform-stack",
 	"platformOutputs": "the Manager's platform outputs file",
 	"runAsUser":       "a stack default (UID 10001): images built to run as root still start",
+	"gitCommit":       "the Manager's resolution of gitRef (pinBuild)",
+	"inputsTag":       "the Manager's hash of the build's inputs (pinBuild)",
+	"reuseDigest":     "the Manager's registry lookup of that hash (pinBuild)",
 }
 
 func TestPreviewSpecFieldsLandOnDeclaredKeys(t *testing.T) {

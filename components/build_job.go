@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
@@ -38,16 +39,22 @@ type BuildJobArgs struct {
 	BuildID   string
 	Namespace string
 	// BuilderImage is a rootless BuildKit image with buildctl-daemonless.sh.
-	BuilderImage   string
-	ServiceAccount string
+	BuilderImage string
+	// BuilderAddress, when set, is the persistent builder the Job sends
+	// the build to with buildctl, authenticated by the client certificate
+	// in BuilderClientSecret; empty runs an ephemeral daemon in the Job.
+	BuilderAddress      string
+	BuilderClientSecret string
+	ServiceAccount      string
 	// Context is a git URL with an optional #ref[:subdir] fragment, or a
 	// tarball URL: BuildKit fetches it itself.
 	Context string
 	// Dockerfile is the path of the Dockerfile inside the context.
 	Dockerfile string
 	BuildArgs  map[string]string
-	// PushRef is where the image is pushed; ImageRef is how pods pull it
-	// (the two differ for in-cluster registries).
+	// PushRef is where the image is pushed, one or more names separated
+	// by commas; ImageRef is how pods pull it (the two differ for
+	// in-cluster registries).
 	PushRef  string
 	ImageRef string
 	// InsecureRegistry pushes over plain HTTP (k3d and in-cluster registries).
@@ -87,11 +94,14 @@ func NewBuildJob(ctx *pulumi.Context, name string, args *BuildJobArgs, opts ...p
 	if a.BuildID == "" || a.Namespace == "" || a.BuilderImage == "" || a.Context == "" || a.PushRef == "" || a.ServiceAccount == "" {
 		return nil, fmt.Errorf("build %q: build id, namespace, builder image, context, push reference and service account are required", name)
 	}
+	if (a.BuilderAddress == "") != (a.BuilderClientSecret == "") {
+		return nil, fmt.Errorf("build %q: a persistent builder needs both its address and its client certificate secret", name)
+	}
 	if a.TimeoutSeconds <= 0 || a.TTLSeconds < 0 || a.BackoffLimit < 0 {
 		return nil, fmt.Errorf("build %q: timeout must be positive, TTL and backoff limit non-negative", name)
 	}
 	if a.ImageRef == "" {
-		a.ImageRef = a.PushRef
+		a.ImageRef, _, _ = strings.Cut(a.PushRef, ",")
 	}
 	comp := &BuildJob{}
 	if err := ctx.RegisterComponentResource(BuildJobType, name, comp, opts...); err != nil {
@@ -136,25 +146,39 @@ func NewBuildJob(ctx *pulumi.Context, name string, args *BuildJobArgs, opts ...p
 	return comp, nil
 }
 
-// BuildScript runs one daemonless rootless BuildKit build. Inputs arrive as
-// environment variables and positional arguments, never spliced into the
-// script, so a ref or build argument cannot inject shell. The image digest
-// from BuildKit's metadata goes to the termination message, where the
+// BuildScript runs one build: buildctl-daemonless.sh starts a rootless
+// BuildKit in the Job (ephemeral), or buildctl sends it to the persistent
+// builder at BUILD_BUILDER (not BUILDKIT_HOST: the image sets that to its
+// own socket), which must answer first (a builder that is
+// down fails the build at once, saying so). Inputs arrive as environment
+// variables and positional arguments, never spliced into the script, so a
+// ref or build argument cannot inject shell. The image digest from
+// BuildKit's metadata goes to the termination message, where the
 // Automation API reads it (kubectl: .status.containerStatuses[0].state
 // .terminated.message).
 const BuildScript = `set -eu
-buildctl-daemonless.sh build \
+if [ -n "${BUILD_BUILDER:-}" ]; then
+  set -- --addr "${BUILD_BUILDER}" --tlsdir ` + builderCertsPath + ` build "$@"
+  if ! err=$(buildctl --addr "${BUILD_BUILDER}" --tlsdir ` + builderCertsPath + ` debug workers 2>&1 >/dev/null); then
+    echo "the persistent builder ${BUILD_BUILDER} does not answer: ${err}" | tee ` + buildMetadataLog + ` >&2
+    exit 1
+  fi
+  builder=buildctl
+else
+  set -- build "$@"
+  builder=buildctl-daemonless.sh
+fi
+"$builder" "$@" \
   --frontend dockerfile.v0 \
   --opt "context=${BUILD_CONTEXT}" \
   --opt "filename=${BUILD_DOCKERFILE}" \
-  --output "type=image,name=${BUILD_PUSH_REF},push=true${BUILD_INSECURE}" \
-  --metadata-file /tmp/build-metadata.json \
-  "$@"
+  --output "type=image,\"name=${BUILD_PUSH_REF}\",push=true${BUILD_INSECURE}" \
+  --metadata-file /tmp/build-metadata.json
 sed -n 's/.*"containerimage.digest": *"\(sha256:[0-9a-f]*\)".*/\1/p' /tmp/build-metadata.json | head -n 1 > ` + buildMetadataLog + `
 `
 
 func buildPodSpec(a *BuildJobArgs) *corev1.PodSpecArgs {
-	return &corev1.PodSpecArgs{
+	spec := &corev1.PodSpecArgs{
 		RestartPolicy:                pulumi.String("Never"),
 		ServiceAccountName:           pulumi.String(a.ServiceAccount),
 		AutomountServiceAccountToken: pulumi.Bool(false),
@@ -162,11 +186,18 @@ func buildPodSpec(a *BuildJobArgs) *corev1.PodSpecArgs {
 		Containers:                   corev1.ContainerArray{a.container()},
 		Volumes:                      a.volumes(),
 	}
+	if a.persistent() {
+		// Only a client: Pod Security "restricted" is enough.
+		spec.SecurityContext = restrictedPod(builderUID)
+	}
+	return spec
 }
 
+// persistent reports a build sent to the persistent builder.
+func (a *BuildJobArgs) persistent() bool { return a.BuilderAddress != "" }
+
 func (a *BuildJobArgs) container() *corev1.ContainerArgs {
-	unconfined := &corev1.SeccompProfileArgs{Type: pulumi.String("Unconfined")}
-	return &corev1.ContainerArgs{
+	c := &corev1.ContainerArgs{
 		Name:                     pulumi.String("buildkit"),
 		Image:                    pulumi.String(a.BuilderImage),
 		Command:                  pulumi.ToStringArray([]string{"sh", "-c", BuildScript}),
@@ -174,16 +205,21 @@ func (a *BuildJobArgs) container() *corev1.ContainerArgs {
 		Env:                      a.env(),
 		TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
 		Resources:                a.Resources.requirements(),
-		// Rootless BuildKit: UID 1000 and unconfined seccomp/AppArmor
-		// (user namespaces); the build namespace admits this, previews' does not.
-		SecurityContext: &corev1.SecurityContextArgs{
-			RunAsUser:       pulumi.Int(1000),
-			RunAsGroup:      pulumi.Int(1000),
+		SecurityContext:          restrictedContainer(false),
+		VolumeMounts:             a.mounts(),
+	}
+	if !a.persistent() {
+		// Rootless BuildKit: UID 1000 and unconfined seccomp/AppArmor (user
+		// namespaces); the build namespace admits this, previews' does not.
+		unconfined := &corev1.SeccompProfileArgs{Type: pulumi.String("Unconfined")}
+		c.SecurityContext = &corev1.SecurityContextArgs{
+			RunAsUser:       pulumi.Int(builderUID),
+			RunAsGroup:      pulumi.Int(builderUID),
 			SeccompProfile:  unconfined,
 			AppArmorProfile: &corev1.AppArmorProfileArgs{Type: pulumi.String("Unconfined")},
-		},
-		VolumeMounts: a.mounts(),
+		}
 	}
+	return c
 }
 
 // scriptArgs are BuildScript's positional arguments: the build arguments,
@@ -210,8 +246,12 @@ func (a *BuildJobArgs) env() corev1.EnvVarArray {
 		&corev1.EnvVarArgs{Name: pulumi.String("BUILD_DOCKERFILE"), Value: pulumi.String(dockerfile)},
 		&corev1.EnvVarArgs{Name: pulumi.String("BUILD_PUSH_REF"), Value: pulumi.String(a.PushRef)},
 		&corev1.EnvVarArgs{Name: pulumi.String("BUILD_INSECURE"), Value: pulumi.String(insecure)},
+	}
+	if a.persistent() {
+		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String("BUILD_BUILDER"), Value: pulumi.String(a.BuilderAddress)})
+	} else {
 		// Rootless BuildKit cannot create a process sandbox without privileges.
-		&corev1.EnvVarArgs{Name: pulumi.String("BUILDKITD_FLAGS"), Value: pulumi.String("--oci-worker-no-process-sandbox")},
+		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String("BUILDKITD_FLAGS"), Value: pulumi.String("--oci-worker-no-process-sandbox")})
 	}
 	if a.RegistrySecret != "" {
 		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String("DOCKER_CONFIG"), Value: pulumi.String(buildkitHome + "/.docker")})
@@ -219,25 +259,36 @@ func (a *BuildJobArgs) env() corev1.EnvVarArray {
 	return env
 }
 
+// mounts: the daemon's state and the CA bundle for an ephemeral build
+// (the persistent builder has its own), the client certificate for a
+// persistent one, and push credentials (buildctl hands them to the daemon).
 func (a *BuildJobArgs) mounts() corev1.VolumeMountArray {
 	mounts := corev1.VolumeMountArray{&corev1.VolumeMountArgs{
-		Name: pulumi.String("buildkitd"), MountPath: pulumi.String(buildkitHome + "/.local/share/buildkit"),
+		Name: pulumi.String("buildkitd"), MountPath: pulumi.String(builderStatePath),
 	}}
+	if a.persistent() {
+		mounts = corev1.VolumeMountArray{&corev1.VolumeMountArgs{
+			Name: pulumi.String("builder-certs"), MountPath: pulumi.String(builderCertsPath), ReadOnly: pulumi.Bool(true),
+		}}
+	}
 	if a.RegistrySecret != "" {
 		mounts = append(mounts, &corev1.VolumeMountArgs{
 			Name: pulumi.String("registry-auth"), MountPath: pulumi.String(buildkitHome + "/.docker"), ReadOnly: pulumi.Bool(true),
 		})
 	}
-	if a.CAConfigMap != "" {
-		mounts = append(mounts, &corev1.VolumeMountArgs{
-			Name: pulumi.String("ca"), MountPath: pulumi.String(buildCAPath), SubPath: pulumi.String(BuildCAKey), ReadOnly: pulumi.Bool(true),
-		})
+	if a.CAConfigMap != "" && !a.persistent() {
+		mounts = append(mounts, caMount())
 	}
 	return mounts
 }
 
 func (a *BuildJobArgs) volumes() corev1.VolumeArray {
 	volumes := corev1.VolumeArray{&corev1.VolumeArgs{Name: pulumi.String("buildkitd"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}}}
+	if a.persistent() {
+		volumes = corev1.VolumeArray{&corev1.VolumeArgs{
+			Name: pulumi.String("builder-certs"), Secret: &corev1.SecretVolumeSourceArgs{SecretName: pulumi.String(a.BuilderClientSecret)},
+		}}
+	}
 	if a.RegistrySecret != "" {
 		volumes = append(volumes, &corev1.VolumeArgs{
 			Name: pulumi.String("registry-auth"),
@@ -249,11 +300,8 @@ func (a *BuildJobArgs) volumes() corev1.VolumeArray {
 			},
 		})
 	}
-	if a.CAConfigMap != "" {
-		volumes = append(volumes, &corev1.VolumeArgs{
-			Name:      pulumi.String("ca"),
-			ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(a.CAConfigMap)},
-		})
+	if a.CAConfigMap != "" && !a.persistent() {
+		volumes = append(volumes, caVolume(a.CAConfigMap))
 	}
 	return volumes
 }

@@ -131,9 +131,13 @@ func TestBuildJobRejects(t *testing.T) {
 // buildctl-daemonless.sh: arguments arrive intact (no shell injection from
 // build arguments) and the digest reaches the termination message.
 func TestBuildScript(t *testing.T) {
-	dir := t.TempDir()
-	logFile, termLog := filepath.Join(dir, "args"), filepath.Join(dir, "termination-log")
-	fake := `#!/bin/sh
+	// fake records its arguments, writes BuildKit's metadata and, as
+	// buildctl, answers `debug workers` unless the builder is "down".
+	const fake = `#!/bin/sh
+if [ "$DOWN" = 1 ] && [ "$(basename "$0")" = buildctl ]; then
+  echo 'error: failed to list workers: Unavailable: connect: connection refused' >&2; exit 1
+fi
+for a in "$@"; do [ "$a" = workers ] && exit 0; done
 for a in "$@"; do echo "$a" >> "$ARGS_LOG"; done
 while [ $# -gt 0 ]; do
   if [ "$1" = "--metadata-file" ]; then
@@ -142,30 +146,63 @@ while [ $# -gt 0 ]; do
   shift
 done
 `
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "buildctl-daemonless.sh"), []byte(fake), 0o755))
-	script := strings.ReplaceAll(BuildScript, "/dev/termination-log", termLog)
-	script = strings.ReplaceAll(script, "/tmp/build-metadata.json", filepath.Join(dir, "metadata.json"))
-	cmd := exec.Command("/bin/sh", "-c", script, "sh", "--opt", "build-arg:X=$(touch "+dir+"/pwned)")
-	cmd.Env = []string{
-		"PATH=" + dir + ":/usr/bin:/bin", "ARGS_LOG=" + logFile,
-		"BUILD_CONTEXT=https://github.com/acme/web.git#main", "BUILD_DOCKERFILE=Dockerfile",
-		"BUILD_PUSH_REF=r/a:b", "BUILD_INSECURE=,registry.insecure=true",
+	tests := []struct {
+		name, builder string
+		down          bool
+		prefix        []string
+		termination   string
+	}{
+		{name: "ephemeral daemon", prefix: []string{"build"}, termination: "sha256:0123abcd\n"},
+		{name: "persistent builder", builder: "tcp://b.ns.svc:1234",
+			prefix: []string{"--addr", "tcp://b.ns.svc:1234", "--tlsdir", "/certs", "build"}, termination: "sha256:0123abcd\n"},
+		{name: "persistent builder down", builder: "tcp://b.ns.svc:1234", down: true,
+			termination: "the persistent builder tcp://b.ns.svc:1234 does not answer: error: failed to list workers: Unavailable: connect: connection refused\n"},
 	}
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, string(out))
-
-	args, err := os.ReadFile(logFile)
-	require.NoError(t, err)
-	assert.Equal(t, strings.Join([]string{
-		"build", "--frontend", "dockerfile.v0",
-		"--opt", "context=https://github.com/acme/web.git#main",
-		"--opt", "filename=Dockerfile",
-		"--output", "type=image,name=r/a:b,push=true,registry.insecure=true",
-		"--metadata-file", filepath.Join(dir, "metadata.json"),
-		"--opt", "build-arg:X=$(touch " + dir + "/pwned)",
-	}, "\n")+"\n", string(args))
-	assert.NoFileExists(t, filepath.Join(dir, "pwned"), "build arguments are data, not shell")
-	digest, err := os.ReadFile(termLog)
-	require.NoError(t, err)
-	assert.Equal(t, "sha256:0123abcd\n", string(digest))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			logFile, termLog := filepath.Join(dir, "args"), filepath.Join(dir, "termination-log")
+			for _, bin := range []string{"buildctl-daemonless.sh", "buildctl"} {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, bin), []byte(fake), 0o755))
+			}
+			script := strings.ReplaceAll(BuildScript, "/dev/termination-log", termLog)
+			script = strings.ReplaceAll(script, "/tmp/build-metadata.json", filepath.Join(dir, "metadata.json"))
+			cmd := exec.Command("/bin/sh", "-c", script, "sh", "--opt", "build-arg:X=$(touch "+dir+"/pwned)")
+			down := "0"
+			if tt.down {
+				down = "1"
+			}
+			cmd.Env = []string{
+				"PATH=" + dir + ":/usr/bin:/bin", "ARGS_LOG=" + logFile, "DOWN=" + down,
+				"BUILD_CONTEXT=https://github.com/acme/web.git#main", "BUILD_DOCKERFILE=Dockerfile",
+				"BUILD_PUSH_REF=r/a:b", "BUILD_INSECURE=,registry.insecure=true",
+				// The image's own socket, which must not select the persistent builder.
+				"BUILDKIT_HOST=unix:///run/user/1000/buildkit/buildkitd.sock",
+			}
+			if tt.builder != "" {
+				cmd.Env = append(cmd.Env, "BUILD_BUILDER="+tt.builder)
+			}
+			out, err := cmd.CombinedOutput()
+			digest, rerr := os.ReadFile(termLog)
+			require.NoError(t, rerr)
+			assert.Equal(t, tt.termination, string(digest))
+			assert.NoFileExists(t, filepath.Join(dir, "pwned"), "build arguments are data, not shell")
+			if tt.down {
+				require.Error(t, err, "a builder that does not answer fails the build")
+				assert.NoFileExists(t, logFile, "nothing was built")
+				return
+			}
+			require.NoError(t, err, string(out))
+			args, err := os.ReadFile(logFile)
+			require.NoError(t, err)
+			assert.Equal(t, strings.Join(append(tt.prefix,
+				"--opt", "build-arg:X=$(touch "+dir+"/pwned)",
+				"--frontend", "dockerfile.v0",
+				"--opt", "context=https://github.com/acme/web.git#main",
+				"--opt", "filename=Dockerfile",
+				"--output", `type=image,"name=r/a:b",push=true,registry.insecure=true`,
+				"--metadata-file", filepath.Join(dir, "metadata.json"),
+			), "\n")+"\n", string(args))
+		})
+	}
 }

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -33,8 +34,17 @@ type BuildStackConfig struct {
 	ImageRepository string `key:"imageRepository"`
 	ImageTag        string `key:"imageTag"`
 	// BuildArgs is a JSON object of strings.
-	BuildArgs     string `key:"buildArgs"`
-	BackoffLimit  int    `key:"backoffLimit" default:"1"`
+	BuildArgs    string `key:"buildArgs"`
+	BackoffLimit int    `key:"backoffLimit" default:"1"`
+	// GitCommit is the commit gitRef pointed to when the Manager resolved
+	// it: the build fetches exactly that commit.
+	GitCommit string `key:"gitCommit"`
+	// InputsTag is a second tag the image is pushed under: the hash of
+	// the build's inputs, which an equal build looks up.
+	InputsTag string `key:"inputsTag"`
+	// ReuseDigest is the image an equal build already pushed (by digest in
+	// imageRepository): no Job runs, the build is that image.
+	ReuseDigest   string `key:"reuseDigest"`
 	CPURequest    string `key:"cpuRequest" default:"500m"`
 	MemoryRequest string `key:"memoryRequest" default:"1Gi"`
 	CPULimit      string `key:"cpuLimit" default:"2"`
@@ -86,6 +96,15 @@ func (c *BuildStackConfig) validate(p *validate.Problems) {
 			p.Add("contextUrl", "gitRef and contextDir apply to gitUrl only")
 		}
 	}
+	if c.GitCommit != "" && (c.GitURL == "" || !commitID.MatchString(c.GitCommit)) {
+		p.Add("gitCommit", "must be the full commit id gitRef of gitUrl resolved to, got %q", c.GitCommit)
+	}
+	if c.InputsTag != "" {
+		p.ImageTag("inputsTag", c.InputsTag)
+	}
+	if c.ReuseDigest != "" && !imageDigestRE.MatchString(c.ReuseDigest) {
+		p.Add("reuseDigest", "must be a sha256 digest, got %q", c.ReuseDigest)
+	}
 	if p.Required("dockerfile", c.Dockerfile) {
 		p.RelativePath("dockerfile", c.Dockerfile)
 	}
@@ -97,15 +116,25 @@ func (c *BuildStackConfig) validate(p *validate.Problems) {
 	p.RequestWithinLimit("memoryRequest", c.MemoryRequest, "memoryLimit", c.MemoryLimit)
 }
 
-// BuildContext is the context BuildKit fetches: URL#ref:dir for git.
+var (
+	commitID      = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
+	imageDigestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+)
+
+// BuildContext is the context BuildKit fetches: URL#ref:dir for git, with
+// the resolved commit in place of the ref when there is one.
 func (c *BuildStackConfig) BuildContext() string {
 	if c.ContextURL != "" {
 		return c.ContextURL
 	}
-	if c.GitRef == "" && c.ContextDir == "" {
+	ref := c.GitRef
+	if c.GitCommit != "" {
+		ref = c.GitCommit
+	}
+	if ref == "" && c.ContextDir == "" {
 		return c.GitURL
 	}
-	frag := c.GitRef
+	frag := ref
 	if c.ContextDir != "" {
 		frag += ":" + strings.Trim(c.ContextDir, "/")
 	}
@@ -135,6 +164,10 @@ const (
 	OutPushRef = "pushRef"
 	OutJobName = "jobName"
 	OutBuildID = "buildId"
+	// OutCommit is the commit built, when gitRef was resolved.
+	OutCommit = "commit"
+	// OutReusedDigest is set when an equal build's image was reused.
+	OutReusedDigest = "reusedDigest"
 )
 
 // NewBuild reads the platform and creates the build Job; the update returns
@@ -147,27 +180,36 @@ func NewBuild(ctx *pulumi.Context, cfg *BuildStackConfig) (pulumi.Map, error) {
 	if pv.BuildTimeoutSeconds <= 0 || pv.BuildJobTTLSeconds <= 0 {
 		return nil, fmt.Errorf("platform: build timeout and TTL must be positive")
 	}
+	if cfg.ReuseDigest != "" {
+		return reusedBuild(cfg, pv), nil
+	}
 	k8s, err := pv.Provider(ctx)
 	if err != nil {
 		return nil, err
 	}
 	suffix := "/" + cfg.ImageRepository + ":" + cfg.ImageTag
+	pushRefs := pv.RegistryPushAddress + suffix
+	if cfg.InputsTag != "" {
+		pushRefs += "," + pv.RegistryPushAddress + "/" + cfg.ImageRepository + ":" + cfg.InputsTag
+	}
 	job, err := components.NewBuildJob(ctx, "build", &components.BuildJobArgs{
-		BuildID:          cfg.BuildID,
-		Namespace:        pv.BuildNamespace,
-		BuilderImage:     pv.BuilderImage,
-		ServiceAccount:   pv.BuilderServiceAccount,
-		Context:          cfg.BuildContext(),
-		Dockerfile:       cfg.Dockerfile,
-		BuildArgs:        cfg.buildArgs,
-		PushRef:          pv.RegistryPushAddress + suffix,
-		ImageRef:         pv.RegistryPullAddress + suffix,
-		InsecureRegistry: pv.RegistryInsecure,
-		RegistrySecret:   pv.RegistrySecret,
-		CAConfigMap:      pv.BuildCAConfigMap,
-		TimeoutSeconds:   pv.BuildTimeoutSeconds,
-		TTLSeconds:       pv.BuildJobTTLSeconds,
-		BackoffLimit:     cfg.BackoffLimit,
+		BuildID:             cfg.BuildID,
+		Namespace:           pv.BuildNamespace,
+		BuilderImage:        pv.BuilderImage,
+		BuilderAddress:      pv.BuilderAddress,
+		BuilderClientSecret: pv.BuilderClientSecret,
+		ServiceAccount:      pv.BuilderServiceAccount,
+		Context:             cfg.BuildContext(),
+		Dockerfile:          cfg.Dockerfile,
+		BuildArgs:           cfg.buildArgs,
+		PushRef:             pushRefs,
+		ImageRef:            pv.RegistryPullAddress + suffix,
+		InsecureRegistry:    pv.RegistryInsecure,
+		RegistrySecret:      pv.RegistrySecret,
+		CAConfigMap:         pv.BuildCAConfigMap,
+		TimeoutSeconds:      pv.BuildTimeoutSeconds,
+		TTLSeconds:          pv.BuildJobTTLSeconds,
+		BackoffLimit:        cfg.BackoffLimit,
 		Resources: components.ContainerResources{
 			CPURequest: cfg.CPURequest, MemoryRequest: cfg.MemoryRequest,
 			CPULimit: cfg.CPULimit, MemoryLimit: cfg.MemoryLimit,
@@ -176,11 +218,32 @@ func NewBuild(ctx *pulumi.Context, cfg *BuildStackConfig) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pulumi.Map{
+	out := pulumi.Map{
 		OutImage:     job.ImageRef,
 		OutPushRef:   pulumi.String(pv.RegistryPushAddress + suffix),
 		OutJobName:   job.JobName,
 		OutNamespace: pulumi.String(pv.BuildNamespace),
 		OutBuildID:   pulumi.String(cfg.BuildID),
-	}, nil
+	}
+	if cfg.GitCommit != "" {
+		out[OutCommit] = pulumi.String(cfg.GitCommit)
+	}
+	return out, nil
+}
+
+// reusedBuild is a build whose inputs an earlier build had: its image, by
+// digest, and no Job (an earlier Job of this build, if any, goes).
+func reusedBuild(cfg *BuildStackConfig, pv *PlatformValues) pulumi.Map {
+	repo := "/" + cfg.ImageRepository + "@" + cfg.ReuseDigest
+	out := pulumi.Map{
+		OutImage:        pulumi.String(pv.RegistryPullAddress + repo),
+		OutPushRef:      pulumi.String(pv.RegistryPushAddress + repo),
+		OutNamespace:    pulumi.String(pv.BuildNamespace),
+		OutBuildID:      pulumi.String(cfg.BuildID),
+		OutReusedDigest: pulumi.String(cfg.ReuseDigest),
+	}
+	if cfg.GitCommit != "" {
+		out[OutCommit] = pulumi.String(cfg.GitCommit)
+	}
+	return out
 }

@@ -60,7 +60,7 @@ func NewPlatform(ctx *pulumi.Context, cfg *PlatformConfig) (*PlatformExports, er
 	}
 	b := &platformBuild{ctx: ctx, cfg: cfg}
 	for _, step := range []func() error{
-		b.cluster, b.namespaces, b.registry, b.registryCredentials, b.access, b.buildCA, b.arc, b.redis, b.outputs, b.publish, b.service,
+		b.cluster, b.namespaces, b.registry, b.registryCredentials, b.access, b.buildCA, b.builder, b.arc, b.redis, b.outputs, b.publish, b.service,
 	} {
 		if err := step(); err != nil {
 			return nil, err
@@ -85,6 +85,9 @@ type platformBuild struct {
 	pushOut, pullOut, hostOut pulumi.StringOutput
 	registrySecret            string
 	buildCAMap                string // the builds' CA bundle ConfigMap, if any
+	buildCARes                pulumi.Resource
+	builderAddress            pulumi.StringOutput // the persistent builder, if any
+	builderClientSecret       pulumi.StringOutput
 	arcScaleSet               string
 	redisURL                  pulumi.StringOutput
 	exports                   pulumi.Map
@@ -378,7 +381,7 @@ func newPlatformAccess(ctx *pulumi.Context, cfg *PlatformConfig, previews, build
 			AutomountToken: true,
 			Grants: []components.Grant{
 				{Namespace: previews.Ref(), Rules: deployerPreviewRules()},
-				{Namespace: builds.Ref(), Rules: deployerBuildRules()},
+				{Namespace: builds.Ref(), Rules: deployerBuildRules(registrySecret)},
 				{Namespace: system.Ref(), Rules: deployerSystemRules()},
 			},
 		}},

@@ -57,13 +57,18 @@ func deployerPreviewRules() []components.Rule {
 }
 
 // deployerBuildRules: create, await and clean up build Jobs and read their
-// logs for failure reasons.
-func deployerBuildRules() []components.Rule {
-	return []components.Rule{
+// logs for failure reasons; read the registry credentials, to find an
+// image an equal build already pushed.
+func deployerBuildRules(registrySecret string) []components.Rule {
+	rules := []components.Rule{
 		{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: manage},
 		{Resources: []string{"pods", "events"}, Verbs: readOnly},
 		{Resources: []string{"pods/log"}, Verbs: []string{"get"}},
 	}
+	if registrySecret != "" {
+		rules = append(rules, components.Rule{Resources: []string{"secrets"}, Verbs: []string{"get"}, ResourceNames: []string{registrySecret}})
+	}
+	return rules
 }
 
 // deployerSystemRules: the service reads the platform's ConfigMap, and

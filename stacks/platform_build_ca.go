@@ -48,7 +48,7 @@ func (b *platformBuild) buildCA() error {
 	if b.cfg.Build.CABundle == "" {
 		return nil
 	}
-	_, err := corev1.NewConfigMap(b.ctx, "build-ca", &corev1.ConfigMapArgs{
+	cm, err := corev1.NewConfigMap(b.ctx, "build-ca", &corev1.ConfigMapArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name: pulumi.String(components.BuildCAConfigMap), Namespace: b.builds.Name,
 			Labels: components.Labels(components.BuildCAConfigMap, "build-ca"),
@@ -58,6 +58,6 @@ func (b *platformBuild) buildCA() error {
 	if err != nil {
 		return fmt.Errorf("creating the builds' CA bundle: %w", err)
 	}
-	b.buildCAMap = components.BuildCAConfigMap
+	b.buildCAMap, b.buildCARes = components.BuildCAConfigMap, cm
 	return nil
 }

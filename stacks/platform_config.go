@@ -197,6 +197,30 @@ type BuildConfig struct {
 	// CABundle is PEM certificates builds trust besides the builder
 	// image's own: a git server or registry with an internal CA.
 	CABundle string `key:"buildCaBundle"`
+	Builder  BuilderConfig
+}
+
+// Builder modes: a BuildKit daemon that keeps its cache between builds,
+// or one started inside each build Job and gone with it.
+const (
+	BuilderPersistent = "persistent"
+	BuilderEphemeral  = "ephemeral"
+)
+
+// BuilderConfig is the persistent builder (builderMode persistent): its
+// replicas each keep a cache volume, and BuildKit's GC keeps the cache
+// under builderCacheMaxSize.
+type BuilderConfig struct {
+	Mode        string `key:"builderMode" default:"persistent"`
+	Replicas    int    `key:"builderReplicas" default:"1"`
+	StorageSize string `key:"builderStorageSize" default:"20Gi"`
+	// CacheMaxSize is the most the cache may hold; empty is 80% of the
+	// volume, leaving room for a build's working files.
+	CacheMaxSize  string `key:"builderCacheMaxSize"`
+	CPURequest    string `key:"builderCpuRequest" default:"500m"`
+	MemoryRequest string `key:"builderMemoryRequest" default:"1Gi"`
+	CPULimit      string `key:"builderCpuLimit" default:"2"`
+	MemoryLimit   string `key:"builderMemoryLimit" default:"4Gi"`
 }
 
 // ARCConfig configures the GitHub Actions Runner Controller. It is off

@@ -51,6 +51,7 @@ func (b *platformBuild) outputs() error {
 		OutRunnerScaleSet:      {b.arcScaleSet != "", pulumi.String(b.arcScaleSet)},
 		OutRegistrySecret:      {b.registrySecret != "", pulumi.String(b.registrySecret)},
 		OutBuildCAConfigMap:    {b.buildCAMap != "", pulumi.String(b.buildCAMap)},
+		OutBuildCABundle:       {b.buildCAMap != "", pulumi.String(c.Build.CABundle)},
 	}
 	for k, o := range optional {
 		if o.set {
@@ -62,6 +63,10 @@ func (b *platformBuild) outputs() error {
 		b.exports[OutARCRunnersNamespace] = pulumi.String(c.ARC.RunnersNamespace)
 		b.exports[OutARCMinRunners] = pulumi.Int(c.ARC.MinRunners)
 		b.exports[OutARCMaxRunners] = pulumi.Int(c.ARC.MaxRunners)
+	}
+	if c.Build.Builder.Mode == BuilderPersistent {
+		b.exports[OutBuilderAddress] = b.builderAddress
+		b.exports[OutBuilderClientSecret] = b.builderClientSecret
 	}
 	if c.Service.Enabled {
 		b.exports[OutServiceReplicas] = pulumi.Int(c.Service.Replicas)

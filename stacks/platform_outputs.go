@@ -43,8 +43,15 @@ const (
 	OutKubeconfig             = "kubeconfig"
 	OutRunnerScaleSet         = "runnerScaleSet"
 	OutRegistryInsecure       = "registryInsecure"
+	// The persistent builder's address and the Secret with the build Jobs'
+	// client certificate; absent when builds start their own daemon.
+	OutBuilderAddress      = "builderAddress"
+	OutBuilderClientSecret = "builderClientSecret"
 	// The ConfigMap (key components.BuildCAKey) of the builds' CA bundle.
 	OutBuildCAConfigMap = "buildCaConfigMap"
+	// The bundle itself (certificates only), for the Manager's own git
+	// and registry lookups.
+	OutBuildCABundle = "buildCaBundle"
 	// What `apphubctl platform status` checks against.
 	OutRegistryKind           = "registryKind"
 	OutARCControllerNamespace = "arcControllerNamespace"

@@ -31,14 +31,23 @@ type PlatformValues struct {
 	PreviewReadyTimeoutSeconds int
 	RegistryPushAddress        string
 	RegistryPullAddress        string
-	RegistryInsecure           bool
-	RegistrySecret             string
-	BuilderImage               string
-	BuildTimeoutSeconds        int
-	BuildJobTTLSeconds         int
+	// RegistryHostAddress is the registry as the platform's host sees it
+	// (local clusters); empty when that is the push address.
+	RegistryHostAddress string
+	RegistryInsecure    bool
+	RegistrySecret      string
+	BuilderImage        string
+	BuildTimeoutSeconds int
+	BuildJobTTLSeconds  int
 	// BuildCAConfigMap holds the CA bundle builds trust; empty for none.
 	BuildCAConfigMap string
-	KubeContext      string
+	// BuilderAddress and BuilderClientSecret are the persistent builder;
+	// empty, each build Job starts its own daemon.
+	BuilderAddress      string
+	BuilderClientSecret string
+	// BuildCABundle is the PEM of that bundle.
+	BuildCABundle string
+	KubeContext   string
 	// kubeconfig stays a secret; only the provider sees it.
 	kubeconfig *pulumi.StringOutput
 }
@@ -168,11 +177,15 @@ func platformValues(stack string, get platformOutputs) (*PlatformValues, error) 
 		TLSSecret:             str(OutPreviewTLSSecret, false),
 		RegistryPushAddress:   str(OutRegistryPushAddress, true),
 		RegistryPullAddress:   str(OutRegistryPullAddress, true),
+		RegistryHostAddress:   str(OutRegistryHostAddress, false),
 		RegistrySecret:        str(OutRegistrySecret, false),
 		BuilderImage:          str(OutBuilderImage, true),
 		BuildTimeoutSeconds:   num(OutBuildTimeoutSeconds),
 		BuildJobTTLSeconds:    num(OutBuildJobTTLSeconds),
 		BuildCAConfigMap:      str(OutBuildCAConfigMap, false),
+		BuilderAddress:        str(OutBuilderAddress, false),
+		BuilderClientSecret:   str(OutBuilderClientSecret, false),
+		BuildCABundle:         str(OutBuildCABundle, false),
 		KubeContext:           str(OutKubeContext, false),
 	}
 	if v, _, _ := get(OutPreviewReadyTimeout); v != nil {

@@ -97,9 +97,14 @@ func TestPlatformDev(t *testing.T) {
 	lr := m.Find(t, tLimitRange, "builds-limits")
 	assert.Equal(t, map[string]any{"cpu": "2", "memory": "4Gi"}, lr.Plain("spec.limits.0.max"))
 
-	// k3d brings its own registry and dev has no credentials.
+	// k3d brings its own registry and dev has no credentials: the only
+	// Secrets are the builder's certificates.
 	assert.False(t, m.Has(tDeployment, "registry"))
-	assert.Empty(t, m.ByType(tSecret))
+	var secrets []string
+	for _, s := range m.ByType(tSecret) {
+		secrets = append(secrets, s.Str("metadata.name"))
+	}
+	assert.ElementsMatch(t, []string{"apphub-buildkitd-server", "apphub-buildkitd-client"}, secrets)
 
 	rel := m.Find(t, tRelease, "redis")
 	assert.Equal(t, "apphub-system", rel.Str("namespace"))
@@ -118,6 +123,8 @@ func TestPlatformDev(t *testing.T) {
 		OutBuilderImage:           "moby/buildkit:v0.23.2-rootless",
 		OutBuildTimeoutSeconds:    900,
 		OutBuildJobTTLSeconds:     3600,
+		OutBuilderAddress:         "tcp://apphub-buildkitd.apphub-builds.svc:1234",
+		OutBuilderClientSecret:    "apphub-buildkitd-client",
 		OutContainerMaxCPU:        "2",
 		OutContainerMaxMemory:     "4Gi",
 		OutPreviewURLTemplate:     "http://{launch}.apphub.localhost",

@@ -2,12 +2,14 @@ package stacks
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/distribution/reference"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/apphub/apphub-infra/components"
 	"github.com/apphub/apphub-infra/internal/validate"
@@ -29,6 +31,7 @@ func (c *PlatformConfig) validate(p *validate.Problems) {
 	c.Redis.validate(p)
 	c.Preview.validate(p)
 	c.Build.validate(p)
+	c.validateBuilder(p)
 	c.validateARC(p)
 	c.validateService(p)
 }
@@ -351,6 +354,60 @@ func (b *BuildConfig) validate(p *validate.Problems) {
 	if _, err := ParseCABundle(b.CABundle); err != nil {
 		p.Add("buildCaBundle", "%v", err)
 	}
+}
+
+func (c *PlatformConfig) validateBuilder(p *validate.Problems) {
+	b := c.Build.Builder
+	if !p.OneOf("builderMode", b.Mode, BuilderPersistent, BuilderEphemeral) || b.Mode != BuilderPersistent {
+		return
+	}
+	p.Range("builderReplicas", b.Replicas, 1, 5)
+	if _, ok := b.GCKeepStorage(p); !ok {
+		return
+	}
+	p.RequestWithinLimit("builderCpuRequest", b.CPURequest, "builderCpuLimit", b.CPULimit)
+	p.RequestWithinLimit("builderMemoryRequest", b.MemoryRequest, "builderMemoryLimit", b.MemoryLimit)
+	for _, l := range []struct{ key, value, maxKey, max string }{
+		{"builderCpuLimit", b.CPULimit, "containerMaxCpu", c.Limits.MaxCPU},
+		{"builderMemoryLimit", b.MemoryLimit, "containerMaxMemory", c.Limits.MaxMemory},
+	} {
+		v, err1 := resource.ParseQuantity(l.value)
+		m, err2 := resource.ParseQuantity(l.max)
+		if err1 == nil && err2 == nil {
+			// The build namespace's LimitRange would refuse the pod.
+			p.NotAbove(l.key, v, l.maxKey, m)
+		}
+	}
+}
+
+// GCKeepStorage is buildkitd's --oci-worker-gc-keepstorage for the
+// volume: "reserved,minFree,maxUsed" in MB. The cache is kept under
+// maxUsed (builderCacheMaxSize, else 80% of the volume); GC also runs when
+// less than a tenth of the volume is free, and never below a tenth of
+// maxUsed.
+func (b *BuilderConfig) GCKeepStorage(p *validate.Problems) (string, bool) {
+	size, ok := p.Quantity("builderStorageSize", b.StorageSize)
+	if !ok {
+		return "", false
+	}
+	const mb = 1_000_000
+	maxUsed := size.Value() * 8 / 10
+	if b.CacheMaxSize != "" {
+		q, ok := p.Quantity("builderCacheMaxSize", b.CacheMaxSize)
+		if !ok {
+			return "", false
+		}
+		if q.Cmp(size) > 0 {
+			p.Add("builderCacheMaxSize", "%s must not exceed builderStorageSize (%s)", q.String(), size.String())
+			return "", false
+		}
+		maxUsed = q.Value()
+	}
+	if maxUsed < 1000*mb {
+		p.Add("builderCacheMaxSize", "the cache needs at least 1 GB, got %d MB (builderStorageSize %s)", maxUsed/mb, size.String())
+		return "", false
+	}
+	return fmt.Sprintf("%d,%d,%d", maxUsed/10/mb, size.Value()/10/mb, maxUsed/mb), true
 }
 
 // chartProblems records a chart reference's problems under the config keys

@@ -40,8 +40,9 @@ func TestPlatformAndStacksRenderObjects(t *testing.T) {
 		kinds[o.Kind()]++
 		assert.NotEmpty(t, o.APIVersion())
 	}
-	assert.Equal(t, map[string]int{"Namespace": 3, "ResourceQuota": 2, "LimitRange": 2, "ServiceAccount": 3, "Role": 5, "RoleBinding": 5, "ConfigMap": 1}, kinds,
-		"dev: no registry objects (k3d runs it), no Helm or command resources; the platform's ConfigMap")
+	assert.Equal(t, map[string]int{"Namespace": 3, "ResourceQuota": 2, "LimitRange": 2, "ServiceAccount": 3, "Role": 5, "RoleBinding": 5, "ConfigMap": 1,
+		"Secret": 2, "StatefulSet": 1, "Service": 1, "NetworkPolicy": 1}, kinds,
+		"dev: no registry objects (k3d runs it), no Helm or command resources; the platform's ConfigMap; the persistent builder")
 	assert.Equal(t, "Namespace", objs[0].Kind(), "namespaces are applied first")
 	assert.Equal(t, "apphub", outputs[stacks.OutNamespace])
 

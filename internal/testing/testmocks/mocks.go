@@ -5,6 +5,9 @@ package testmocks
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -82,6 +85,12 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	switch {
 	case args.TypeToken == "random:index/randomPassword:RandomPassword":
 		state["result"] = resource.MakeSecret(resource.NewProperty("mock-password-" + args.Name))
+	case args.TypeToken == "random:index/randomBytes:RandomBytes":
+		// Fixed bytes per resource name: the same seed on every run, as a
+		// stored one stays.
+		sum := sha256.Sum256([]byte(args.Name))
+		state["base64"] = resource.MakeSecret(resource.NewProperty(base64.StdEncoding.EncodeToString(sum[:])))
+		state["hex"] = resource.MakeSecret(resource.NewProperty(hex.EncodeToString(sum[:])))
 	case args.TypeToken == "command:local:Command":
 		// Commands print their result; ours print a kubeconfig.
 		state["stdout"] = resource.NewProperty(MockKubeconfig(args.Name))
