@@ -184,9 +184,10 @@ func (m *Manager) BuildRun(ctx context.Context, spec BuildSpec) (*BuildResult, e
 		r.Unchanged, r.Note = true, unchangedNote(spec, r.Commit)
 	}
 	if !r.Reused {
+		// A reused image's digest is in the stack's outputs already.
 		m.pinDigest(ctx, r)
+		m.recordDigest(ctx, op, r)
 	}
-	m.recordDigest(ctx, op, r)
 	return r, nil
 }
 

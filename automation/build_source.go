@@ -115,7 +115,9 @@ func (m *Manager) pinBuild(ctx context.Context, spec BuildSpec, cfg map[string]s
 	}
 	pv, err := stacks.PlatformFromJSON(cfg["platformOutputs"])
 	if err != nil {
-		return err
+		// The stack reports what the platform lacks; nothing to pin by.
+		m.opts.Logger.Warn("platform outputs unreadable; building without reuse", "build", spec.ID, "err", err)
+		return nil
 	}
 	commit, err := ResolveGitRef(ctx, spec.GitURL, spec.GitRef, []byte(pv.BuildCABundle))
 	switch {

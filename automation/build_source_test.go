@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
@@ -108,14 +109,25 @@ func serveRegistry(t *testing.T, wrap func(http.Handler) http.Handler, tag strin
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	addr := strings.TrimPrefix(srv.URL, "http://")
+	img, d := randomImage(t)
+	require.NoError(t, remote.Write(mustTag(t, addr+"/acme/web:"+tag), img, opts...))
+	return addr, d
+}
+
+func randomImage(t *testing.T) (v1.Image, string) {
+	t.Helper()
 	img, err := random.Image(64, 1)
 	require.NoError(t, err)
-	ref, err := name.NewTag(addr+"/acme/web:"+tag, name.Insecure)
-	require.NoError(t, err)
-	require.NoError(t, remote.Write(ref, img, opts...))
 	d, err := img.Digest()
 	require.NoError(t, err)
-	return addr, d.String()
+	return img, d.String()
+}
+
+func mustTag(t *testing.T, ref string) name.Tag {
+	t.Helper()
+	tag, err := name.NewTag(ref, name.Insecure)
+	require.NoError(t, err)
+	return tag
 }
 
 func TestImageDigest(t *testing.T) {
@@ -149,18 +161,22 @@ func TestImageDigest(t *testing.T) {
 	}
 }
 
+// bot is the only login botOnly lets through.
+var bot = &authn.Basic{Username: "bot", Password: "s3cret"}
+
+func botOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != bot.Username || p != bot.Password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func TestImageDigestWithCredentials(t *testing.T) {
-	basic := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if u, p, ok := r.BasicAuth(); !ok || u != "bot" || p != "s3cret" {
-				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-	addr, want := serveRegistry(t, basic, "t", remote.WithAuth(&authn.Basic{Username: "bot", Password: "s3cret"}))
+	addr, want := serveRegistry(t, botOnly, "t", remote.WithAuth(bot))
 
 	auth, err := dockerConfigAuth([]byte(`{"auths":{"`+addr+`":{"username":"bot","password":"s3cret"}}}`), addr)
 	require.NoError(t, err)

@@ -78,6 +78,9 @@ func (m *Manager) PlatformStatus(ctx context.Context) (*PlatformStatus, error) {
 	system := str(stacks.OutSystemNamespace)
 	statusWorkloads(ctx, cs, s, "redis", system, "app.kubernetes.io/name=redis", 1)
 	m.statusRegistry(ctx, cs, s, outs)
+	if str(stacks.OutBuilderAddress) != "" {
+		statusWorkloads(ctx, cs, s, "builder", str(stacks.OutBuildNamespace), components.LabelName+"="+components.BuilderName, 1)
+	}
 	if set := str(stacks.OutRunnerScaleSet); set != "" {
 		statusRunners(ctx, cs, s, set, str(stacks.OutARCControllerNamespace), str(stacks.OutARCRunnersNamespace), num(stacks.OutARCMinRunners), num(stacks.OutARCMaxRunners))
 	}

@@ -34,6 +34,7 @@ func statusPlatform(t *testing.T, registry string, mod func(objs []runtime.Objec
 		stacks.OutRunnerScaleSet: "apphub-runners", stacks.OutARCMinRunners: 1, stacks.OutARCMaxRunners: 5,
 		stacks.OutServiceReplicas: 2, stacks.OutRegistryKind: stacks.RegistryExternal,
 		stacks.OutRegistryPushAddress: registry + "/apps", stacks.OutRegistryInsecure: true,
+		stacks.OutBuilderAddress: "tcp://apphub-buildkitd.apphub-builds.svc:1234",
 	})
 	require.NoError(t, err)
 	ns := func(name string) runtime.Object {
@@ -56,6 +57,7 @@ func statusPlatform(t *testing.T, registry string, mod func(objs []runtime.Objec
 		platformCM("apphub-system", string(outs)),
 		ns("apphub"), ns("apphub-builds"), ns("apphub-system"), ns("arc-systems"), ns("arc-runners"),
 		&appsv1.StatefulSet{ObjectMeta: labelled("apphub-system", "apphub-redis-master", "app.kubernetes.io/name=redis"), Status: appsv1.StatefulSetStatus{ReadyReplicas: 1}},
+		&appsv1.StatefulSet{ObjectMeta: labelled("apphub-builds", "apphub-buildkitd", "app.kubernetes.io/name=apphub-buildkitd"), Status: appsv1.StatefulSetStatus{ReadyReplicas: 1}},
 		&appsv1.Deployment{ObjectMeta: labelled("apphub-system", "apphub-api", "app.kubernetes.io/component=api,app.kubernetes.io/part-of=apphub"),
 			Spec: appsv1.DeploymentSpec{Replicas: &two}, Status: appsv1.DeploymentStatus{ReadyReplicas: 2}},
 		&appsv1.Deployment{ObjectMeta: labelled("arc-systems", "arc-gha-rs-controller", "app.kubernetes.io/name=gha-rs-controller"), Status: appsv1.DeploymentStatus{ReadyReplicas: 1}},
@@ -101,13 +103,15 @@ func TestPlatformStatusNamesWhatIsDown(t *testing.T) {
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadGateway) }))
 	defer broken.Close()
 	host := func(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }
-	redisDown := func(objs []runtime.Object) []runtime.Object {
-		for _, o := range objs {
-			if s, ok := o.(*appsv1.StatefulSet); ok {
-				s.Status.ReadyReplicas = 0
+	notReady := func(name string) func(objs []runtime.Object) []runtime.Object {
+		return func(objs []runtime.Object) []runtime.Object {
+			for _, o := range objs {
+				if s, ok := o.(*appsv1.StatefulSet); ok && s.Name == name {
+					s.Status.ReadyReplicas = 0
+				}
 			}
+			return objs
 		}
-		return objs
 	}
 	tests := []struct {
 		name     string
@@ -117,7 +121,8 @@ func TestPlatformStatusNamesWhatIsDown(t *testing.T) {
 		detail   string
 	}{
 		{"everything up", host(registry), nil, nil, ""},
-		{"redis not ready", host(registry), redisDown, []string{"redis"}, "StatefulSet apphub-redis-master 0/1 ready"},
+		{"redis not ready", host(registry), notReady("apphub-redis-master"), []string{"redis"}, "StatefulSet apphub-redis-master 0/1 ready"},
+		{"the builder not ready", host(registry), notReady("apphub-buildkitd"), []string{"builder"}, "StatefulSet apphub-buildkitd 0/1 ready"},
 		{"registry answering 502", host(broken), nil, []string{"registry"}, "502 Bad Gateway"},
 		{"no runner below the minimum", host(registry), without("apphub-runners-abc-runner-x"), []string{"arc runners"}, "0 running, bounds 1-5"},
 		{"no listener", host(registry), without("apphub-runners-listener"), []string{"arc listener"}, "0 ready for scale set apphub-runners"},
@@ -140,7 +145,7 @@ func TestPlatformStatusNamesWhatIsDown(t *testing.T) {
 			assert.Equal(t, 10, s.PreviewsThatFit, "limits.cpu: (8 - 3) / 500m")
 			if tt.down == nil {
 				require.NoError(t, err)
-				assert.Len(t, s.Checks, 13)
+				assert.Len(t, s.Checks, 14)
 				assert.True(t, strings.HasPrefix(s.Checks[0].Detail, "Kubernetes v1.34.1 ("), s.Checks[0].Detail)
 				return
 			}

@@ -193,6 +193,10 @@ func buildPodSpec(a *BuildJobArgs) *corev1.PodSpecArgs {
 	return spec
 }
 
+// buildClientResources size a Job that only runs buildctl against the
+// persistent builder; the build's own resources size an ephemeral daemon.
+var buildClientResources = ContainerResources{CPURequest: "50m", MemoryRequest: "64Mi", CPULimit: "500m", MemoryLimit: "256Mi"}
+
 // persistent reports a build sent to the persistent builder.
 func (a *BuildJobArgs) persistent() bool { return a.BuilderAddress != "" }
 
@@ -208,7 +212,10 @@ func (a *BuildJobArgs) container() *corev1.ContainerArgs {
 		SecurityContext:          restrictedContainer(false),
 		VolumeMounts:             a.mounts(),
 	}
-	if !a.persistent() {
+	if a.persistent() {
+		// The build runs in the builder: the Job is only buildctl.
+		c.Resources = buildClientResources.requirements()
+	} else {
 		// Rootless BuildKit: UID 1000 and unconfined seccomp/AppArmor (user
 		// namespaces); the build namespace admits this, previews' does not.
 		unconfined := &corev1.SeccompProfileArgs{Type: pulumi.String("Unconfined")}

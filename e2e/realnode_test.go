@@ -91,6 +91,7 @@ func realNodePlatformUp(ctx context.Context, t *testing.T, e *env, m *automation
 	}
 	assert.Equal(t, "http://"+realNodeRegistry+"/v2/ answered 200 OK", names["registry"])
 	assert.Contains(t, names["cluster"], "Kubernetes v1.34.1")
+	assert.Equal(t, "StatefulSet apphub-buildkitd 1/1 ready", names["builder"], "the persistent builder is up")
 	assert.Positive(t, s.PreviewsThatFit)
 }
 

@@ -39,6 +39,8 @@ func TestBuildOnPersistentBuilder(t *testing.T) {
 	assert.Equal(t, true, job.Plain(pod+"securityContext.runAsNonRoot"))
 	assert.Equal(t, []string{"ALL"}, job.Strings(pod+"containers.0.securityContext.capabilities.drop"))
 	assert.Equal(t, false, job.Plain(pod+"containers.0.securityContext.allowPrivilegeEscalation"))
+	assert.Equal(t, map[string]any{"cpu": "500m", "memory": "256Mi"}, job.Plain(pod+"containers.0.resources.limits"),
+		"only buildctl: the build's resources are the builder's")
 }
 
 func TestBuildReusesAnEqualBuildsImage(t *testing.T) {

@@ -108,6 +108,8 @@ func TestBuilderConfigRefusals(t *testing.T) {
 		{"bad size", map[string]string{"builderStorageSize": "lots"}, map[string]string{"builderStorageSize": ""}},
 		{"request above limit", map[string]string{"builderMemoryRequest": "5Gi"}, map[string]string{"builderMemoryRequest": ""}},
 		{"limit above the LimitRange", map[string]string{"builderCpuLimit": "3"}, map[string]string{"builderCpuLimit": "containerMaxCpu"}},
+		{"replicas beyond the build quota", map[string]string{"builderReplicas": "3"},
+			map[string]string{"builderMemoryLimit": "4Gi × builderReplicas 3 = 12Gi must not exceed buildQuotaMemoryLimit (8Gi)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -367,15 +367,28 @@ func (c *PlatformConfig) validateBuilder(p *validate.Problems) {
 	}
 	p.RequestWithinLimit("builderCpuRequest", b.CPURequest, "builderCpuLimit", b.CPULimit)
 	p.RequestWithinLimit("builderMemoryRequest", b.MemoryRequest, "builderMemoryLimit", b.MemoryLimit)
-	for _, l := range []struct{ key, value, maxKey, max string }{
-		{"builderCpuLimit", b.CPULimit, "containerMaxCpu", c.Limits.MaxCPU},
-		{"builderMemoryLimit", b.MemoryLimit, "containerMaxMemory", c.Limits.MaxMemory},
+	for _, l := range []struct {
+		key, value, maxKey, max string
+		times                   int64
+	}{
+		// The build namespace's LimitRange would refuse the pod...
+		{"builderCpuLimit", b.CPULimit, "containerMaxCpu", c.Limits.MaxCPU, 1},
+		{"builderMemoryLimit", b.MemoryLimit, "containerMaxMemory", c.Limits.MaxMemory, 1},
+		// ...and its quota every replica beyond it.
+		{"builderCpuRequest", b.CPURequest, "buildQuotaCpu", c.BuildQuota.RequestsCPU, int64(b.Replicas)},
+		{"builderMemoryRequest", b.MemoryRequest, "buildQuotaMemory", c.BuildQuota.RequestsMemory, int64(b.Replicas)},
+		{"builderCpuLimit", b.CPULimit, "buildQuotaCpuLimit", c.BuildQuota.LimitsCPU, int64(b.Replicas)},
+		{"builderMemoryLimit", b.MemoryLimit, "buildQuotaMemoryLimit", c.BuildQuota.LimitsMemory, int64(b.Replicas)},
 	} {
 		v, err1 := resource.ParseQuantity(l.value)
 		m, err2 := resource.ParseQuantity(l.max)
-		if err1 == nil && err2 == nil {
-			// The build namespace's LimitRange would refuse the pod.
-			p.NotAbove(l.key, v, l.maxKey, m)
+		if err1 != nil || err2 != nil || p.Has(l.key) {
+			continue
+		}
+		total := v.DeepCopy()
+		total.Mul(l.times)
+		if total.Cmp(m) > 0 {
+			p.Add(l.key, "%s × builderReplicas %d = %s must not exceed %s (%s)", v.String(), l.times, total.String(), l.maxKey, m.String())
 		}
 	}
 }
