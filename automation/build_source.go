@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -59,8 +60,14 @@ func ResolveGitRef(ctx context.Context, url, ref string, caPEM []byte) (string, 
 			return r.Hash().String(), nil
 		}
 	}
+	if shortSHA.MatchString(ref) {
+		return "", fmt.Errorf("%s at %s: %w (a commit id must be given in full, 40 hex digits)", describeRef(ref), url, errRefNotFound)
+	}
 	return "", fmt.Errorf("%s at %s: %w", describeRef(ref), url, errRefNotFound)
 }
+
+// shortSHA looks like an abbreviated commit id.
+var shortSHA = regexp.MustCompile(`^[0-9a-f]{4,39}$`)
 
 func describeRef(ref string) string {
 	if ref == "" {

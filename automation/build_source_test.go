@@ -45,7 +45,8 @@ func TestResolveGitRef(t *testing.T) {
 		{name: "annotated tag is its commit", ref: "v1", want: first},
 		{name: "lightweight tag", ref: "light", want: first},
 		{name: "a commit id is kept without asking", url: "https://127.0.0.1:1/nowhere.git", ref: strings.Repeat("ab", 20), want: strings.Repeat("ab", 20)},
-		{name: "unknown ref", ref: "nope", wantErr: "gitRef nope at " + url, notFound: true},
+		{name: "unknown ref", ref: "nope", wantErr: "gitRef nope at " + url + ": no such branch or tag", notFound: true},
+		{name: "abbreviated commit", ref: first[:7], wantErr: "a commit id must be given in full", notFound: true},
 		{name: "untrusted certificate", ref: "main", caPEM: []byte{}, wantErr: "certificate"},
 		{name: "unreachable server", url: "https://127.0.0.1:1/app.git", ref: "main", wantErr: "127.0.0.1:1"},
 	}
