@@ -173,6 +173,11 @@ bench: $(PULUMI)
 	else \
 	  echo "cluster comparison skipped: start ../shared/kube/up.sh and export KUBECONFIG"; \
 	fi
+	@if [ "$${APPHUB_REAL_NODE:-}" = 1 ]; then \
+	  $(E2E_ENV) APPHUB_BENCH_TARGETS=1 go test -count=1 -tags e2e,realnode -run '^TestRealNodeBuildCache$$' -timeout 40m -v ./e2e; \
+	else \
+	  echo "build cache figures skipped: start ../shared/kube/node/up.sh (KUBE_NODE_BUILDKIT=1), export APPHUB_REAL_NODE=1"; \
+	fi
 	go run ./bench build
 
 .PHONY: apphubctl

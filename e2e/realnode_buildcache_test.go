@@ -74,6 +74,11 @@ func TestRealNodeBuildCache(t *testing.T) {
 	for _, k := range []string{"cold", "warm (one-line change)", "unchanged (new id, same inputs)", "ephemeral, same commit", "ephemeral, one-line change"} {
 		t.Logf("build request -> digest, %s: %.2fs", k, figs[k].Seconds())
 	}
+	// The speed targets, checked by `make bench` only (never by make test).
+	if os.Getenv("APPHUB_BENCH_TARGETS") == "1" {
+		assert.LessOrEqual(t, figs["warm (one-line change)"], 10*time.Second, "target: a warm build within 10 s")
+		assert.LessOrEqual(t, figs["unchanged (new id, same inputs)"], time.Second, "target: an unchanged build within 1 s")
+	}
 }
 
 // cachedSource is the app's git repository, served over HTTPS with the
