@@ -289,7 +289,7 @@ func (m *Manager) BuildGet(ctx context.Context, id string) (*BuildResult, error)
 	default:
 		r.State = StateUnknown
 	}
-	if r.State == StateSucceeded {
+	if r.State == StateSucceeded && !r.Reused {
 		if d := info.Tags[digestTag]; d != "" {
 			r.pin(d)
 		} else {
@@ -306,14 +306,20 @@ func (m *Manager) BuildGet(ctx context.Context, id string) (*BuildResult, error)
 // build's stack.
 const digestTag = "apphub:digest"
 
-// recordDigest tags the build's stack with the digest its run reported.
+// recordDigest tags the build's stack with the digest its run reported;
+// a run that learnt none removes an earlier run's, which is not this
+// image's.
 func (m *Manager) recordDigest(ctx context.Context, op string, r *BuildResult) {
-	if r.Digest == "" {
-		return
-	}
 	st, err := m.selectStack(ctx, op, stacks.BuildProject, r.Stack, m.opts.BuildProgram)
-	if err == nil {
+	switch {
+	case err != nil:
+	case r.Digest != "":
 		err = st.Workspace().SetTag(ctx, r.Stack, digestTag, r.Digest)
+	default:
+		var tags map[string]string
+		if tags, err = st.Workspace().ListTags(ctx, r.Stack); err == nil && tags[digestTag] != "" {
+			err = st.Workspace().RemoveTag(ctx, r.Stack, digestTag)
+		}
 	}
 	if err != nil {
 		m.opts.Logger.Warn("recording the build digest", "build", r.ID, "err", err)

@@ -84,6 +84,9 @@ func TestPinBuild(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, digest, again["reuseDigest"])
 	assert.Equal(t, first["inputsTag"], again["inputsTag"])
+	desc, err := remote.Head(mustTag(t, r.registry+"/acme/web:2"), remote.WithAuth(bot))
+	require.NoError(t, err)
+	assert.Equal(t, digest, desc.Digest.String(), "the tag the build asked for is the reused image")
 
 	for name, change := range map[string]func(*BuildSpec){
 		"another build argument": func(s *BuildSpec) { s.BuildArgs = map[string]string{"V": "2"} },

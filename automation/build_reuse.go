@@ -34,34 +34,57 @@ type registryAccess struct {
 	Auth      authn.Authenticator
 }
 
-// imageDigest is the digest of repo:tag in the registry, "" when the
-// registry says it has no such tag. An error means no address answered.
-func imageDigest(ctx context.Context, reg registryAccess, repo, tag string) (string, error) {
+// retagImage gives the image at repo:from the tag repo:to as well (a
+// manifest PUT: the registry copies nothing) and returns its digest; ""
+// when repo:from does not exist.
+func retagImage(ctx context.Context, reg registryAccess, repo, from, to string) (string, error) {
+	return reg.each(ctx, repo, from, func(addr string, ref name.Reference, opts []remote.Option) (string, error) {
+		desc, err := remote.Get(ref, opts...)
+		if err != nil {
+			return "", err
+		}
+		dest, err := name.NewTag(addr+"/"+repo+":"+to, reg.nameOptions()...)
+		if err != nil {
+			return "", err
+		}
+		if err := remote.Tag(dest, desc, opts...); err != nil {
+			return "", fmt.Errorf("tagging %s: %w", dest, err)
+		}
+		return desc.Digest.String(), nil
+	})
+}
+
+// each runs do against repo:tag at each address in turn until one
+// answers; a 404 is the answer "absent" ("", nil).
+func (reg registryAccess) each(ctx context.Context, repo, tag string, do func(addr string, ref name.Reference, opts []remote.Option) (string, error)) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(reg.Auth), remote.WithTransport(reg.transport())}
 	var errs []error
 	for _, addr := range reg.Addresses {
-		var nameOpts []name.Option
-		if reg.Insecure {
-			nameOpts = append(nameOpts, name.Insecure)
-		}
-		ref, err := name.NewTag(addr+"/"+repo+":"+tag, nameOpts...)
+		ref, err := name.NewTag(addr+"/"+repo+":"+tag, reg.nameOptions()...)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		desc, err := remote.Head(ref, opts...)
+		d, err := do(addr, ref, opts)
 		var terr *transport.Error
 		switch {
 		case err == nil:
-			return desc.Digest.String(), nil
+			return d, nil
 		case errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound:
 			return "", nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 	}
 	return "", errors.Join(errs...)
+}
+
+func (reg registryAccess) nameOptions() []name.Option {
+	if reg.Insecure {
+		return []name.Option{name.Insecure}
+	}
+	return nil
 }
 
 func (reg registryAccess) transport() http.RoundTripper {

@@ -45,19 +45,23 @@ func ResolveGitRef(ctx context.Context, url, ref string, caPEM []byte) (string, 
 	for _, r := range refs {
 		byName[r.Name().String()] = r
 	}
-	// git's own order for a short name: the full name, then tags, then
-	// branches; a tag resolves to the commit it points at (peeled).
+	// BuildKit's own order (source/git): refs/<ref> exactly, then a
+	// branch, then a tag; an annotated tag resolves to the commit it
+	// points at (the peeled ^{} entry).
 	names := []string{"HEAD"}
 	if ref != "" {
-		names = []string{ref, "refs/tags/" + ref + "^{}", "refs/tags/" + ref, "refs/heads/" + ref}
+		names = []string{"refs/" + strings.TrimPrefix(ref, "refs/"), "refs/heads/" + strings.TrimPrefix(ref, "refs/heads/"),
+			"refs/tags/" + strings.TrimPrefix(ref, "refs/tags/")}
 	}
 	for _, n := range names {
-		r, ok := byName[n]
-		for hops := 0; ok && r.Type() == plumbing.SymbolicReference && hops < 5; hops++ {
-			r, ok = byName[r.Target().String()]
-		}
-		if ok && !r.Hash().IsZero() {
-			return r.Hash().String(), nil
+		for _, candidate := range []string{n + "^{}", n} {
+			r, ok := byName[candidate]
+			for hops := 0; ok && r.Type() == plumbing.SymbolicReference && hops < 5; hops++ {
+				r, ok = byName[r.Target().String()]
+			}
+			if ok && !r.Hash().IsZero() {
+				return r.Hash().String(), nil
+			}
 		}
 	}
 	if shortSHA.MatchString(ref) {
@@ -92,17 +96,12 @@ type buildInputs struct {
 	Platform string `json:"platform"`
 }
 
-// InputsTagPrefix starts the tag a build also pushes its image under: the
-// hash of its inputs, so an equal build can find the image in the
-// registry itself.
-const InputsTagPrefix = "apphub-inputs-"
-
 // tag is the inputs' tag: InputsTagPrefix and a SHA-256 of their JSON
 // (map keys sorted by encoding/json).
 func (in buildInputs) tag() string {
 	b, _ := json.Marshal(in) // strings and maps of strings always encode
 	sum := sha256.Sum256(b)
-	return InputsTagPrefix + hex.EncodeToString(sum[:])
+	return stacks.InputsTagPrefix + hex.EncodeToString(sum[:])
 }
 
 // canonicalDir is a context directory as BuildKit reads it.
@@ -147,9 +146,12 @@ func (m *Manager) pinBuild(ctx context.Context, spec BuildSpec, cfg map[string]s
 	}
 	tag := in.tag()
 	cfg["inputsTag"] = tag
-	digest, err := imageDigest(ctx, m.registryFor(ctx, pv), spec.ImageRepository, tag)
+	// The image, when there is one, gets the tag asked for too: repo:tag
+	// is then this build's image, as if it had been built.
+	digest, err := retagImage(ctx, m.registryFor(ctx, pv), spec.ImageRepository, tag, spec.ImageTag)
 	if err != nil {
-		m.opts.Logger.Warn("registry lookup failed; building", "build", spec.ID, "err", err)
+		m.opts.Logger.Warn("registry lookup or tag failed; building", "build", spec.ID, "err", err)
+		digest = ""
 	}
 	if digest != "" {
 		cfg["reuseDigest"] = digest

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -28,8 +30,12 @@ func TestResolveGitRef(t *testing.T) {
 	repo, first := gittest.New(t, "app.git", map[string]string{"Dockerfile": "FROM scratch\n"})
 	repo.Git(t, "tag", "-a", "v1", "-m", "release 1")
 	repo.Git(t, "tag", "light")
+	repo.Git(t, "branch", "both") // a branch and a tag of one name: the branch wins, as in BuildKit
+	repo.Git(t, "update-ref", "refs/pull/1/head", "HEAD")
 	second := repo.Commit(t, map[string]string{"main.go": "package main\n"})
+	repo.Git(t, "tag", "both")
 	repo.Publish(t)
+	repo.Git(t, "push", "-q", filepath.Join(repo.Root, repo.Name), "refs/pull/1/head", "refs/heads/both")
 	ca := testca.New(t)
 	url := gittest.Serve(t, repo.Root, "127.0.0.1", ca.Server(t, "127.0.0.1")) + "/app.git"
 
@@ -44,6 +50,9 @@ func TestResolveGitRef(t *testing.T) {
 		{name: "full ref name", ref: "refs/heads/main", want: second},
 		{name: "annotated tag is its commit", ref: "v1", want: first},
 		{name: "lightweight tag", ref: "light", want: first},
+		{name: "annotated tag by full name is its commit", ref: "refs/tags/v1", want: first},
+		{name: "any ref under refs/, as BuildKit reads it", ref: "pull/1/head", want: first},
+		{name: "a branch before a tag of the same name", ref: "both", want: first},
 		{name: "a commit id is kept without asking", url: "https://127.0.0.1:1/nowhere.git", ref: strings.Repeat("ab", 20), want: strings.Repeat("ab", 20)},
 		{name: "unknown ref", ref: "nope", wantErr: "gitRef nope at " + url + ": no such branch or tag", notFound: true},
 		{name: "abbreviated commit", ref: first[:7], wantErr: "a commit id must be given in full", notFound: true},
@@ -131,7 +140,7 @@ func mustTag(t *testing.T, ref string) name.Tag {
 	return tag
 }
 
-func TestImageDigest(t *testing.T) {
+func TestRetagImage(t *testing.T) {
 	addr, want := serveRegistry(t, nil, "apphub-inputs-x")
 
 	// A closed port: the Manager outside the cluster tries the host's
@@ -153,11 +162,20 @@ func TestImageDigest(t *testing.T) {
 		{"first address unreachable", []string{dead, addr}, "apphub-inputs-x", want, false},
 		{"no address answers", []string{dead}, "apphub-inputs-x", "", true},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := imageDigest(context.Background(), registryAccess{Addresses: tt.addresses, Insecure: true, Auth: authn.Anonymous}, "acme/web", tt.tag)
+			reg := registryAccess{Addresses: tt.addresses, Insecure: true, Auth: authn.Anonymous}
+			to := "asked-" + strconv.Itoa(i)
+			got, err := retagImage(context.Background(), reg, "acme/web", tt.tag, to)
 			assert.Equal(t, tt.want, got)
 			assert.Equal(t, tt.wantErr, err != nil, "%v", err)
+			desc, herr := remote.Head(mustTag(t, addr+"/acme/web:"+to))
+			if tt.want == "" {
+				assert.Error(t, herr, "nothing tagged")
+				return
+			}
+			require.NoError(t, herr)
+			assert.Equal(t, tt.want, desc.Digest.String(), "the tag asked for is the image")
 		})
 	}
 }
@@ -181,11 +199,11 @@ func TestImageDigestWithCredentials(t *testing.T) {
 
 	auth, err := dockerConfigAuth([]byte(`{"auths":{"`+addr+`":{"username":"bot","password":"s3cret"}}}`), addr)
 	require.NoError(t, err)
-	got, err := imageDigest(context.Background(), registryAccess{Addresses: []string{addr}, Insecure: true, Auth: auth}, "acme/web", "t")
+	got, err := retagImage(context.Background(), registryAccess{Addresses: []string{addr}, Insecure: true, Auth: auth}, "acme/web", "t", "u")
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
 
-	_, err = imageDigest(context.Background(), registryAccess{Addresses: []string{addr}, Insecure: true, Auth: authn.Anonymous}, "acme/web", "t")
+	_, err = retagImage(context.Background(), registryAccess{Addresses: []string{addr}, Insecure: true, Auth: authn.Anonymous}, "acme/web", "t", "u")
 	assert.Error(t, err, "refused credentials are no answer, never \"absent\"")
 
 	other, err := dockerConfigAuth([]byte(`{"auths":{"elsewhere:5000":{"auth":"eDp5"}}}`), addr)

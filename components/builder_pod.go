@@ -69,7 +69,6 @@ func (a *BuilderArgs) podSpec() *corev1.PodSpecArgs {
 	return &corev1.PodSpecArgs{
 		AutomountServiceAccountToken: pulumi.Bool(false),
 		EnableServiceLinks:           pulumi.Bool(false),
-		SecurityContext:              &corev1.PodSecurityContextArgs{FsGroup: pulumi.Int(builderUID)},
 		InitContainers:               corev1.ContainerArray{a.stateOwner()},
 		Containers: corev1.ContainerArray{&corev1.ContainerArgs{
 			Name:  pulumi.String("buildkitd"),
@@ -78,7 +77,7 @@ func (a *BuilderArgs) podSpec() *corev1.PodSpecArgs {
 			Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
 				Name: pulumi.String("buildkitd"), ContainerPort: pulumi.Int(BuilderPort), Protocol: pulumi.String("TCP"),
 			}},
-			ReadinessProbe: probe(1),
+			ReadinessProbe: probe(3),
 			LivenessProbe:  probe(6),
 			Resources:      a.Resources.requirements(),
 			// Rootless BuildKit, as for ephemeral builds: the user
@@ -95,8 +94,10 @@ func (a *BuilderArgs) podSpec() *corev1.PodSpecArgs {
 	}
 }
 
-// stateOwner hands the state volume to the daemon's user: volumes that
-// ignore fsGroup (hostPath, local) come root-owned.
+// stateOwner hands the state volume's root to the daemon's user, on every
+// kind of volume. Not fsGroup: the kubelet would then re-own every file
+// of the cache on each start, and group 1000 is root inside the daemon's
+// user namespace, so cached snapshots would change under it.
 func (a *BuilderArgs) stateOwner() *corev1.ContainerArgs {
 	uid := pulumi.Int(0)
 	return &corev1.ContainerArgs{

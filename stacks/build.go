@@ -14,6 +14,11 @@ import (
 // BuildProject is the Pulumi project of build stacks (builds/).
 const BuildProject = "apphub-build"
 
+// InputsTagPrefix starts the tag a build also pushes its image under: the
+// hash of its inputs, so an equal build can find the image in the
+// registry itself. No caller may choose such a tag.
+const InputsTagPrefix = "apphub-inputs-"
+
 // buildBudget reserves room for the "build-" prefix and Pulumi's
 // 9-character auto-name suffix (more than the Job controller's 6-character
 // pod suffix), keeping the Job name a DNS label, as its job-name label needs.
@@ -110,6 +115,13 @@ func (c *BuildStackConfig) validate(p *validate.Problems) {
 	}
 	p.Repository("imageRepository", c.ImageRepository)
 	p.ImageTag("imageTag", c.ImageTag)
+	if strings.HasPrefix(c.ImageTag, InputsTagPrefix) {
+		// Only a build's own push may write the tag an equal build trusts.
+		p.Add("imageTag", "must not start with %s: that prefix is reserved for the tag of a build's inputs", InputsTagPrefix)
+	}
+	if c.InputsTag != "" && !strings.HasPrefix(c.InputsTag, InputsTagPrefix) {
+		p.Add("inputsTag", "must start with %s", InputsTagPrefix)
+	}
 	c.buildArgs = p.StringMap("buildArgs", c.BuildArgs, validate.EnvName)
 	p.Range("backoffLimit", c.BackoffLimit, 0, 5)
 	p.RequestWithinLimit("cpuRequest", c.CPURequest, "cpuLimit", c.CPULimit)
@@ -231,10 +243,11 @@ func NewBuild(ctx *pulumi.Context, cfg *BuildStackConfig) (pulumi.Map, error) {
 	return out, nil
 }
 
-// reusedBuild is a build whose inputs an earlier build had: its image, by
-// digest, and no Job (an earlier Job of this build, if any, goes).
+// reusedBuild is a build whose inputs an earlier build had: its image
+// (which the Manager tagged as asked), pinned, and no Job (an earlier Job
+// of this build, if any, goes).
 func reusedBuild(cfg *BuildStackConfig, pv *PlatformValues) pulumi.Map {
-	repo := "/" + cfg.ImageRepository + "@" + cfg.ReuseDigest
+	repo := "/" + cfg.ImageRepository + ":" + cfg.ImageTag + "@" + cfg.ReuseDigest
 	out := pulumi.Map{
 		OutImage:        pulumi.String(pv.RegistryPullAddress + repo),
 		OutPushRef:      pulumi.String(pv.RegistryPushAddress + repo),

@@ -49,8 +49,8 @@ func TestBuildReusesAnEqualBuildsImage(t *testing.T) {
 	m, out, err := runBuild(t, buildValues(map[string]string{"gitCommit": commit, "inputsTag": "apphub-inputs-abc", "reuseDigest": digest}), persistentPlatformOutputs())
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{
-		OutImage:        "apphub-registry:5000/apps/web@" + digest,
-		OutPushRef:      "apphub-registry:5000/apps/web@" + digest,
+		OutImage:        "apphub-registry:5000/apps/web:abc123@" + digest,
+		OutPushRef:      "apphub-registry:5000/apps/web:abc123@" + digest,
 		OutNamespace:    "apphub-builds",
 		OutBuildID:      "b-7",
 		OutReusedDigest: digest,
@@ -70,6 +70,8 @@ func TestBuildPinRefusals(t *testing.T) {
 		{"commit without git", map[string]string{"gitUrl": "", "gitRef": "", "contextUrl": "https://e/c.tgz", "gitCommit": strings.Repeat("c", 40)}, "gitCommit"},
 		{"digest without algorithm", map[string]string{"reuseDigest": strings.Repeat("d", 64)}, "reuseDigest"},
 		{"bad inputs tag", map[string]string{"inputsTag": "-x"}, "inputsTag"},
+		{"inputs tag without its prefix", map[string]string{"inputsTag": "v1"}, "inputsTag"},
+		{"a caller's tag in the reserved space", map[string]string{"imageTag": "apphub-inputs-" + strings.Repeat("a", 64)}, "imageTag: must not start with apphub-inputs-"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
