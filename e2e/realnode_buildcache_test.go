@@ -172,7 +172,8 @@ func coldWarmUnchanged(t *testing.T, a *api, src *cachedSource, figs map[string]
 	figs["unchanged (new id, same inputs)"] = took
 	assert.Equal(t, true, same["reused"], "same commit, Dockerfile, arguments and builder: nothing to build")
 	assert.Equal(t, warm["digest"], same["digest"])
-	assert.Equal(t, realNodeRegistry+"/"+cachedRepo+"@"+warm["digest"].(string), same["image"])
+	assert.Equal(t, realNodeRegistry+"/"+cachedRepo+":bc-same@"+warm["digest"].(string), same["image"])
+	assert.Equal(t, warm["digest"], registryDigest(t, cachedRepo, "bc-same"), "the tag asked for is the reused image")
 	assert.Empty(t, kubectl(t, "get", "job", "build-bc-same", "-n", "apphub-builds", "-o", "name", "--ignore-not-found"), "no Job ran")
 	code, got := a.do(t, http.MethodGet, "/v1/builds/bc-same", nil)
 	require.Equal(t, http.StatusOK, code, "%v", got)
