@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -205,9 +204,6 @@ func nothingChanged(u *Update) bool {
 	return true
 }
 
-// commitSHA is a full git commit id: a ref that cannot move.
-var commitSHA = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
-
 // unchangedNote says why a re-run built nothing and how to build anew: a
 // branch or tag the Manager could not resolve is not resolved again, so
 // its new commits are not seen.
@@ -215,7 +211,7 @@ func unchangedNote(spec BuildSpec, commit string) string {
 	if commit != "" {
 		return fmt.Sprintf("build %s already ran for commit %s with this spec, so nothing was built again", spec.ID, shortCommit(commit))
 	}
-	if spec.GitURL != "" && !commitSHA.MatchString(spec.GitRef) {
+	if spec.GitURL != "" && !stacks.CommitID.MatchString(spec.GitRef) {
 		ref := spec.GitRef
 		if ref == "" {
 			ref = "the default branch"

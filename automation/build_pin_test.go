@@ -41,8 +41,10 @@ func newPinRig(t *testing.T) *pinRig {
 		stacks.OutBuildNamespace:     "apphub-builds", stacks.OutBuilderImage: "moby/buildkit:v0.23.2-rootless",
 		// Pods see the registry by a name only the cluster resolves; the
 		// Manager falls through to the address it can reach.
-		stacks.OutRegistryHostAddress: "registry.cluster.invalid:5000", stacks.OutRegistryPushAddress: addr,
-		stacks.OutRegistryPullAddress: addr, stacks.OutRegistryInsecure: true, stacks.OutRegistrySecret: "apphub-registry",
+		// Images live under a repository namespace of the registry; the
+		// Secret's login is keyed by the host alone, as the platform writes it.
+		stacks.OutRegistryHostAddress: "registry.cluster.invalid:5000", stacks.OutRegistryPushAddress: addr + "/team",
+		stacks.OutRegistryPullAddress: addr + "/team", stacks.OutRegistryInsecure: true, stacks.OutRegistrySecret: "apphub-registry",
 		stacks.OutBuildCABundle: ca.CertPEM,
 	})
 	require.NoError(t, err)
@@ -52,7 +54,7 @@ func newPinRig(t *testing.T) *pinRig {
 	})
 	m := clusterManager(t, cs, "", "")
 	m.opts.Logger = slog.New(slog.DiscardHandler)
-	return &pinRig{m: m, registry: addr, repo: repo, gitURL: url, commit: commit}
+	return &pinRig{m: m, registry: addr + "/team", repo: repo, gitURL: url, commit: commit}
 }
 
 // pin runs what BuildRun does before the stack: the platform as config,

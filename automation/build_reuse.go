@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -106,7 +107,7 @@ func (reg registryAccess) transport() http.RoundTripper {
 func (m *Manager) registryFor(ctx context.Context, pv *stacks.PlatformValues) registryAccess {
 	reg := registryAccess{Insecure: pv.RegistryInsecure, CAPEM: []byte(pv.BuildCABundle), Auth: authn.Anonymous}
 	for _, a := range []string{pv.RegistryHostAddress, pv.RegistryPushAddress, pv.RegistryPullAddress} {
-		if a != "" && !contains(reg.Addresses, a) {
+		if a != "" && !slices.Contains(reg.Addresses, a) {
 			reg.Addresses = append(reg.Addresses, a)
 		}
 	}
@@ -117,7 +118,7 @@ func (m *Manager) registryFor(ctx context.Context, pv *stacks.PlatformValues) re
 	if err == nil {
 		sec, gerr := cs.CoreV1().Secrets(pv.BuildNamespace).Get(ctx, pv.RegistrySecret, metav1.GetOptions{})
 		if err = gerr; err == nil {
-			reg.Auth, err = dockerConfigAuth(sec.Data[".dockerconfigjson"], registryHost(pv.RegistryPushAddress))
+			reg.Auth, err = dockerConfigAuth(sec.Data[".dockerconfigjson"], stacks.RegistryLoginHost(pv.RegistryPushAddress))
 		}
 	}
 	if err != nil {
@@ -139,21 +140,4 @@ func dockerConfigAuth(raw []byte, host string) (authn.Authenticator, error) {
 		return authn.Anonymous, nil
 	}
 	return authn.FromConfig(ac), nil
-}
-
-func registryHost(address string) string {
-	ref, err := name.NewRegistry(address)
-	if err != nil {
-		return address
-	}
-	return ref.Name()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

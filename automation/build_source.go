@@ -31,7 +31,7 @@ var errRefNotFound = errors.New("no such branch or tag")
 // empty ref) of the repository at url points to now, trusting the system
 // roots plus caPEM. A full commit id is returned as it is.
 func ResolveGitRef(ctx context.Context, url, ref string, caPEM []byte) (string, error) {
-	if commitSHA.MatchString(ref) {
+	if stacks.CommitID.MatchString(ref) {
 		return ref, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
@@ -119,7 +119,11 @@ func (m *Manager) pinBuild(ctx context.Context, spec BuildSpec, cfg map[string]s
 	if spec.GitURL == "" {
 		return nil
 	}
-	pv, err := stacks.PlatformFromJSON(cfg["platformOutputs"])
+	outs, err := m.platformOutputs(ctx)
+	var pv *stacks.PlatformValues
+	if err == nil {
+		pv, err = stacks.PlatformFromOutputs(outs)
+	}
 	if err != nil {
 		// The stack reports what the platform lacks; nothing to pin by.
 		m.opts.Logger.Warn("platform outputs unreadable; building without reuse", "build", spec.ID, "err", err)

@@ -101,7 +101,7 @@ func (c *BuildStackConfig) validate(p *validate.Problems) {
 			p.Add("contextUrl", "gitRef and contextDir apply to gitUrl only")
 		}
 	}
-	if c.GitCommit != "" && (c.GitURL == "" || !commitID.MatchString(c.GitCommit)) {
+	if c.GitCommit != "" && (c.GitURL == "" || !CommitID.MatchString(c.GitCommit)) {
 		p.Add("gitCommit", "must be the full commit id gitRef of gitUrl resolved to, got %q", c.GitCommit)
 	}
 	if c.InputsTag != "" {
@@ -129,7 +129,9 @@ func (c *BuildStackConfig) validate(p *validate.Problems) {
 }
 
 var (
-	commitID      = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
+	// CommitID is a full git commit id (SHA-1 or SHA-256): a ref that
+	// cannot move.
+	CommitID      = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
 	imageDigestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 )
 

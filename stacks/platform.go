@@ -162,9 +162,9 @@ func (b *platformBuild) registryCredentials() error {
 		return nil
 	}
 	b.registrySecret = c.Registry.SecretName
-	login := registryLoginHost(b.push)
+	login := RegistryLoginHost(b.push)
 	if c.Registry.Kind == RegistryExternal {
-		login = registryLoginHost(c.Registry.Server)
+		login = RegistryLoginHost(c.Registry.Server)
 	}
 	_, err := components.NewRegistryCredentials(b.ctx, "registry-credentials", &components.RegistryCredentialsArgs{
 		SecretName: b.registrySecret,

@@ -123,6 +123,11 @@ func PlatformFromJSON(outputsJSON string) (*PlatformValues, error) {
 	if err != nil {
 		return nil, err
 	}
+	return PlatformFromOutputs(outs)
+}
+
+// PlatformFromOutputs reads platform values from the outputs as decoded.
+func PlatformFromOutputs(outs map[string]any) (*PlatformValues, error) {
 	return platformValues(platformOutputsSource, func(name string) (any, bool, error) {
 		// An absent output reads as a StackReference reads it: no value.
 		return outs[name], false, nil

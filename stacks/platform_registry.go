@@ -27,9 +27,9 @@ func (c *PlatformConfig) localRegistryPushAddress() string {
 	return components.MinikubeRegistryPushAddress
 }
 
-// registryLoginHost is the key of the docker config "auths" entry: the
+// RegistryLoginHost is the key of the docker config "auths" entry: the
 // registry host without any repository namespace.
-func registryLoginHost(address string) string {
+func RegistryLoginHost(address string) string {
 	host, _, _ := strings.Cut(address, "/")
 	return host
 }
