@@ -250,9 +250,15 @@ func runQueueCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	} else {
 		defer func() { _ = pg.Stop() }()
 	}
+	// Every driver's files live under one directory, gone when this ends.
+	root, err := os.MkdirTemp("", "apphub-queue-bench-")
+	if err != nil {
+		return fmt.Errorf("queue benchmark directory: %w", err)
+	}
+	defer func() { _ = os.RemoveAll(root) }()
 	var results []queueResult
 	for _, level := range inflight {
-		for _, mk := range queueDrivers(pg, level) {
+		for _, mk := range queueDrivers(pg, root, level) {
 			run := &queueRun{accepted: map[string]time.Time{}, done: make(chan string, 1024)}
 			d, err := mk(ctx, run)
 			if err != nil {
@@ -271,14 +277,22 @@ func runQueueCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 type driverMaker func(ctx context.Context, run *queueRun) (queueDriver, error)
 
-func queueDrivers(pg *pgtest.Server, level int) []driverMaker {
-	tmp := func() string { d, _ := os.MkdirTemp("", "apphub-queue-bench-"); return d }
+func queueDrivers(pg *pgtest.Server, root string, level int) []driverMaker {
+	tmp := func() (string, error) { return os.MkdirTemp(root, "driver-") }
 	out := []driverMaker{
 		func(_ context.Context, run *queueRun) (queueDriver, error) {
-			return &jsonStore{dir: tmp(), ops: map[string]map[string]any{}, run: run, sem: make(chan struct{}, level)}, nil
+			dir, err := tmp()
+			if err != nil {
+				return nil, err
+			}
+			return &jsonStore{dir: dir, ops: map[string]map[string]any{}, run: run, sem: make(chan struct{}, level)}, nil
 		},
 		func(ctx context.Context, run *queueRun) (queueDriver, error) {
-			return newRiverDriver(ctx, "River SQLite, 1 replica", "", tmp(), 1, level, run)
+			dir, err := tmp()
+			if err != nil {
+				return nil, err
+			}
+			return newRiverDriver(ctx, "River SQLite, 1 replica", "", dir, 1, level, run)
 		},
 	}
 	if pg == nil {
@@ -291,8 +305,12 @@ func queueDrivers(pg *pgtest.Server, level int) []driverMaker {
 			if err != nil {
 				return nil, err
 			}
+			dir, err := tmp()
+			if err != nil {
+				return nil, err
+			}
 			workers := (level + n - 1) / n
-			return newRiverDriver(ctx, fmt.Sprintf("River PostgreSQL, %d replica(s)", n), url, tmp(), n, workers, run)
+			return newRiverDriver(ctx, fmt.Sprintf("River PostgreSQL, %d replica(s)", n), url, dir, n, workers, run)
 		})
 	}
 	return out

@@ -44,6 +44,8 @@ func requireRealNode(t testing.TB, e *env) *realNode {
 	require.NoError(t, err, "the real node's push-image.sh (APPHUB_REAL_NODE_DIR names its folder)")
 	ready := kubectl(t, "get", "node", realNodeName, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
 	require.Equal(t, "True", ready, "node %s must be Ready: run ../shared/kube/node/up.sh after ../shared/kube/up.sh", realNodeName)
+	// Registered before any teardown, so it runs after them all.
+	reclaimHarnessVolumes(t)
 	return &realNode{dir: dir}
 }
 
