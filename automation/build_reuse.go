@@ -37,38 +37,15 @@ type registryAccess struct {
 
 // retagImage gives the image at repo:from the tag repo:to as well (a
 // manifest PUT: the registry copies nothing) and returns its digest; ""
-// when repo:from does not exist.
+// when repo:from does not exist. It tries each address in turn until one
+// answers; a 404 is the answer "absent".
 func retagImage(ctx context.Context, reg registryAccess, repo, from, to string) (string, error) {
-	return reg.each(ctx, repo, from, func(addr string, ref name.Reference, opts []remote.Option) (string, error) {
-		desc, err := remote.Get(ref, opts...)
-		if err != nil {
-			return "", err
-		}
-		dest, err := name.NewTag(addr+"/"+repo+":"+to, reg.nameOptions()...)
-		if err != nil {
-			return "", err
-		}
-		if err := remote.Tag(dest, desc, opts...); err != nil {
-			return "", fmt.Errorf("tagging %s: %w", dest, err)
-		}
-		return desc.Digest.String(), nil
-	})
-}
-
-// each runs do against repo:tag at each address in turn until one
-// answers; a 404 is the answer "absent" ("", nil).
-func (reg registryAccess) each(ctx context.Context, repo, tag string, do func(addr string, ref name.Reference, opts []remote.Option) (string, error)) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(reg.Auth), remote.WithTransport(reg.transport())}
 	var errs []error
 	for _, addr := range reg.Addresses {
-		ref, err := name.NewTag(addr+"/"+repo+":"+tag, reg.nameOptions()...)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		d, err := do(addr, ref, opts)
+		d, err := reg.retagAt(addr, repo, from, to, opts)
 		var terr *transport.Error
 		switch {
 		case err == nil:
@@ -79,6 +56,25 @@ func (reg registryAccess) each(ctx context.Context, repo, tag string, do func(ad
 		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 	}
 	return "", errors.Join(errs...)
+}
+
+func (reg registryAccess) retagAt(addr, repo, from, to string, opts []remote.Option) (string, error) {
+	src, err := name.NewTag(addr+"/"+repo+":"+from, reg.nameOptions()...)
+	if err != nil {
+		return "", err
+	}
+	desc, err := remote.Get(src, opts...)
+	if err != nil {
+		return "", err
+	}
+	dest, err := name.NewTag(addr+"/"+repo+":"+to, reg.nameOptions()...)
+	if err != nil {
+		return "", err
+	}
+	if err := remote.Tag(dest, desc, opts...); err != nil {
+		return "", fmt.Errorf("tagging %s: %w", dest, err)
+	}
+	return desc.Digest.String(), nil
 }
 
 func (reg registryAccess) nameOptions() []name.Option {

@@ -258,9 +258,13 @@ func runQueueCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer func() { _ = os.RemoveAll(root) }()
 	var results []queueResult
 	for _, level := range inflight {
-		for _, mk := range queueDrivers(pg, root, level) {
+		for _, mk := range queueDrivers(pg, level) {
 			run := &queueRun{accepted: map[string]time.Time{}, done: make(chan string, 1024)}
-			d, err := mk(ctx, run)
+			dir, err := os.MkdirTemp(root, "driver-")
+			if err != nil {
+				return fmt.Errorf("queue benchmark directory: %w", err)
+			}
+			d, err := mk(ctx, run, dir)
 			if err != nil {
 				return err
 			}
@@ -275,23 +279,15 @@ func runQueueCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-type driverMaker func(ctx context.Context, run *queueRun) (queueDriver, error)
+// driverMaker starts a driver keeping its files in dir.
+type driverMaker func(ctx context.Context, run *queueRun, dir string) (queueDriver, error)
 
-func queueDrivers(pg *pgtest.Server, root string, level int) []driverMaker {
-	tmp := func() (string, error) { return os.MkdirTemp(root, "driver-") }
+func queueDrivers(pg *pgtest.Server, level int) []driverMaker {
 	out := []driverMaker{
-		func(_ context.Context, run *queueRun) (queueDriver, error) {
-			dir, err := tmp()
-			if err != nil {
-				return nil, err
-			}
+		func(_ context.Context, run *queueRun, dir string) (queueDriver, error) {
 			return &jsonStore{dir: dir, ops: map[string]map[string]any{}, run: run, sem: make(chan struct{}, level)}, nil
 		},
-		func(ctx context.Context, run *queueRun) (queueDriver, error) {
-			dir, err := tmp()
-			if err != nil {
-				return nil, err
-			}
+		func(ctx context.Context, run *queueRun, dir string) (queueDriver, error) {
 			return newRiverDriver(ctx, "River SQLite, 1 replica", "", dir, 1, level, run)
 		},
 	}
@@ -300,12 +296,8 @@ func queueDrivers(pg *pgtest.Server, root string, level int) []driverMaker {
 	}
 	for _, n := range []int{1, 3} {
 		n := n
-		out = append(out, func(ctx context.Context, run *queueRun) (queueDriver, error) {
+		out = append(out, func(ctx context.Context, run *queueRun, dir string) (queueDriver, error) {
 			url, err := pg.NewDatabase(ctx, "bench")
-			if err != nil {
-				return nil, err
-			}
-			dir, err := tmp()
 			if err != nil {
 				return nil, err
 			}

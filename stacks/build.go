@@ -106,6 +106,9 @@ func (c *BuildStackConfig) validate(p *validate.Problems) {
 	}
 	if c.InputsTag != "" {
 		p.ImageTag("inputsTag", c.InputsTag)
+		if !strings.HasPrefix(c.InputsTag, InputsTagPrefix) {
+			p.Add("inputsTag", "must start with %s", InputsTagPrefix)
+		}
 	}
 	if c.ReuseDigest != "" && !imageDigestRE.MatchString(c.ReuseDigest) {
 		p.Add("reuseDigest", "must be a sha256 digest, got %q", c.ReuseDigest)
@@ -118,9 +121,6 @@ func (c *BuildStackConfig) validate(p *validate.Problems) {
 	if strings.HasPrefix(c.ImageTag, InputsTagPrefix) {
 		// Only a build's own push may write the tag an equal build trusts.
 		p.Add("imageTag", "must not start with %s: that prefix is reserved for the tag of a build's inputs", InputsTagPrefix)
-	}
-	if c.InputsTag != "" && !strings.HasPrefix(c.InputsTag, InputsTagPrefix) {
-		p.Add("inputsTag", "must start with %s", InputsTagPrefix)
 	}
 	c.buildArgs = p.StringMap("buildArgs", c.BuildArgs, validate.EnvName)
 	p.Range("backoffLimit", c.BackoffLimit, 0, 5)
