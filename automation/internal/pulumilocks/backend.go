@@ -2,6 +2,7 @@ package pulumilocks
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,16 +37,28 @@ func FileBackendDir(backendURL string) (string, error) {
 
 // AbsoluteURL is a file:// backend URL with its directory resolved as the
 // CLI resolves it, so that every CLI process sees the same backend
-// whatever directory it runs in (each stack's runs in its own); other URLs
+// whatever directory it runs in (each stack's runs in its own), and with
+// gocloud's metadata=skip unless the URL sets metadata itself. Other URLs
 // are returned as they are.
+//
+// fileblob writes a checkpoint atomically (a temp file, then a rename) but
+// its ".attrs" sidecar in place: create, then encode. A CLI reading the
+// stack in between, or one killed in between (a replica's pod dying),
+// sees an empty sidecar, and every later command on that stack fails with
+// "failed to load checkpoint: EOF". Pulumi reads nothing it needs from the
+// sidecar, and fileblob treats a missing one as empty attributes.
 func AbsoluteURL(backendURL string) (string, error) {
 	dir, err := FileBackendDir(backendURL)
 	if err != nil || dir == "" {
 		return backendURL, err
 	}
-	query := ""
-	if _, q, ok := strings.Cut(strings.TrimPrefix(backendURL, "file://"), "?"); ok {
-		query = "?" + q
+	_, rawQuery, _ := strings.Cut(strings.TrimPrefix(backendURL, "file://"), "?")
+	query, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "", fmt.Errorf("backend URL %q: query: %w", backendURL, err)
 	}
-	return "file://" + filepath.ToSlash(dir) + query, nil
+	if !query.Has("metadata") {
+		query.Set("metadata", "skip")
+	}
+	return "file://" + filepath.ToSlash(dir) + "?" + query.Encode(), nil
 }
