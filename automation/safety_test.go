@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apphub/apphub-infra/automation/internal/pulumilocks"
 	"github.com/apphub/apphub-infra/internal/testing/testprograms"
 	"github.com/apphub/apphub-infra/stacks"
 )
@@ -416,4 +418,23 @@ func TestOperationsWriteNothingIntoTheProjectDir(t *testing.T) {
 	entries, err := os.ReadDir(project)
 	require.NoError(t, err)
 	assert.Empty(t, entries, "nothing written into the project directory")
+
+	// The backend keeps its checkpoints but no .attrs sidecar, which
+	// fileblob writes in place (a killed CLI would leave it empty).
+	dir, err := pulumilocks.FileBackendDir(m.Options().BackendURL)
+	require.NoError(t, err)
+	var checkpoints, sidecars []string
+	require.NoError(t, filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case strings.HasSuffix(path, ".attrs"):
+			sidecars = append(sidecars, path)
+		case strings.HasSuffix(path, ".json"):
+			checkpoints = append(checkpoints, path)
+		}
+		return nil
+	}))
+	assert.NotEmpty(t, checkpoints, "the stacks' checkpoints are in %s", dir)
+	assert.Empty(t, sidecars)
 }
