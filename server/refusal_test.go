@@ -49,8 +49,9 @@ func (b *recordingBackend) awaitCalls(ctx context.Context, n int) []string {
 	for {
 		b.mu.Lock()
 		if len(b.calls) >= n || ctx.Err() != nil {
-			defer b.mu.Unlock()
-			return append([]string(nil), b.calls...)
+			calls := append([]string(nil), b.calls...)
+			b.mu.Unlock()
+			return calls
 		}
 		if b.called == nil {
 			b.called = make(chan struct{})
